@@ -1,0 +1,3 @@
+from gazekit.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""Command line: parse options, call the library, turn GazekitError into one line and exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from gazekit import __version__
+from gazekit.errors import GazekitError
+
+
+def user_errors(func):
+    """Print a GazekitError as one line on stderr and exit 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except GazekitError as exc:
+            click.echo(f"error: {exc.one_line()}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gazekit")
+def main() -> None:
+    """gazekit: eye-tracking data for medical imaging (convert, render-heatmaps, qc, simulate, record)."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
+@click.option("--format", "fmt", default=None, help="force a reader instead of detecting it")
+@click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
+@user_errors
+def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None, drop_unassigned: bool) -> None:
+    """Convert eye-tracker exports into one fixation table (Parquet)."""
+    from gazekit import convert as conv
+    from gazekit import tables
+    from gazekit.readers import ReadOptions
+
+    opts = conv.ConvertOptions(read=ReadOptions(format=fmt), drop_unassigned=drop_unassigned)
+    fix, meta = conv.convert(list(inputs), opts)
+    tables.write_table("fixations", fix, output, meta)
+    click.echo(f"{output}: {conv.format_summary(conv.summary(fix))}")
+
+
+@main.command()
+@click.argument("table", type=click.Path(path_type=Path))
+@user_errors
+def inspect(table: Path) -> None:
+    """Print the summary of an existing fixation table."""
+    from gazekit import convert as conv
+    from gazekit import tables
+
+    fix, _ = tables.read_table("fixations", table)
+    click.echo(f"{table}: {conv.format_summary(conv.summary(fix))}")

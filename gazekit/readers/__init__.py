@@ -1,0 +1,96 @@
+"""Readers of eye-tracker files. Each is a module with ``NAME``, ``sniff(head) -> bool`` and
+``read(path, opts) -> Recording``; ``READERS`` lists them in detection order.
+
+Adding a tracker = one new module + one line in ``READERS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+
+from gazekit.errors import GazekitError
+from gazekit.geometry import Screen
+
+HEAD_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Options every reader receives (each reader uses the ones that concern it)."""
+
+    format: str | None = None  # reader NAME to force, instead of sniffing
+    eye: str = "both"  # left / right / both / average (binocular sources)
+    column_map: dict[str, str] | None = None  # generic reader: table column -> file column
+    stimulus_pattern: str | None = None  # EyeLink: regex on MSG text whose group 1 is the stimulus id
+
+
+@dataclass
+class Recording:
+    """What a reader found in one file: vendor fixations and/or raw samples, per session.
+
+    ``fixations`` has fixation-table columns the source knows (at least ``session_id, t_start_ms,
+    duration_ms`` and screen or image coordinates); ``samples`` has samples-table columns plus
+    ``session_id``. Times are ms from each session's start.
+    """
+
+    source_format: str
+    fixations: pd.DataFrame | None = None
+    samples: pd.DataFrame | None = None
+    screen: Screen | None = None
+    sessions: dict[str, dict] = field(default_factory=dict)  # session_id -> metadata (reader_id, ...)
+    stimuli: dict[str, dict] = field(default_factory=dict)  # stimulus_id -> {width, height, ...}
+    messages: pd.DataFrame | None = None  # t_ms, session_id, text (EyeLink MSG lines and the like)
+    warnings: list[str] = field(default_factory=list)
+
+
+READERS: tuple[ModuleType, ...] = ()
+
+
+def reader_names() -> list[str]:
+    return [r.NAME for r in READERS]
+
+
+def read_head(path: Path) -> str:
+    """The first bytes of a file as text (BOM stripped), for sniffing."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(HEAD_BYTES)
+    except FileNotFoundError:
+        raise GazekitError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise GazekitError(path, None, "expected a file, got a directory") from None
+    if not raw.strip():
+        raise GazekitError(path, None, "the file is empty")
+    if b"\x00" in raw[:4096]:
+        raise GazekitError(path, None, "expected a text export, got binary data")
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def pick_reader(path: Path, fmt: str | None = None) -> ModuleType:
+    """The reader for ``path``: the one named ``fmt``, else the first whose ``sniff`` accepts the head."""
+    if fmt:
+        for reader in READERS:
+            if reader.NAME == fmt:
+                return reader
+        raise GazekitError(path, "--format", f"expected one of {', '.join(reader_names())}, got {fmt!r}")
+    head = read_head(path)
+    for reader in READERS:
+        if reader.sniff(head):
+            return reader
+    raise GazekitError(path, None, f"unknown format: tried {', '.join(reader_names())}; use --format to force one")
+
+
+def read(path: str | Path, opts: ReadOptions | None = None) -> Recording:
+    """Read one eye-tracker file with the detected (or forced) reader."""
+    path = Path(path)
+    opts = opts or ReadOptions()
+    return pick_reader(path, opts.format).read(path, opts)

@@ -1,0 +1,131 @@
+"""The heatmap store on disk (DESIGN.md section 3) and its lazy reader, ``gazekit.store.open``.
+
+Layout of STORE_DIR:
+- ``store.json``: render parameters (sigma in deg and px, weighting, normalisation, scales, size),
+  the digest of the fixation table, the gazekit version;
+- ``manifest.parquet``: one row per (stimulus_id, slice_index) with ``height, width, n_fixations,
+  total_duration_ms, n_readers, file`` (``file`` is null for an image nobody looked at);
+- ``heatmaps/<stimulus_id>.npz``: ``scale_<s>`` arrays [n_slices, floor(H/s), floor(W/s)] for each
+  down-sampling factor s of the pyramid, and ``slice_index`` [n_slices] (-1 for a 2D image).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gazekit import __version__
+from gazekit.errors import GazekitError
+
+NO_SLICE = -1  # slice_index stored in the npz for 2D images
+MANIFEST = pa.schema(
+    [
+        pa.field("stimulus_id", pa.string(), nullable=False),
+        pa.field("slice_index", pa.int32(), nullable=True),
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("width", pa.int32(), nullable=False),
+        pa.field("n_fixations", pa.int32(), nullable=False),
+        pa.field("total_duration_ms", pa.float64(), nullable=False),
+        pa.field("n_readers", pa.int32(), nullable=False),
+        pa.field("file", pa.string(), nullable=True),
+    ]
+)
+
+
+def npz_name(stimulus_id: str) -> str:
+    """Relative path of a stimulus' heatmap file inside the store."""
+    return f"heatmaps/{stimulus_id}.npz"
+
+
+def write_npz(path: str | Path, maps: Mapping[int, np.ndarray], slice_index: np.ndarray) -> None:
+    """Write one stimulus' pyramid: ``maps[s]`` is [n_slices, H//s, W//s]; ``slice_index`` [n_slices]."""
+    arrays = {f"scale_{int(s)}": np.asarray(a) for s, a in maps.items()}
+    arrays["slice_index"] = np.asarray(slice_index, dtype=np.int32)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with builtins.open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def write_index(root: str | Path, manifest: pd.DataFrame, params: Mapping[str, Any]) -> None:
+    """Write ``manifest.parquet`` and ``store.json`` into ``root`` (extra manifest columns are kept)."""
+    root = Path(root)
+    df = manifest.reset_index(drop=True)
+    extra = [c for c in df.columns if c not in MANIFEST.names]
+    table = pa.Table.from_pandas(df[MANIFEST.names + extra], preserve_index=False)
+    table = table.cast(pa.schema(list(MANIFEST) + [table.schema.field(c) for c in extra]))
+    pq.write_table(table, root / "manifest.parquet")
+    info = {"format": "gazekit-heatmap-store", "gazekit_version": __version__, **params}
+    (root / "store.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+class HeatmapStore:
+    """Read access to a heatmap store; npz files are opened lazily and a few are kept open."""
+
+    def __init__(self, root: str | Path, cache_size: int = 64):
+        self.root = Path(root)
+        info_path = self.root / "store.json"
+        if not info_path.is_file():
+            raise GazekitError(self.root, None, "expected a heatmap store (store.json not found)")
+        try:
+            self.params: dict[str, Any] = json.loads(info_path.read_text())
+            manifest = pq.read_table(self.root / "manifest.parquet").to_pandas()
+        except (OSError, ValueError, pa.ArrowInvalid) as exc:
+            raise GazekitError(self.root, None, f"expected a readable heatmap store: {exc}") from None
+        manifest["slice_index"] = manifest["slice_index"].astype("Int64")
+        self.manifest = manifest
+        self.scales: list[int] = [int(s) for s in self.params.get("scales", [1])]
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._cache_size = cache_size
+        self._rows: dict[tuple[str, int], str | None] = {
+            (sid, NO_SLICE if pd.isna(sl) else int(sl)): f
+            for sid, sl, f in zip(manifest["stimulus_id"], manifest["slice_index"], manifest["file"], strict=True)
+        }
+
+    def __contains__(self, key: tuple[str, int | None]) -> bool:
+        sid, sl = key
+        return self._rows.get((sid, NO_SLICE if sl is None else int(sl))) is not None
+
+    def keys(self) -> builtins.list[tuple[str, int | None]]:
+        """(stimulus_id, slice_index or None) of every map the store has (images with gaze only)."""
+        return [(sid, None if sl == NO_SLICE else sl) for (sid, sl), f in self._rows.items() if f is not None]
+
+    def _arrays(self, stimulus_id: str, file: str) -> tuple[Any, dict[int, int]]:
+        if stimulus_id not in self._cache:
+            npz = np.load(self.root / file)
+            index = {int(s): i for i, s in enumerate(npz["slice_index"])}
+            self._cache[stimulus_id] = (npz, index)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(stimulus_id)
+        return self._cache[stimulus_id]
+
+    def get(self, stimulus_id: str, slice_index: int | None = None, scale: int = 1) -> np.ndarray | None:
+        """The heatmap of one image/slice at down-sampling factor ``scale`` as float32 [H//s, W//s].
+
+        Returns None when the image has no gaze (absent gaze is not a flat map).
+        """
+        sl = NO_SLICE if slice_index is None else int(slice_index)
+        if (stimulus_id, sl) not in self._rows:
+            return None
+        file = self._rows[(stimulus_id, sl)]
+        if file is None:
+            return None
+        if scale not in self.scales:
+            raise GazekitError(self.root, f"scale {scale}", f"expected one of the store's scales {self.scales}")
+        npz, index = self._arrays(stimulus_id, file)
+        return np.asarray(npz[f"scale_{scale}"][index[sl]], dtype=np.float32)
+
+
+def open(root: str | Path) -> HeatmapStore:  # noqa: A001 - the documented reader API name
+    """Open the heatmap store at ``root`` for lazy reading: ``open(d).get(stimulus_id, slice_index, scale)``."""
+    return HeatmapStore(root)

@@ -1,0 +1,3 @@
+from hgdtgl.cli import main
+
+main()
