@@ -87,7 +87,7 @@ class HeatmapStore:
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._cache_size = cache_size
         self._rows: dict[tuple[str, int], str | None] = {
-            (sid, NO_SLICE if pd.isna(sl) else int(sl)): f
+            (sid, NO_SLICE if pd.isna(sl) else int(sl)): None if pd.isna(f) else str(f)
             for sid, sl, f in zip(manifest["stimulus_id"], manifest["slice_index"], manifest["file"], strict=True)
         }
 
