@@ -19,6 +19,7 @@ from gazekit.readers import Recording
 from gazekit.readers._delimited import Dialect, check_not_truncated, iter_chunks, numbers, pseudonym, stimulus_id
 
 _SEP = "\x1f"
+CUT_TOLERANCE_MS = 20.0  # a vendor duration may run one sample period (<= 16.7 ms at 60 Hz) past the last row
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def _recording(path, cols: Columns, source_format, partials, n_rows: dict, last_
         mine = fix["key"] == k
         if mine.any():
             end = (fix.loc[mine, "t_start_ms"] + fix.loc[mine, "duration_ms"]).max()
-            if end > last_t[k] + 1e-6:
+            if end > last_t[k] + CUT_TOLERANCE_MS:
                 warnings.append(
                     f"{path}: session {session_ids[k]}: the last fixation ends at {end:g} ms, after the last row "
                     f"({last_t[k]:g} ms); the export may be cut"
