@@ -28,6 +28,7 @@ _UNIT = re.compile(r"\s*[\[(]([^\])]*)[\])]\s*$")
 _COMMA_NUM = re.compile(r"^[+-]?\d+,\d+$")
 _DOT_NUM = re.compile(r"^[+-]?\d+\.\d+$")
 _C_ERROR_LINE = re.compile(r"line (\d+)")
+_SEP_NAMES = {"\t": "tab", ";": "semicolon", ",": "comma"}
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,19 @@ def check_not_truncated(path: Path, dialect: Dialect) -> None:
         )
 
 
-class _CountingReader(io.RawIOBase):
-    """A raw binary reader that advances a tqdm bar by the bytes read."""
+class _CheckingReader(io.RawIOBase):
+    """A raw binary reader that advances a tqdm bar and checks that no line has more fields than the header.
 
-    def __init__(self, fh, bar: tqdm):
-        self._fh, self._bar = fh, bar
+    pandas silently drops surplus fields when it reads a subset of columns; a surplus field means a
+    separator inside a value (a decimal comma in a comma-separated file), so it is an error here.
+    One trailing separator is allowed. Files with quotes are not checked (a quoted value may hold one).
+    """
+
+    def __init__(self, fh, bar: tqdm, path: Path, sep: str, n_fields: int):
+        self._fh, self._bar, self._path = fh, bar, path
+        self._sep, self._max_seps, self._n_fields = ord(sep), n_fields - 1, n_fields
+        self._tail = np.zeros(2, np.uint8)
+        self._line, self._carry, self._check, self._newline = 1, 0, True, None
 
     def readable(self) -> bool:
         return True
@@ -133,7 +142,40 @@ class _CountingReader(io.RawIOBase):
     def readinto(self, buf) -> int:
         n = self._fh.readinto(buf)
         self._bar.update(n or 0)
+        if n and self._check:
+            self._scan(np.frombuffer(buf, np.uint8, n))
         return n
+
+    def _scan(self, block: np.ndarray) -> None:
+        if (block == ord('"')).any():
+            self._check = False
+            return
+        if self._newline is None:
+            has_lf = (block == 10).any()
+            self._newline = 10 if has_lf or not (block == 13).any() else 13
+        ends = np.flatnonzero(block == self._newline)
+        seps = np.cumsum(block == self._sep)
+        per_line = np.diff(np.concatenate([[0], seps[ends]])) if len(ends) else np.array([], int)
+        if len(per_line):
+            per_line[0] += self._carry
+            ext = np.concatenate([self._tail, block])
+            before = ext[ends + len(self._tail) - 1]
+            before = np.where(before == 13, ext[np.maximum(ends + len(self._tail) - 2, 0)], before)
+            trailing = before == self._sep  # an empty last field (trailing separator) is allowed
+            bad = per_line - trailing > self._max_seps
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise GazekitError(
+                    self._path,
+                    f"line {self._line + i}",
+                    f"expected {self._n_fields} fields like the header, got {per_line[i] + 1} "
+                    f"(a {_SEP_NAMES[chr(self._sep)]} inside a value, e.g. a decimal comma?)",
+                )
+            self._line += len(ends)
+            self._carry = int(seps[-1] - seps[ends[-1]])
+        else:
+            self._carry += int(seps[-1]) if len(seps) else 0
+        self._tail = np.concatenate([self._tail, block])[-2:]
 
 
 def iter_chunks(
@@ -151,7 +193,8 @@ def iter_chunks(
     size = path.stat().st_size
     bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, disable=size < PROGRESS_MIN_BYTES)
     with open(path, "rb") as raw, bar:
-        handle = io.BufferedReader(_CountingReader(raw, bar), buffer_size=2**20)
+        checker = _CheckingReader(raw, bar, path, dialect.sep, len(dialect.columns))
+        handle = io.BufferedReader(checker, buffer_size=2**20)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", pd.errors.ParserWarning)
@@ -162,6 +205,8 @@ def iter_chunks(
                     encoding=dialect.encoding,
                     usecols=usecols,
                     dtype={c: str for c in text_cols},
+                    keep_default_na=False,
+                    na_values=[""],
                     index_col=False,
                     skip_blank_lines=False,
                     chunksize=chunk_rows,
