@@ -50,7 +50,7 @@ def map_to_images(fix: pd.DataFrame, opts: ConvertOptions, path: Path | None = N
     n = len(fix)
 
     def col(name: str) -> np.ndarray:
-        return fix[name].to_numpy(dtype=float, na_value=np.nan) if name in fix else np.full(n, np.nan)
+        return fix[name].to_numpy(dtype=float, na_value=np.nan, copy=True) if name in fix else np.full(n, np.nan)
 
     width, height = col("image_width_px"), col("image_height_px")
     if opts.image_size:

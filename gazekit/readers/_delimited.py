@@ -183,9 +183,10 @@ def iter_chunks(
     dialect: Dialect,
     usecols: list[str],
     text_cols: list[str],
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Read ``usecols`` of a delimited file in chunks of ``chunk_rows`` rows (index = file line number).
+    """Read ``usecols`` of a delimited file in chunks of ``chunk_rows`` rows (default ``CHUNK_ROWS``; index =
+    file line number).
 
     Numbers keep the file's decimal mark (pandas parses them); ``text_cols`` stay strings. Blank rows
     are dropped. Parser failures become GazekitError with the line where pandas stopped.
@@ -209,7 +210,7 @@ def iter_chunks(
                     na_values=[""],
                     index_col=False,
                     skip_blank_lines=False,
-                    chunksize=chunk_rows,
+                    chunksize=chunk_rows or CHUNK_ROWS,
                     engine="c",
                 )
                 for chunk in reader:
