@@ -154,14 +154,15 @@ class _CheckingReader(io.RawIOBase):
             has_lf = (block == 10).any()
             self._newline = 10 if has_lf or not (block == 13).any() else 13
         ends = np.flatnonzero(block == self._newline)
-        seps = np.cumsum(block == self._sep)
-        per_line = np.diff(np.concatenate([[0], seps[ends]])) if len(ends) else np.array([], int)
-        if len(per_line):
+        seps = np.flatnonzero(block == self._sep)
+        if len(ends):
+            before_end = np.searchsorted(seps, ends)  # separators before each line end in this block
+            per_line = np.diff(before_end, prepend=0)
             per_line[0] += self._carry
             ext = np.concatenate([self._tail, block])
-            before = ext[ends + len(self._tail) - 1]
-            before = np.where(before == 13, ext[np.maximum(ends + len(self._tail) - 2, 0)], before)
-            trailing = before == self._sep  # an empty last field (trailing separator) is allowed
+            last = ext[ends + len(self._tail) - 1]
+            last = np.where(last == 13, ext[np.maximum(ends + len(self._tail) - 2, 0)], last)
+            trailing = last == self._sep  # an empty last field (trailing separator) is allowed
             bad = per_line - trailing > self._max_seps
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
@@ -172,9 +173,9 @@ class _CheckingReader(io.RawIOBase):
                     f"(a {_SEP_NAMES[chr(self._sep)]} inside a value, e.g. a decimal comma?)",
                 )
             self._line += len(ends)
-            self._carry = int(seps[-1] - seps[ends[-1]])
+            self._carry = len(seps) - int(before_end[-1])
         else:
-            self._carry += int(seps[-1]) if len(seps) else 0
+            self._carry += len(seps)
         self._tail = np.concatenate([self._tail, block])[-2:]
 
 
