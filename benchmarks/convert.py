@@ -2,7 +2,7 @@
 commas, 300 Hz, 2 participants) against plain ``pandas.read_csv(sep="\\t", decimal=",")`` + groupby.
 
 Each measurement runs in a fresh subprocess that reports its own wall time (work only, after imports) and
-peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, imports included); medians over ``--repeats``
+peak RSS (``VmHWM`` of /proc/self/status, imports included); medians over ``--repeats``
 runs, baseline and ours alternating. Two file sizes show whether memory stays bounded as the file grows.
 
     python benchmarks/convert.py [--rows 500000,2000000] [--repeats 3] [--workdir DIR]
@@ -48,7 +48,11 @@ else:
     )
     n = len(g)
 seconds = time.perf_counter() - t0
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+try:  # VmHWM belongs to this process image (ru_maxrss would carry the parent's RSS over fork + exec)
+    status = open("/proc/self/status").read()
+    peak_mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
+except (OSError, IndexError):
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "fixations": n, "peak_rss_mb": peak_mb}))
 """
 

@@ -183,6 +183,19 @@ def test_prolab_real_alex1_with_image_rect():
     assert fix["on_image"].any()
 
 
+def test_several_inputs_make_one_table_and_sessions_must_not_repeat(tmp_path):
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    ta = write_prolab_export(a, n_rows=1500, participants=("A",))
+    write_studio_export(b)
+    fix, meta = conv.convert([a, b])
+    assert [i["format"] for i in meta["inputs"]] == ["tobii-prolab", "tobii-studio"]
+    assert len(fix) == len(ta) + 24
+    assert fix.groupby("session_id")["source_format"].first().to_dict() == {
+        "Rec P1": "tobii-studio", "Rec P2": "tobii-studio", "Recording1": "tobii-prolab"}
+    with pytest.raises(GazekitError, match="session 'Recording1' is also in"):
+        conv.convert([a, a])
+
+
 # ---------------------------------------------------------------- Tobii Studio
 
 
