@@ -96,7 +96,9 @@ def map_to_images(fix: pd.DataFrame, opts: ConvertOptions, path: Path | None = N
     on[given] = (
         (x[given] >= 0) & (y[given] >= 0) & (unsized[given] | ((x[given] < width[given]) & (y[given] < height[given])))
     )
-    fix["x_px"], fix["y_px"], fix["on_image"] = x, y, on & np.isfinite(x) & np.isfinite(y)
+    finite = np.isfinite(x) & np.isfinite(y)
+    fix["x_px"], fix["y_px"] = np.where(finite, x, np.nan), np.where(finite, y, np.nan)
+    fix["on_image"] = on & finite
     for name, values in (("image_width_px", width), ("image_height_px", height)):
         if np.isfinite(values).any():
             fix[name] = pd.array(np.where(np.isfinite(values), values, np.nan), dtype="Float64").astype("Int64")

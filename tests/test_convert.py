@@ -191,7 +191,10 @@ def test_several_inputs_make_one_table_and_sessions_must_not_repeat(tmp_path):
     assert [i["format"] for i in meta["inputs"]] == ["tobii-prolab", "tobii-studio"]
     assert len(fix) == len(ta) + 24
     assert fix.groupby("session_id")["source_format"].first().to_dict() == {
-        "Rec P1": "tobii-studio", "Rec P2": "tobii-studio", "Recording1": "tobii-prolab"}
+        "Rec P1": "tobii-studio",
+        "Rec P2": "tobii-studio",
+        "Recording1": "tobii-prolab",
+    }
     with pytest.raises(GazekitError, match="session 'Recording1' is also in"):
         conv.convert([a, a])
 

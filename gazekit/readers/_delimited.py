@@ -62,7 +62,7 @@ def header_names(head: str) -> list[str]:
     """Column names of the header line, split on the most frequent separator."""
     line = header_line(head)
     sep = max(SEPARATORS, key=line.count)
-    return [c.strip() for c in line.split(sep)]
+    return [c.strip().strip('"') for c in line.split(sep)]
 
 
 def sniff_dialect(path: Path, head: str) -> Dialect:
@@ -82,7 +82,7 @@ def sniff_dialect(path: Path, head: str) -> Dialect:
                 n_dot += bool(_DOT_NUM.match(tok))
         decimal = "," if n_comma > n_dot else "."
     encoding = _encoding(path)
-    names = [c.strip().lstrip("\ufeff") for c in line.split(sep)]
+    names = [c.strip().lstrip("\ufeff").strip('"') for c in line.split(sep)]
     while names and names[-1] == "":  # trailing separators on the header line
         names.pop()
     if len(set(names)) != len(names):
