@@ -72,7 +72,7 @@ def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
-@click.option("--format", "fmt", default=None, help="force a reader instead of detecting it")
+@click.option("--format", "fmt", default=None, help="force a reader (e.g. tobii-prolab) instead of detecting it")
 @click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
 @click.option("--image-rect", default=None, help="x0,y0,w,h: where the image was on screen [screen px]")
 @click.option("--image-size", default=None, help="W,H: image size [px] when the export does not give it")

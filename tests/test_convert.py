@@ -414,3 +414,25 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}"), r.stderr
     assert re.search(pattern, lines[0]), lines[0]
     assert not out.exists() and not list(tmp_path.rglob("*.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--image-rect", "1,2,3"], r"^error: --image-rect: expected 4 comma-separated numbers, got '1,2,3'$"),
+        (["--image-rect", "0,0,-5,5"], r"^error: --image-rect: expected a positive width and height"),
+        (["--image-size", "0,5"], r"^error: --image-size: expected a positive width and height"),
+        (["--columns", "t_start_ms"], r"^error: --columns: expected table_column=file_column, got 't_start_ms'$"),
+        (["--columns", "t_start_ms=a,when=b"], r"^error: --columns: expected table columns among .*, got when$"),
+        (["--format", "nope"], r"--format: expected one of tobii-prolab, tobii-studio, fixation-report, generic"),
+        (["--format", "fixation-report"], r"header: missing required column 'CURRENT_FIX_X' \(fixation report\)$"),
+    ],
+)
+def test_cli_option_errors(tmp_path, args, pattern):
+    path = tmp_path / "export.tsv"
+    write_prolab_export(path, n_rows=600)
+    out = tmp_path / "f.parquet"
+    r = run_cli("convert", path, "-o", out, *args)
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert re.search(pattern, r.stderr.strip()), r.stderr
+    assert not out.exists()

@@ -34,7 +34,8 @@ class Recording:
 
     ``fixations`` has fixation-table columns the source knows (at least ``session_id, t_start_ms,
     duration_ms`` and screen or image coordinates); ``samples`` has samples-table columns plus
-    ``session_id``. Times are ms from each session's start.
+    ``session_id``. Times are ms from each session's start. Fixations may also carry the geometry that
+    ``gazekit.convert.map_to_images`` turns into image coordinates (``x_norm``, ``media_x0_px``, ...).
     """
 
     source_format: str
