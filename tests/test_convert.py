@@ -139,6 +139,22 @@ def test_prolab_image_rect_and_drop_unassigned(tmp_path):
     np.testing.assert_allclose(fix["y_px"], (kept["screen_y_px"] - 50) / scale)
 
 
+def test_prolab_mcs_norm_used_when_the_media_position_is_missing(tmp_path):
+    path = tmp_path / "export.tsv"
+    truth = write_prolab_export(path, n_rows=3000, n_images=2)
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    df = df.drop(columns=["Presented Media position X [DACS px]", "Presented Media position Y [DACS px]"])
+    df.to_csv(path, sep="\t", index=False)
+    fix, _ = conv.convert([path])
+    truth = truth.sort_values("t_start_ms").reset_index(drop=True)
+    on = truth["on_image"].to_numpy()
+    # MCS norm is written with 4 decimals: x_px = round(norm, 4) * original width
+    np.testing.assert_allclose(fix["x_px"][on], truth["x_px"][on], atol=5e-5 * 1024)
+    np.testing.assert_allclose(fix["y_px"][on], truth["y_px"][on], atol=5e-5 * 768)
+    assert fix["on_image"].tolist() == truth["on_image"].tolist()
+    assert fix["x_px"][~on].isna().all()  # no MCS value off the media
+
+
 def test_prolab_missing_rect_aspect_is_an_error(tmp_path):
     path = tmp_path / "export.tsv"
     write_prolab_export(path, n_rows=2000, n_images=1)  # first image is 640x480
