@@ -47,7 +47,9 @@ class Recording:
     warnings: list[str] = field(default_factory=list)
 
 
-READERS: tuple[ModuleType, ...] = ()
+from gazekit.readers import eyelink_asc  # noqa: E402  (readers import Recording / ReadOptions above)
+
+READERS: tuple[ModuleType, ...] = (eyelink_asc,)
 
 
 def reader_names() -> list[str]:
