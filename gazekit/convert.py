@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit import readers, tables
-from gazekit.errors import GazekitError
+from gazekit import samples as gaze_samples
 from gazekit.readers import ReadOptions, Recording
 
 
@@ -19,6 +19,10 @@ class ConvertOptions:
 
     read: ReadOptions = ReadOptions()
     drop_unassigned: bool = False
+    detect: str | None = None  # vendor / ivt / idt; None: vendor events when the file has them, else ivt
+    detect_params: tuple[tuple[str, object], ...] = ()  # events.IVTParams / IDTParams overrides
+    screen: tuple[tuple[str, float], ...] = ()  # from --screen-px / --screen-mm / --distance-mm
+    session_json: Path | None = None  # default: session.json next to each input
 
 
 def finalize(fix: pd.DataFrame, rec: Recording) -> pd.DataFrame:
@@ -52,15 +56,27 @@ def finalize(fix: pd.DataFrame, rec: Recording) -> pd.DataFrame:
     return fix
 
 
-def convert(inputs: list[Path], opts: ConvertOptions = ConvertOptions()) -> tuple[pd.DataFrame, dict]:
-    """Convert eye-tracker files into one fixation table; returns (table, metadata for the Parquet file)."""
+def convert(
+    inputs: list[Path], opts: ConvertOptions = ConvertOptions(), samples: list[pd.DataFrame] | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """Convert eye-tracker files into one fixation table; returns (table, metadata for the Parquet file).
+
+    When ``samples`` is a list, each file's raw samples (screen px) are appended to it.
+    """
     parts: list[pd.DataFrame] = []
     meta: dict = {"inputs": [str(p) for p in inputs], "sessions": {}, "stimuli": {}, "warnings": []}
+    meta.update({"detection": {}, "screens": {}, "quality": {}})
     for path in inputs:
         rec = readers.read(path, opts.read)
-        if rec.fixations is None:
-            raise GazekitError(path, None, "no fixation events in the file")
-        parts.append(finalize(rec.fixations, rec))
+        fix, rec, info = gaze_samples.process(
+            rec, path, opts.detect, dict(opts.detect_params), dict(opts.screen), opts.session_json,
+            opts.read.stimulus_pattern,
+        )  # fmt: skip
+        meta["detection"][str(path)], meta["screens"][str(path)] = info["detection"], info["screen"]
+        meta["quality"].update(info["quality"])
+        if samples is not None and rec.samples is not None:
+            samples.append(rec.samples)
+        parts.append(finalize(fix, rec))
         meta["sessions"].update(rec.sessions)
         meta["stimuli"].update(rec.stimuli)
         meta["warnings"].extend(rec.warnings)
@@ -69,6 +85,15 @@ def convert(inputs: list[Path], opts: ConvertOptions = ConvertOptions()) -> tupl
         fix = fix[fix["stimulus_id"] != ""].reset_index(drop=True)
     fix = fix.sort_values(["session_id", "t_start_ms"], kind="stable").reset_index(drop=True)
     return fix, meta
+
+
+def concat_samples(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Raw samples of several files as one samples table, sorted by session, eye, time."""
+    if not parts:
+        return tables.empty("samples")
+    out = pd.concat(parts, ignore_index=True)
+    keys = [k for k in ("session_id", "eye", "t_ms") if k in out.columns]
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def summary(fix: pd.DataFrame) -> dict:

@@ -124,6 +124,29 @@ def make_params(method: str, **overrides) -> IVTParams | IDTParams:
     return params_cls(**overrides)
 
 
+def parse_params(method: str, items: tuple[str, ...] | list[str]) -> dict:
+    """``["velocity_threshold_deg_s=40", "eye=left"]`` -> typed overrides for ``method``'s parameters."""
+    if method not in DETECTORS:
+        raise GazekitError(None, "--detect", f"expected one of {', '.join(DETECTORS)}, got {method!r}")
+    types = {f.name: type(f.default) for f in dataclasses.fields(DETECTORS[method][1])}
+    out: dict = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in types:
+            raise GazekitError(
+                None, "--detect-param", f"expected NAME=VALUE with NAME in {', '.join(types)}, got {item!r}"
+            )
+        try:
+            out[name] = types[name](value.strip())
+        except ValueError:
+            raise GazekitError(
+                None, "--detect-param", f"expected a {types[name].__name__} for {name}, got {value!r}"
+            ) from None
+    make_params(method, **out)
+    return out
+
+
 # --- shared preprocessing -------------------------------------------------------------------------------
 
 
@@ -133,7 +156,7 @@ def _check_positive(value: float, name: str) -> None:
 
 
 def _run(samples: pd.DataFrame, screen: Screen | None, eye: str, per_stream) -> pd.DataFrame:
-    if screen is None:
+    if screen is None or not screen.complete:
         raise GazekitError(
             None, "screen geometry", "needed for fixation detection: give --screen-px, --screen-mm, --distance-mm"
         )

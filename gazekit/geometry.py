@@ -185,7 +185,9 @@ def screen_fields_from_session_json(path: str | Path) -> dict[str, float]:
             value = info[key]
             ok = isinstance(value, list) and len(value) == 2 and all(_positive(v) for v in value)
             if not ok:
-                raise GazekitError(path, f"field {key!r}", f"expected [width, height] (positive numbers), got {value!r}")
+                raise GazekitError(
+                    path, f"field {key!r}", f"expected [width, height] (positive numbers), got {value!r}"
+                )
             out[names[0]], out[names[1]] = float(value[0]) * factor, float(value[1]) * factor
     if "ScreenDistance" in info:
         value = info["ScreenDistance"]

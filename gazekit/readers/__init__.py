@@ -26,6 +26,7 @@ class ReadOptions:
     eye: str = "both"  # left / right / both / average (binocular sources)
     column_map: dict[str, str] | None = None  # generic reader: table column -> file column
     stimulus_pattern: str | None = None  # EyeLink: regex on MSG text whose group 1 is the stimulus id
+    min_confidence: float = 0.6  # Pupil Core: gaze samples below this confidence are invalid
 
 
 @dataclass
@@ -47,9 +48,9 @@ class Recording:
     warnings: list[str] = field(default_factory=list)
 
 
-from gazekit.readers import eyelink_asc  # noqa: E402  (readers import Recording / ReadOptions above)
+from gazekit.readers import eyelink_asc, gazepoint, pupil_core, tobii_sdk  # noqa: E402  (they import the above)
 
-READERS: tuple[ModuleType, ...] = (eyelink_asc,)
+READERS: tuple[ModuleType, ...] = (eyelink_asc, tobii_sdk, gazepoint, pupil_core)
 
 
 def reader_names() -> list[str]:

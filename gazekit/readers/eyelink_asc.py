@@ -40,7 +40,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     lines = text.splitlines()
     cut_last = not text.endswith(("\n", "\r"))  # the last line may be incomplete
     sid = path.stem
-    pattern = _compile(opts.stimulus_pattern, path)
+    pattern = compile_pattern(opts.stimulus_pattern, path)
     fixes, msgs, sample_rows = [], [], []
     blocks: list[dict] = []  # one per START: eyes, href, t_start, ended
     info: dict = {"rate_hz": None, "display": None, "gaze_coords": None}
@@ -81,7 +81,9 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         except (IndexError, ValueError):
             if cut_last and i == len(lines) - 1:
                 continue
-            raise GazekitError(path, f"line {i + 1}", f"expected a well-formed {kind} line, got {line.strip()!r}") from None
+            raise GazekitError(
+                path, f"line {i + 1}", f"expected a well-formed {kind} line, got {line.strip()!r}"
+            ) from None
     warnings = []
     if blocks and not blocks[-1]["ended"]:
         warnings.append(f"{path}: no END line after the last START (file cut short?): kept the complete part")
@@ -107,7 +109,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         }
     )
     fix = _select_eye(fix, opts.eye, path)
-    fix["stimulus_id"] = _stimulus_ids(messages, pattern, fix["t_start_ms"].to_numpy())
+    fix["stimulus_id"] = stimulus_ids(messages, pattern, fix["t_start_ms"].to_numpy())
     samples = _samples(path, lines, sample_rows, blocks, t0, href, cut_last)
     if samples is not None:
         samples.insert(0, "session_id", sid)
@@ -145,7 +147,7 @@ def _text(path: Path) -> str:
     return raw.decode("latin-1")
 
 
-def _compile(pattern: str | None, path: Path) -> re.Pattern:
+def compile_pattern(pattern: str | None, path: Path) -> re.Pattern:
     try:
         rx = re.compile(pattern or TRIALID)
     except re.error as exc:
@@ -255,7 +257,8 @@ def stimulus_id(name: str) -> str:
     return stem
 
 
-def _stimulus_ids(messages: pd.DataFrame, pattern: re.Pattern, t_start: np.ndarray) -> np.ndarray:
+def stimulus_ids(messages: pd.DataFrame, pattern: re.Pattern, t_start: np.ndarray) -> np.ndarray:
+    """The id from the last message matching ``pattern`` (group 1) at or before each time [ms]; "" if none."""
     ids = messages["text"].astype(str).str.extract(pattern, expand=False)
     if isinstance(ids, pd.DataFrame):
         ids = ids.iloc[:, 0]
