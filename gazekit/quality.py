@@ -34,7 +34,7 @@ def stream_quality(
     d = np.diff(t_ms)
     dt = float(np.median(d[d > 0])) if (d > 0).any() else float("nan")
     out["rate_hz"] = 1000.0 / dt if np.isfinite(dt) else None
-    out["lost_share"] = float(1.0 - valid.mean())
+    out["lost_share"] = float((~valid).mean())
     tv = t_ms[valid]
     if len(tv) == 0:
         out["longest_gap_ms"] = float(t_ms[-1] - t_ms[0] + (dt if np.isfinite(dt) else 0.0))
