@@ -80,5 +80,5 @@ def _number(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     bad = ~np.isfinite(v)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise GazekitError(path, f"row {i + 2}, column {col!r}", f"expected a number, got {df[col].iloc[i]!r}")
+        raise GazekitError(path, f"row {i + 1}, column {col!r}", f"expected a number, got {df[col].iloc[i]!r}")
     return v
