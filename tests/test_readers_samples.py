@@ -83,6 +83,8 @@ def test_eyelink_binocular_real_file(tmp_path):
     assert len(rec.samples) == 2 * n_samples
     n_dot_left = sum(1 for line in path.read_text().splitlines() if line[:1].isdigit() and line.split()[1] == ".")
     assert (~rec.samples.loc[rec.samples["eye"] == "left", "valid"]).sum() == n_dot_left
+    q = quality.session_quality(rec.samples, None, 1000.0)
+    assert q["left"]["lost_share"] == pytest.approx(n_dot_left / n_samples) and q["left"]["rate_hz"] == 1000.0
     n_msg = sum(1 for line in path.read_text().splitlines() if line.startswith("MSG"))
     assert len(rec.messages) == n_msg
     assert readers.read(path, ReadOptions(eye="right")).fixations["eye"].tolist() == ["right", "right"]
@@ -356,6 +358,8 @@ def test_cli_convert_detect_samples_and_inspect(tmp_path):
     assert q["rate_hz"] == pytest.approx(60.0, abs=0.5) and smeta["quality"] == meta["quality"]
     result = CliRunner().invoke(main, ["inspect", str(out)])
     assert "rate 60" in result.output and "precision RMS-S2S" in result.output
+    result = CliRunner().invoke(main, ["inspect", str(smp)])
+    assert f"{smp}: 1960 samples" in result.output and "lost" in result.output
     # without geometry, detection is a clean one-line error and nothing is written
     out2 = tmp_path / "g.parquet"
     result = CliRunner().invoke(main, ["convert", str(path), "-o", str(out2), "--screen-px", "1920x1080"])
