@@ -78,6 +78,21 @@ def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str
 @click.option("--image-size", default=None, help="W,H: image size [px] when the export does not give it")
 @click.option("--columns", default=None, help="generic reader mapping, e.g. t_start_ms=Start,duration_ms=Dur,x_px=X")
 @click.option("--columns-file", default=None, type=click.Path(path_type=Path), help="the mapping as YAML/JSON")
+@click.option(
+    "--detect",
+    type=click.Choice(["vendor", "ivt", "idt"]),
+    default=None,
+    help="fixations: the file's own events (default when it has them) or I-VT / I-DT on its samples",
+)
+@click.option("--detect-param", "detect_params", multiple=True, help="detector parameter NAME=VALUE (repeatable)")
+@click.option("--samples", "samples_out", type=click.Path(path_type=Path), help="also write raw samples here")
+@click.option("--eye", type=click.Choice(["left", "right", "both", "average"]), default=None, help="binocular data")
+@click.option("--screen-px", default=None, help="screen resolution, e.g. 1920x1080")
+@click.option("--screen-mm", default=None, help="screen size in mm, e.g. 531x299")
+@click.option("--distance-mm", type=float, default=None, help="eye-to-screen distance in mm")
+@click.option("--session-json", type=click.Path(path_type=Path), default=None, help="BIDS-style sidecar with geometry")
+@click.option("--stimulus-pattern", default=None, help="EyeLink: regex on MSG text, group 1 = stimulus id")
+@click.option("--min-confidence", type=float, default=0.6, help="Pupil Core: lowest valid gaze confidence")
 @user_errors
 def convert(
     inputs: tuple[Path, ...],
@@ -88,10 +103,21 @@ def convert(
     image_size: str | None,
     columns: str | None,
     columns_file: Path | None,
+    detect: str | None,
+    detect_params: tuple[str, ...],
+    samples_out: Path | None,
+    eye: str | None,
+    screen_px: str | None,
+    screen_mm: str | None,
+    distance_mm: float | None,
+    session_json: Path | None,
+    stimulus_pattern: str | None,
+    min_confidence: float,
 ) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
     from gazekit import convert as conv
-    from gazekit import tables
+    from gazekit import events, tables
+    from gazekit.geometry import screen_fields_from_cli
     from gazekit.readers import ReadOptions
 
     rect = _numbers(image_rect, 4, "--image-rect")
@@ -100,26 +126,55 @@ def convert(
     size = _numbers(image_size, 2, "--image-size", int)
     if size is not None and min(size) <= 0:
         raise GazekitError(None, "--image-size", f"expected a positive width and height, got {image_size!r}")
+    read = ReadOptions(
+        format=fmt,
+        column_map=_column_map(columns, columns_file),
+        eye=eye or "both",
+        stimulus_pattern=stimulus_pattern,
+        min_confidence=min_confidence,
+    )
+    params = events.parse_params(detect or "ivt", detect_params) if detect != "vendor" else {}
+    if eye:
+        params["eye"] = eye
     opts = conv.ConvertOptions(
-        read=ReadOptions(format=fmt, column_map=_column_map(columns, columns_file)),
+        read=read,
         drop_unassigned=drop_unassigned,
         image_rect=rect,
         image_size=size,
+        detect=detect,
+        detect_params=tuple(params.items()),
+        screen=tuple(screen_fields_from_cli(screen_px, screen_mm, distance_mm).items()),
+        session_json=session_json,
     )
-    fix, meta = conv.convert(list(inputs), opts)
+    sample_parts: list = []
+    fix, meta = conv.convert(list(inputs), opts, samples=sample_parts if samples_out else None)
+    tables.to_arrow("fixations", fix, output)  # validate before writing anything
+    if samples_out:
+        samples = conv.concat_samples(sample_parts)
+        smeta = {k: meta[k] for k in ("inputs", "screens", "quality", "warnings")}
+        tables.write_table("samples", samples, samples_out, smeta)
+    tables.write_table("fixations", fix, output, meta)
     for warning in meta["warnings"]:
         click.echo(f"warning: {warning}", err=True)
-    tables.write_table("fixations", fix, output, meta)
     click.echo(f"{output}: {conv.format_summary(conv.summary(fix))}")
+    if samples_out:
+        click.echo(f"{samples_out}: {len(samples)} samples")
 
 
 @main.command()
 @click.argument("table", type=click.Path(path_type=Path))
 @user_errors
 def inspect(table: Path) -> None:
-    """Print the summary of an existing fixation table."""
+    """Print the summary of a fixation (or samples) table and its data quality."""
     from gazekit import convert as conv
-    from gazekit import tables
+    from gazekit import quality, tables
 
-    fix, _ = tables.read_table("fixations", table)
-    click.echo(f"{table}: {conv.format_summary(conv.summary(fix))}")
+    meta = quality.parquet_meta(table)
+    if meta.get("table") == "samples":
+        samples, meta = tables.read_table("samples", table)
+        click.echo(f"{table}: {len(samples)} samples")
+    else:
+        fix, meta = tables.read_table("fixations", table)
+        click.echo(f"{table}: {conv.format_summary(conv.summary(fix))}")
+    for line in quality.format_quality(meta.get("quality") or {}):
+        click.echo(line)

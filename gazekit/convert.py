@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit import readers, tables
+from gazekit import samples as gaze_samples
 from gazekit.errors import GazekitError
 from gazekit.geometry import ViewState
 from gazekit.readers import ReadOptions, Recording
@@ -34,6 +35,10 @@ class ConvertOptions:
     drop_unassigned: bool = False
     image_rect: tuple[float, float, float, float] | None = None
     image_size: tuple[int, int] | None = None
+    detect: str | None = None  # vendor / ivt / idt; None: vendor events when the file has them, else ivt
+    detect_params: tuple[tuple[str, object], ...] = ()  # events.IVTParams / IDTParams overrides
+    screen: tuple[tuple[str, float], ...] = ()  # from --screen-px / --screen-mm / --distance-mm
+    session_json: Path | None = None  # default: session.json next to each input
 
 
 def map_to_images(fix: pd.DataFrame, opts: ConvertOptions, path: Path | None = None) -> pd.DataFrame:
@@ -146,8 +151,13 @@ def finalize(fix: pd.DataFrame, rec: Recording) -> pd.DataFrame:
     return fix
 
 
-def convert(inputs: list[Path], opts: ConvertOptions = ConvertOptions()) -> tuple[pd.DataFrame, dict]:
-    """Convert eye-tracker files into one fixation table; returns (table, metadata for the Parquet file)."""
+def convert(
+    inputs: list[Path], opts: ConvertOptions = ConvertOptions(), samples: list[pd.DataFrame] | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """Convert eye-tracker files into one fixation table; returns (table, metadata for the Parquet file).
+
+    When ``samples`` is a list, each file's raw samples (screen px) are appended to it.
+    """
     parts: list[pd.DataFrame] = []
     meta: dict = {
         "params": _params(opts),
@@ -155,13 +165,22 @@ def convert(inputs: list[Path], opts: ConvertOptions = ConvertOptions()) -> tupl
         "sessions": {},
         "stimuli": {},
         "warnings": [],
+        "detection": {},
+        "screens": {},
+        "quality": {},
     }
     seen: dict[str, str] = {}
     for path in map(Path, inputs):
         rec = readers.read(path, opts.read)
-        if rec.fixations is None:
-            raise GazekitError(path, None, "no fixation events in the file")
-        fix = map_to_images(rec.fixations, opts, path)
+        fix, rec, info = gaze_samples.process(
+            rec, path, opts.detect, dict(opts.detect_params), dict(opts.screen), opts.session_json,
+            opts.read.stimulus_pattern,
+        )  # fmt: skip
+        meta["detection"][str(path)], meta["screens"][str(path)] = info["detection"], info["screen"]
+        meta["quality"].update(info["quality"])
+        if samples is not None and rec.samples is not None:
+            samples.append(rec.samples)
+        fix = map_to_images(fix, opts, path)
         if opts.drop_unassigned:
             fix = fix[fix["stimulus_id"].fillna("") != ""]
         for sid in rec.sessions:
@@ -191,6 +210,15 @@ def _params(opts: ConvertOptions) -> dict:
     params = asdict(opts)
     params.update(params.pop("read"))
     return params
+
+
+def concat_samples(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Raw samples of several files as one samples table, sorted by session, eye, time."""
+    if not parts:
+        return tables.empty("samples")
+    out = pd.concat(parts, ignore_index=True)
+    keys = [k for k in ("session_id", "eye", "t_ms") if k in out.columns]
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def summary(fix: pd.DataFrame) -> dict:

@@ -440,7 +440,7 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, case):
         (["--image-size", "0,5"], r"^error: --image-size: expected a positive width and height"),
         (["--columns", "t_start_ms"], r"^error: --columns: expected table_column=file_column, got 't_start_ms'$"),
         (["--columns", "t_start_ms=a,when=b"], r"^error: --columns: expected table columns among .*, got when$"),
-        (["--format", "nope"], r"--format: expected one of tobii-prolab, tobii-studio, fixation-report, generic"),
+        (["--format", "nope"], r"--format: expected one of tobii-prolab, tobii-studio, fixation-report, eyelink-asc"),
         (["--format", "fixation-report"], r"header: missing required column 'CURRENT_FIX_X' \(fixation report\)$"),
     ],
 )

@@ -26,6 +26,7 @@ class ReadOptions:
     eye: str = "both"  # left / right / both / average (binocular sources)
     column_map: dict[str, str] | None = None  # generic reader: table column -> file column
     stimulus_pattern: str | None = None  # EyeLink: regex on MSG text whose group 1 is the stimulus id
+    min_confidence: float = 0.6  # Pupil Core: gaze samples below this confidence are invalid
 
 
 @dataclass
@@ -84,7 +85,10 @@ def pick_reader(path: Path, fmt: str | None = None) -> ModuleType:
     for reader in READERS:
         if reader.sniff(head):
             return reader
-    raise GazekitError(path, None, f"unknown format: tried {', '.join(reader_names())}; use --format to force one")
+    tried = ", ".join(r.NAME for r in READERS if r.NAME != "generic")
+    raise GazekitError(
+        path, None, f"unknown format: tried {tried}; use --format to force one, or --columns for a generic table"
+    )
 
 
 def read(path: str | Path, opts: ReadOptions | None = None) -> Recording:
@@ -96,6 +100,24 @@ def read(path: str | Path, opts: ReadOptions | None = None) -> Recording:
 
 
 # Detection order: the first reader whose sniff() accepts the head wins (generic never sniffs).
-from gazekit.readers import fixation_report, generic, tobii_prolab, tobii_studio  # noqa: E402
+from gazekit.readers import (  # noqa: E402
+    eyelink_asc,
+    fixation_report,
+    gazepoint,
+    generic,
+    pupil_core,
+    tobii_prolab,
+    tobii_sdk,
+    tobii_studio,
+)
 
-READERS: tuple[ModuleType, ...] = (tobii_prolab, tobii_studio, fixation_report, generic)
+READERS: tuple[ModuleType, ...] = (
+    tobii_prolab,
+    tobii_studio,
+    fixation_report,
+    eyelink_asc,
+    tobii_sdk,
+    gazepoint,
+    pupil_core,
+    generic,
+)
