@@ -170,3 +170,39 @@ def store_merge(shards, output) -> None:
 
     manifest = store.merge(list(shards), output)
     click.echo(f"{output}: {len(manifest)} manifest row(s) from {len(shards)} shard(s)")
+
+
+@main.command()
+@click.argument("table", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="report folder to write")
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="heatmap store to show (else rendered here)",
+)
+@click.option(
+    "--labels",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="label maps / masks (same ids) for gaze-vs-label agreement",
+)
+@click.option(
+    "--threshold", type=float, default=0.5, show_default=True, help="heatmap Dice threshold (min-max normalised map)"
+)
+@click.option(
+    "--label-threshold", type=float, default=None, help="target = label >= this (default 128 for 8-bit masks, else 1)"
+)
+@_render_options
+@user_errors
+def qc(table, output, store_dir, labels, threshold, label_threshold, stimuli, **render) -> None:
+    """QC report: per-session/per-image figures, overlays, contact sheets, agreement with labels, index.html."""
+    from gazekit.qc.report import QCConfig, build_report
+
+    cfg = _render_config(**render)
+    summary = build_report(table, output, cfg, store_dir, stimuli, labels, QCConfig(threshold, label_threshold))
+    extra = ""
+    if "mean" in summary:
+        extra = ", mean " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean"].items())
+    click.echo(f"{output}/index.html: {summary['stimuli_with_gaze']} image(s) with gaze{extra}")
