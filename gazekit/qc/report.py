@@ -314,12 +314,23 @@ figure {{ margin: 0 0 1.5em 0; }}
 <h1>gazekit QC report</h1>
 <p>Overlays: image, heatmap (inferno), fixations numbered in viewing order per session (circle area ~ duration;
 colour = session), target outline in green when labels are given.</p>
+<p id="status">images: loading</p>
 <ul>{facts}</ul>
-<h2>Sessions</h2>
-{_table(sessions)}
 <h2>Contact sheets</h2>
 {imgs}
+<h2>Sessions</h2>
+{_table(sessions)}
 <h2>Stimuli</h2>
 {_table(per_stim, link_col="overlay" if "overlay" in per_stim else None)}
+<script>
+window.addEventListener("load", () => {{
+  const imgs = Array.from(document.images);
+  const ok = imgs.filter((i) => i.complete && i.naturalWidth > 0).length;
+  const el = document.getElementById("status");
+  el.textContent = `images: ${{ok}} of ${{imgs.length}} loaded`;
+  el.dataset.loaded = ok;
+  el.dataset.total = imgs.length;
+}});
+</script>
 </body></html>
 """
