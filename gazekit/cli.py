@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from gazekit import __version__
 from gazekit.errors import GazekitError
@@ -32,20 +33,82 @@ def main() -> None:
     """gazekit: eye-tracking data for medical imaging (convert, render-heatmaps, qc, simulate, record)."""
 
 
+def _numbers(text: str | None, n: int, option: str, kind: type = float) -> tuple | None:
+    """``"a,b,c"`` -> a tuple of ``n`` numbers, or GazekitError naming the option."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = tuple(kind(float(p)) if kind is int else kind(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != n or not all(np.isfinite(values)):
+        raise GazekitError(None, option, f"expected {n} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str] | None:
+    """Column mapping of the generic reader: ``table_col=file_col,...`` and/or a YAML/JSON file."""
+    mapping: dict[str, str] = {}
+    if columns_file is not None:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(columns_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise GazekitError(columns_file, None, f"expected a YAML/JSON column mapping: {exc}") from None
+        loaded = loaded.get("columns", loaded) if isinstance(loaded, dict) else loaded
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            raise GazekitError(columns_file, None, "expected a mapping of table column -> file column")
+        mapping.update({str(k): v for k, v in loaded.items()})
+    for item in filter(None, (columns or "").split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise GazekitError(None, "--columns", f"expected table_column=file_column, got {item!r}")
+        mapping[key.strip()] = value.strip()
+    return mapping or None
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
 @click.option("--format", "fmt", default=None, help="force a reader instead of detecting it")
 @click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
+@click.option("--image-rect", default=None, help="x0,y0,w,h: where the image was on screen [screen px]")
+@click.option("--image-size", default=None, help="W,H: image size [px] when the export does not give it")
+@click.option("--columns", default=None, help="generic reader mapping, e.g. t_start_ms=Start,duration_ms=Dur,x_px=X")
+@click.option("--columns-file", default=None, type=click.Path(path_type=Path), help="the mapping as YAML/JSON")
 @user_errors
-def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None, drop_unassigned: bool) -> None:
+def convert(
+    inputs: tuple[Path, ...],
+    output: Path,
+    fmt: str | None,
+    drop_unassigned: bool,
+    image_rect: str | None,
+    image_size: str | None,
+    columns: str | None,
+    columns_file: Path | None,
+) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
     from gazekit import convert as conv
     from gazekit import tables
     from gazekit.readers import ReadOptions
 
-    opts = conv.ConvertOptions(read=ReadOptions(format=fmt), drop_unassigned=drop_unassigned)
+    rect = _numbers(image_rect, 4, "--image-rect")
+    if rect is not None and not (rect[2] > 0 and rect[3] > 0):
+        raise GazekitError(None, "--image-rect", f"expected a positive width and height, got {image_rect!r}")
+    size = _numbers(image_size, 2, "--image-size", int)
+    if size is not None and min(size) <= 0:
+        raise GazekitError(None, "--image-size", f"expected a positive width and height, got {image_size!r}")
+    opts = conv.ConvertOptions(
+        read=ReadOptions(format=fmt, column_map=_column_map(columns, columns_file)),
+        drop_unassigned=drop_unassigned,
+        image_rect=rect,
+        image_size=size,
+    )
     fix, meta = conv.convert(list(inputs), opts)
+    for warning in meta["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     tables.write_table("fixations", fix, output, meta)
     click.echo(f"{output}: {conv.format_summary(conv.summary(fix))}")
 

@@ -47,9 +47,6 @@ class Recording:
     warnings: list[str] = field(default_factory=list)
 
 
-READERS: tuple[ModuleType, ...] = ()
-
-
 def reader_names() -> list[str]:
     return [r.NAME for r in READERS]
 
@@ -93,4 +90,11 @@ def read(path: str | Path, opts: ReadOptions | None = None) -> Recording:
     """Read one eye-tracker file with the detected (or forced) reader."""
     path = Path(path)
     opts = opts or ReadOptions()
-    return pick_reader(path, opts.format).read(path, opts)
+    fmt = opts.format or ("generic" if opts.column_map else None)
+    return pick_reader(path, fmt).read(path, opts)
+
+
+# Detection order: the first reader whose sniff() accepts the head wins (generic never sniffs).
+from gazekit.readers import fixation_report, generic, tobii_prolab, tobii_studio  # noqa: E402
+
+READERS: tuple[ModuleType, ...] = (tobii_prolab, tobii_studio, fixation_report, generic)
