@@ -214,3 +214,53 @@ def test_subprocess_as_a_user_types_it(study):
     assert "3 map(s) with gaze, 1 without" in res.stdout
     m = store.open(tmp / "sp").get("b", None, 2)
     assert m.shape == (32, 20) and m.max() == pytest.approx(1.0)
+
+
+def _dicom(path: Path, uid: str, instance: int, pixels: np.ndarray) -> None:
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.PatientName, ds.PatientID = "SECRET^PATIENT", "SECRET-ID-42"
+    ds.SeriesInstanceUID, ds.InstanceNumber = uid, instance
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_dicom_series_and_hdf5_volume_no_patient_fields_in_outputs(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    uid = "1.2.826.0.1.3680043.8.498.1"
+    for k in (2, 1, 3):  # slice order comes from InstanceNumber, not file order
+        pixels = np.zeros((20, 30))
+        pixels[16:20, 7 * k : 7 * k + 4] = 1000  # a bright block whose column says the instance
+        _dicom(src / f"im{k}.dcm", uid, k, pixels)
+    with h5py.File(src / "vol.h5", "w") as f:
+        f["image"] = np.zeros((6, 16, 18), np.float32)
+    rows = [("s", "r", uid, 1, 0.0, 300.0, 12.0, 9.0), ("s", "r", "vol", 5, 400.0, 200.0, 8.0, 8.0)]
+    table = tmp_path / "fix.parquet"
+    tables.write_table("fixations", fixation_table(rows), table)
+    res = run(["render-heatmaps", table, "-o", tmp_path / "st", "--stimuli", src, "--sigma-px", "3", "--nifti"])
+    assert res.exit_code == 0, res.output
+    st = store.open(tmp_path / "st")
+    assert st.get(uid, 1).shape == (20, 30) and st.get(uid, 0) is None and st.get("vol", 5).shape == (16, 18)
+    assert len(st.manifest) == 3 + 6
+    res = run(["qc", table, "-o", tmp_path / "rep", "--stimuli", src, "--store", tmp_path / "st"])
+    assert res.exit_code == 0, res.output
+    # overlay of slice 1 (drawn x512/30) = InstanceNumber 2: its block at columns 14-17 is bright, 7-10 dark
+    ov = cv2.imread(str(tmp_path / "rep" / "overlays" / f"{uid}_slice1.png"), cv2.IMREAD_GRAYSCALE)
+    f = 512 / 30
+    assert ov[round(18.5 * f), round(15.5 * f)] > 200 and ov[round(18.5 * f), round(8.5 * f)] < 60
+    for path in [*(tmp_path / "st").rglob("*"), *(tmp_path / "rep").rglob("*")]:
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"SECRET" not in data, path
