@@ -138,3 +138,46 @@ def evaluate(checkpoint, data, format_, split, spacing_mm, device, teacher, outp
             f"empty predictions {int(r['empty_pred'])}"
         )
     click.echo(f"mean dice {means['dice'].mean():.4f} over {len(cases)} cases -> {output}")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path())
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
+@click.option("--split", help="For an SSL4MIS folder: val | test | FILE.list of volumes.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output folder (or .nii.gz for one NIfTI).")
+@user_errors
+def predict(checkpoint, input_path, split, device, output) -> None:
+    """Segment INPUT (NIfTI file/folder, image file/folder, SSL4MIS folder + --split) with CHECKPOINT."""
+    import torch
+
+    from hgdtgl.engine import load_checkpoint, model_from_checkpoint
+    from hgdtgl.predict import predict as run
+
+    ckpt = load_checkpoint(checkpoint)
+    dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+    model = model_from_checkpoint(ckpt).to(dev)
+    written = run(ckpt, model, Path(input_path), Path(output), split, dev)
+    click.echo(f"{len(written)} label file(s) -> {output}")
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "format_", type=click.Choice(["ssl4mis", "images", "nifti"]))
+@click.option("--gaze-dir", type=click.Path(exists=True, file_okay=False), help="gazekit heatmap store to join.")
+@click.option("--size", default=256, show_default=True, help="Training size the images are resized to (px).")
+@click.option("--image-dtype", type=click.Choice(["uint8", "float16"]), default="uint8", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
+@user_errors
+def pack(data, format_, gaze_dir, size, image_dtype, output) -> None:
+    """Pack DATA (training set at SIZE + gaze + val/test cases) into one .npz for `train --data FILE.npz`."""
+    from hgdtgl.data.pack import pack as run
+
+    if not output.endswith(".npz"):
+        raise GazekitError(output, None, "an output file name ending in .npz")
+    meta = run(data, output, size, gaze_dir, format_, image_dtype)
+    mb = Path(output).stat().st_size / 2**20
+    splits = ", ".join(f"{k}: {len(v)}" for k, v in meta["splits"].items()) or "none"
+    click.echo(
+        f"{meta['n_train']} training images ({meta['n_with_gaze']} with gaze), cases {splits} -> {output} ({mb:.1f} MiB)"
+    )

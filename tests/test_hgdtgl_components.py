@@ -96,7 +96,9 @@ def test_gazemix_masks_cover_the_high_gaze_region_and_mix_consistently(cy, cx, q
     img_a, img_b = torch.rand(1, 3, size, size), torch.rand(1, 3, size, size)
     mixed = mix(img_a, img_b, m)
     inside = m[0] > 0
-    assert torch.equal(mixed[0][:, inside], img_a[0][:, inside]) and torch.equal(mixed[0][:, ~inside], img_b[0][:, ~inside])
+    assert torch.equal(mixed[0][:, inside], img_a[0][:, inside]) and torch.equal(
+        mixed[0][:, ~inside], img_b[0][:, ~inside]
+    )
     hm = mix_heat(ha, hb, m)
     raw = torch.where(inside, ha[0], hb[0])
     assert torch.allclose(hm[0], raw / raw.sum(), atol=1e-7)

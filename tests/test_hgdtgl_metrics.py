@@ -22,7 +22,12 @@ def medpy_surface_distances(result, reference, spacing=None):
 
 
 def medpy_hd95(result, reference, spacing=None):
-    return np.percentile(np.hstack((medpy_surface_distances(result, reference, spacing), medpy_surface_distances(reference, result, spacing))), 95)
+    return np.percentile(
+        np.hstack(
+            (medpy_surface_distances(result, reference, spacing), medpy_surface_distances(reference, result, spacing))
+        ),
+        95,
+    )
 
 
 def medpy_asd(result, reference, spacing=None):
@@ -76,8 +81,10 @@ def test_dice_matches_monai():
 
 
 def test_summary_rows():
-    rows = [{"case": "a", "class": "x", "dice": 0.5, "jaccard": 0.3, "hd95": 2.0, "asd": 1.0, "empty_pred": 0},
-            {"case": "b", "class": "x", "dice": 0.0, "jaccard": 0.0, "hd95": 0.0, "asd": 0.0, "empty_pred": 1}]
+    rows = [
+        {"case": "a", "class": "x", "dice": 0.5, "jaccard": 0.3, "hd95": 2.0, "asd": 1.0, "empty_pred": 0},
+        {"case": "b", "class": "x", "dice": 0.0, "jaccard": 0.0, "hd95": 0.0, "asd": 0.0, "empty_pred": 1},
+    ]
     t = summarise(rows)
     assert list(t.columns) == ["case", "class", "dice", "jaccard", "hd95", "asd", "empty_pred"]
     mean = t[(t["case"] == "mean")].iloc[0]
