@@ -178,6 +178,5 @@ def pack(data, format_, gaze_dir, size, image_dtype, output) -> None:
     meta = run(data, output, size, gaze_dir, format_, image_dtype)
     mb = Path(output).stat().st_size / 2**20
     splits = ", ".join(f"{k}: {len(v)}" for k, v in meta["splits"].items()) or "none"
-    click.echo(
-        f"{meta['n_train']} training images ({meta['n_with_gaze']} with gaze), cases {splits} -> {output} ({mb:.1f} MiB)"
-    )
+    counts = f"{meta['n_train']} training images ({meta['n_with_gaze']} with gaze), cases {splits}"
+    click.echo(f"{counts} -> {output} ({mb:.1f} MiB)")
