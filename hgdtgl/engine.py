@@ -73,6 +73,7 @@ def setup_device(cfg: TrainConfig) -> tuple[torch.device, int, int, int]:
     device = torch.device(f"cuda:{local_rank}" if want == "cuda" else "cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device, rank, world, local_rank
@@ -152,6 +153,75 @@ class DeviceData:
         if heat.shape[-1] != img.shape[-1]:
             heat = torch.zeros(img.shape[0], *img.shape[2:], device=self.device)
         return img, lab, heat, self.has_gaze[i].to(self.device)
+
+
+class BatchMaker:
+    """``make(it)`` -> (this rank's augmented Batch, the iteration's generator): indices from the seeded
+    streams, affines and noise drawn for the global batch, then this rank's shard gathered and warped."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        dev_data: DeviceData,
+        lab_pool: np.ndarray,
+        unl_pool: np.ndarray,
+        rank: int = 0,
+        world: int = 1,
+        channels_last: bool = False,
+    ):
+        self.cfg, self.dev_data, self.lab_pool, self.unl_pool = cfg, dev_data, lab_pool, unl_pool
+        self.rank, self.world, self.channels_last = rank, world, channels_last
+        self.lbs = cfg.batch_size if cfg.method == "supervised" else cfg.labeled_bs
+        self.ubs = 0 if cfg.method == "supervised" else cfg.batch_size - cfg.labeled_bs
+
+    def __call__(self, it: int) -> tuple[Batch, torch.Generator]:
+        cfg, lbs, ubs, rank, world = self.cfg, self.lbs, self.ubs, self.rank, self.world
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + it)
+        l_idx = stream_indices(self.lab_pool, lbs, it, cfg.seed, 0)
+        u_idx = stream_indices(self.unl_pool, ubs, it, cfg.seed, 1) if ubs else np.empty(0, np.int64)
+        theta = random_affines(lbs + ubs, g, cfg.rot_deg, cfg.scale_range)
+        channels = self.dev_data.images.shape[1]
+        noise = (
+            (torch.randn(ubs, channels, cfg.size, cfg.size, generator=g) * 0.1).clamp(-0.2, 0.2)
+            if cfg.method == "mt"
+            else torch.zeros(ubs, 1, 1, 1)
+        )
+        nl, nu = lbs // world, ubs // world
+        l_sel, u_sel = slice(rank * nl, (rank + 1) * nl), slice(rank * nu, (rank + 1) * nu)
+        idx = np.concatenate([l_idx[l_sel], u_idx[u_sel]])
+        th = torch.cat([theta[:lbs][l_sel], theta[lbs:][u_sel]])
+        img, lab, heat, has = self.dev_data.gather(idx)
+        img, lab, heat = apply_affines(th, img, lab, heat)
+        if self.channels_last:
+            img = img.contiguous(memory_format=torch.channels_last)
+        noise = noise[u_sel].to(img.device)
+        return Batch(img[:nl], lab[:nl], heat[:nl], has[:nl], img[nl:], heat[nl:], has[nl:], noise), g
+
+
+def train_step(
+    it: int,
+    cfg: TrainConfig,
+    method,
+    model: nn.Module,
+    student: nn.Module,
+    teacher: nn.Module | None,
+    optim: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    autocast,
+    batch: Batch,
+    g: torch.Generator,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One optimisation step shared by every method: losses under autocast, scaled backward, SGD, EMA."""
+    with autocast:
+        terms = method.losses(it, model, teacher, batch, g)
+    loss = sum(terms.values())
+    optim.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optim)
+    scaler.update()
+    if teacher is not None and it >= cfg.pretrain:
+        ema_update(teacher, _unwrap(student), it - cfg.pretrain, cfg.ema_decay)
+    return loss, terms
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -350,11 +420,14 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / "config.yaml") as tmp:
             Path(tmp).write_text(dump_yaml(cfg))
-        from torch.utils.tensorboard import SummaryWriter
+        try:
+            from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(out / "tensorboard"))
+            writer = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            log("tensorboard is not installed: no TensorBoard events (metrics.csv has every value)")
 
-    dev_data = DeviceData(data, device)
+    make_batch = BatchMaker(cfg, DeviceData(data, device), lab_pool, unl_pool, rank, world, channels_last)
     meta = {
         "format": data.format,
         "path": str(cfg.data),
@@ -364,27 +437,6 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         "n_with_gaze": int(np.sum(data.has_gaze)) if data.has_gaze is not None else 0,
     }
     autocast = torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
-
-    def make_batch(it: int) -> tuple[Batch, torch.Generator]:
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + it)
-        l_idx = stream_indices(lab_pool, lbs, it, cfg.seed, 0)
-        u_idx = stream_indices(unl_pool, ubs, it, cfg.seed, 1) if ubs else np.empty(0, np.int64)
-        theta = random_affines(lbs + ubs, g, cfg.rot_deg, cfg.scale_range)
-        noise = (
-            (torch.randn(ubs, data.in_channels, cfg.size, cfg.size, generator=g) * 0.1).clamp(-0.2, 0.2)
-            if cfg.method == "mt"
-            else torch.zeros(ubs, 1, 1, 1)
-        )
-        nl, nu = lbs // world, ubs // world
-        l_sel, u_sel = slice(rank * nl, (rank + 1) * nl), slice(rank * nu, (rank + 1) * nu)
-        idx = np.concatenate([l_idx[l_sel], u_idx[u_sel]])
-        th = torch.cat([theta[:lbs][l_sel], theta[lbs:][u_sel]])
-        img, lab, heat, has = dev_data.gather(idx)
-        img, lab, heat = apply_affines(th, img, lab, heat)
-        if channels_last:
-            img = img.contiguous(memory_format=torch.channels_last)
-        batch = Batch(img[:nl], lab[:nl], heat[:nl], has[:nl], img[nl:], heat[nl:], has[nl:], noise[u_sel].to(device))
-        return batch, g
 
     sums: dict[str, float] = {}
     n_sum, t_data, t_total, t0 = 0, 0.0, 0.0, time.perf_counter()
@@ -401,7 +453,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     try:
         for it in bar:
             t_start = time.perf_counter()
-            sync = device.type == "cuda" and it % 10 == 0
+            timed = device.type != "cuda" or it % 10 == 0  # CUDA: synchronise only on every 10th iteration
+            sync = timed and device.type == "cuda"
             lr = cfg.lr * (1.0 - it / cfg.iterations) ** 0.9
             for group in optim.param_groups:
                 group["lr"] = lr
@@ -412,17 +465,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
             if sync:
                 torch.cuda.synchronize(device)
             t_mid = time.perf_counter()
-            with autocast:
-                terms = method.losses(it, model, teacher, batch, g)
-            loss = sum(terms.values())
-            optim.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optim)
-            scaler.update()
-            if teacher is not None and it >= cfg.pretrain:
-                ema_update(teacher, _unwrap(student), it - cfg.pretrain, cfg.ema_decay)
+            loss, terms = train_step(it, cfg, method, model, student, teacher, optim, scaler, autocast, batch, g)
             if sync:
                 torch.cuda.synchronize(device)
+            if timed:
                 t_data += t_mid - t_start
                 t_total += time.perf_counter() - t_start
             for k, v in {"total": loss, **terms}.items():  # summed on the device: no sync per iteration
@@ -441,6 +487,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                 row["it_per_s"] = round(n_sum / elapsed, 4)
                 if t_total > 0:
                     row["data_wait_share"] = round(t_data / t_total, 4)
+                    t_data = t_total = 0.0
+                if device.type == "cuda":
+                    row["gpu_mem_max_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+                    torch.cuda.reset_peak_memory_stats(device)
                 sums, n_sum, t0 = {}, 0, time.perf_counter()
                 if rank == 0:
                     improved = True
@@ -465,10 +515,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                             best = {"dice": row["val_dice_mean"], "iteration": done}
                     row["best_dice"] = best["dice"]
                     rows.append(row)
-                    for k, v in row.items():
-                        if k != "iteration" and isinstance(v, float):
-                            writer.add_scalar(k, v, done)
-                    writer.flush()
+                    if writer is not None:
+                        for k, v in row.items():
+                            if k != "iteration" and isinstance(v, float):
+                                writer.add_scalar(k, v, done)
+                        writer.flush()
                     ckpt = {
                         "format": CHECKPOINT_FORMAT,
                         "hgdtgl_version": __version__,
@@ -489,7 +540,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                         with atomic_path(out / "checkpoint_best.pt") as tmp:
                             torch.save(ckpt, tmp)
                     write_metrics(out / "metrics.csv", rows)
-                    plot_curves(out / "curves.png", rows)
+                    try:
+                        plot_curves(out / "curves.png", rows)
+                    except ImportError:
+                        pass  # matplotlib absent (a bare GPU machine): metrics.csv has the curves
                     msg = f"iteration {done}: loss {row['loss_total']:.4f}"
                     if "val_dice_mean" in row:
                         msg += f", val Dice {row['val_dice_mean']:.4f} (best {best['dice']:.4f} at {best['iteration']})"

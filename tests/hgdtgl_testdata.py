@@ -108,3 +108,21 @@ def acdc_store(data_root: Path, store_root: Path, skip_every: int = 0) -> Path:
         with h5py.File(data_root / "data" / "slices" / f"{n}.h5") as f:
             maps[(case, int(k) - 1)] = blob(f["label"][:])
     return make_store(store_root, maps)
+
+
+def make_images(root: Path, n: int = 12, size: int = 40) -> Path:
+    """An images/ + masks/ folder (RGB JPEG images, binary JPEG masks, a val.list) with a bright disc per image."""
+    rng = np.random.default_rng(0)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        yy, xx = np.mgrid[0:size, 0 : size + 6]
+        cy, cx, r = rng.integers(12, 28), rng.integers(12, 30), rng.integers(6, 10)
+        mask = ((yy - cy) ** 2 + (xx - cx) ** 2 < r * r).astype(np.uint8) * 255
+        img = np.stack([mask * 0.7 + 40, mask * 0.3 + 60, np.full_like(mask, 90)], -1) + rng.normal(
+            0, 8, (size, size + 6, 3)
+        )
+        cv2.imwrite(str(root / "images" / f"img{i:02d}.jpg"), np.clip(img, 0, 255).astype(np.uint8))
+        cv2.imwrite(str(root / "masks" / f"img{i:02d}.jpg"), mask)
+    (root / "val.list").write_text("img10\nimg11\n")
+    return root

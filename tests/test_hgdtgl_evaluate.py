@@ -19,7 +19,7 @@ from hgdtgl.config import TrainConfig
 from hgdtgl.data.formats import load_cases
 from hgdtgl.engine import load_checkpoint, model_from_checkpoint, train
 from hgdtgl.evaluate import case_metrics, predict_case, summarise
-from tests.hgdtgl_testdata import acdc_store, blob, make_acdc, make_store
+from tests.hgdtgl_testdata import acdc_store, blob, make_acdc, make_images, make_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -191,26 +191,8 @@ def test_pack_round_trip_and_training_from_npz(acdc_run, tmp_path):
     assert r.exit_code == 2 and "--size 32" in r.output
 
 
-def _images_dataset(root: Path, n: int = 12, size: int = 40) -> Path:
-    """An images/ + masks/ folder (RGB JPEG images, binary JPEG masks, a val.list) with a bright disc per image."""
-    rng = np.random.default_rng(0)
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    for i in range(n):
-        yy, xx = np.mgrid[0:size, 0 : size + 6]
-        cy, cx, r = rng.integers(12, 28), rng.integers(12, 30), rng.integers(6, 10)
-        mask = ((yy - cy) ** 2 + (xx - cx) ** 2 < r * r).astype(np.uint8) * 255
-        img = np.stack([mask * 0.7 + 40, mask * 0.3 + 60, np.full_like(mask, 90)], -1) + rng.normal(
-            0, 8, (size, size + 6, 3)
-        )
-        cv2.imwrite(str(root / "images" / f"img{i:02d}.jpg"), np.clip(img, 0, 255).astype(np.uint8))
-        cv2.imwrite(str(root / "masks" / f"img{i:02d}.jpg"), mask)
-    (root / "val.list").write_text("img10\nimg11\n")
-    return root
-
-
 def test_images_format_train_evaluate_predict(tmp_path):
-    data = _images_dataset(tmp_path / "kv")
+    data = make_images(tmp_path / "kv")
     maps = {}
     for i in range(10):
         m = cv2.imread(str(data / "masks" / f"img{i:02d}.jpg"), cv2.IMREAD_GRAYSCALE) > 127

@@ -178,3 +178,26 @@ def test_subprocess_train_as_a_user_types_it(acdc, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "gaze on 6/8 labeled and 6/8 unlabeled images" in r.stderr  # every 5th slice has no gaze (0, 5, 10, 15)
     assert (out / "checkpoint_best.pt").is_file()
+
+
+def test_fp16_gradscaler_and_channels_last_path_on_cpu(acdc, tmp_path):
+    data, store = acdc
+    ref = train(tiny(data, store, tmp_path / "fp32", method="hgdtgl", iterations=3, val_every=3, pretrain_iterations=1))
+    amp = train(
+        tiny(
+            data,
+            store,
+            tmp_path / "fp16",
+            method="hgdtgl",
+            iterations=3,
+            val_every=3,
+            pretrain_iterations=1,
+            amp="fp16",
+            channels_last=True,
+        )
+    )
+    scaler = load_checkpoint(amp / "checkpoint_latest.pt")["scaler"]
+    assert scaler["scale"] == 65536.0  # GradScaler was live (a disabled one saves an empty state)
+    assert load_checkpoint(ref / "checkpoint_latest.pt")["scaler"] == {}
+    a, b = pd.read_csv(ref / "metrics.csv"), pd.read_csv(amp / "metrics.csv")
+    assert b["loss_total"].item() == pytest.approx(a["loss_total"].item(), rel=0.05)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-import gazekit.store
 from hgdtgl.data.formats import TrainData
 
 
@@ -19,6 +18,8 @@ def heatmap_at(m: np.ndarray, size: int) -> np.ndarray:
 
 def join_gaze(data: TrainData, store_dir: str) -> TrainData:
     """Fill ``data.heat`` / ``data.has_gaze`` from the store's scale-1 maps (``gazekit.store.open``)."""
+    import gazekit.store  # pyarrow/pandas: only needed when a store is read
+
     store = gazekit.store.open(store_dir)
     heat = np.zeros((len(data.keys), data.size, data.size), dtype=np.float16)
     has = np.zeros(len(data.keys), dtype=bool)
