@@ -42,6 +42,7 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option("--data", type=click.Path(exists=True), help="Dataset folder or a .npz from `hgdtgl pack`.")
 @click.option("--format", "format_", type=FORMATS, help="Dataset format (default: detected).")
 @click.option("--gaze-dir", type=click.Path(exists=True, file_okay=False), help="gazekit heatmap store.")
+@click.option("--train-list", type=click.Path(exists=True, dir_okay=False), help="A .list replacing the training list.")
 @click.option("--method", type=click.Choice(["supervised", "mt", "bcp", "hgdtgl"]))
 @click.option("--labeled", type=int, help="First N patients/cases of the training list are labeled.")
 @click.option("--labeled-ratio", type=float, help="Seeded share of patients/cases that are labeled.")
@@ -167,15 +168,17 @@ def predict(checkpoint, input_path, split, device, output) -> None:
 @click.option("--gaze-dir", type=click.Path(exists=True, file_okay=False), help="gazekit heatmap store to join.")
 @click.option("--size", default=256, show_default=True, help="Training size the images are resized to (px).")
 @click.option("--image-dtype", type=click.Choice(["uint8", "float16"]), default="uint8", show_default=True)
+@click.option("--train-list", type=click.Path(exists=True, dir_okay=False), help="A .list replacing the training list.")
+@click.option("--val-split", default="val", show_default=True, help="val or a FILE.list, packed as split 'val'.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
 @user_errors
-def pack(data, format_, gaze_dir, size, image_dtype, output) -> None:
+def pack(data, format_, gaze_dir, size, image_dtype, train_list, val_split, output) -> None:
     """Pack DATA (training set at SIZE + gaze + val/test cases) into one .npz for `train --data FILE.npz`."""
     from hgdtgl.data.pack import pack as run
 
     if not output.endswith(".npz"):
         raise GazekitError(output, None, "an output file name ending in .npz")
-    meta = run(data, output, size, gaze_dir, format_, image_dtype)
+    meta = run(data, output, size, gaze_dir, format_, image_dtype, {"val": val_split, "test": "test"}, train_list)
     mb = Path(output).stat().st_size / 2**20
     splits = ", ".join(f"{k}: {len(v)}" for k, v in meta["splits"].items()) or "none"
     counts = f"{meta['n_train']} training images ({meta['n_with_gaze']} with gaze), cases {splits}"

@@ -24,6 +24,7 @@ class TrainConfig:
     method: str = "hgdtgl"
     format: str | None = None  # ssl4mis | images | nifti | npz; None = detect
     gaze_dir: str | None = None
+    train_list: str | None = None  # a .list file replacing the dataset's training list
     labeled: int | None = None  # first N patients / cases of the training list
     labeled_ratio: float | None = None  # seeded share of patients / cases
     iterations: int = 30000

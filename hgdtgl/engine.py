@@ -39,6 +39,7 @@ ACDC_CLASSES = ("rv", "myo", "lv")
 RESUME_FIELDS = (
     "method",
     "data",
+    "train_list",
     "labeled",
     "labeled_ratio",
     "batch_size",
@@ -302,7 +303,7 @@ def plot_curves(path: Path, rows: list[dict]) -> None:
 
 def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray]:
     """Training data with gaze joined and the labeled mask; checks that a gaze method has gaze."""
-    data = load_train(cfg.data, cfg.size, cfg.format)
+    data = load_train(cfg.data, cfg.size, cfg.format, cfg.train_list)
     if data.size != cfg.size:
         raise GazekitError(cfg.data, "size", f"--size {data.size} (the packed training size), got {cfg.size}")
     if cfg.gaze_dir:
@@ -491,7 +492,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                 if device.type == "cuda":
                     row["gpu_mem_max_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
                     torch.cuda.reset_peak_memory_stats(device)
-                sums, n_sum, t0 = {}, 0, time.perf_counter()
+                sums, n_sum = {}, 0
                 if rank == 0:
                     improved = True
                     if val_cases:
@@ -550,6 +551,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                     bar.write(msg, file=sys.stderr)
                 if world > 1:
                     torch.distributed.barrier()
+                t0 = time.perf_counter()  # it/s of the next window excludes validation and checkpoints
                 if done == stop_after:
                     break
     except torch.cuda.OutOfMemoryError:

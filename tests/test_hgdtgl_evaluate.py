@@ -292,6 +292,8 @@ def test_nifti_format_is_sliced_along_the_last_axis(tmp_path):
     (root / "dataset.json").write_text('{"labels": {"background": 0, "a": 1, "b": 2}}')
     d = load_train(root, 16)
     assert d.format == "nifti" and d.num_classes == 3 and len(d.keys) == 6
+    (tmp_path / "only_b.list").write_text("case_b\n")
+    assert {k[0] for k in load_train(root, 16, train_list=str(tmp_path / "only_b.list")).keys} == {"case_b"}
     assert d.keys[:3] == [("case_a", 0), ("case_a", 1), ("case_a", 2)] and d.groups[:3] == ["case_a"] * 3
     (root / "val.list").write_text("case_b\n")
     cases = load_cases(root, "val")

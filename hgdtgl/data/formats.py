@@ -166,8 +166,9 @@ def select_labeled(groups: list[str], labeled: int | None, ratio: float | None, 
 # ---------------------------------------------------------------- training sets
 
 
-def load_train(root: str | Path, size: int, fmt: str | None = None) -> TrainData:
-    """Decode the training split of a dataset once, resized to size x size."""
+def load_train(root: str | Path, size: int, fmt: str | None = None, train_list: str | None = None) -> TrainData:
+    """Decode the training split of a dataset once, resized to size x size; ``train_list`` (a .list file)
+    replaces the dataset's own training list."""
     root = Path(root)
     fmt = fmt or detect_format(root)
     if fmt != detect_format(root):
@@ -177,11 +178,11 @@ def load_train(root: str | Path, size: int, fmt: str | None = None) -> TrainData
 
         return load_packed_train(root, size)
     loader = {"ssl4mis": _train_ssl4mis, "images": _train_images, "nifti": _train_nifti}[fmt]
-    return loader(root, size)
+    return loader(root, size, train_list or "train")
 
 
-def _train_ssl4mis(root: Path, size: int) -> TrainData:
-    names = read_list(split_list(root, "train"))
+def _train_ssl4mis(root: Path, size: int, split: str) -> TrainData:
+    names = read_list(split_list(root, split))
     images, labels, keys, groups = [], [], [], []
     max_label = 0
     for name in tqdm(names, desc="decode slices", leave=False, mininterval=2):
@@ -240,8 +241,8 @@ def _stem_index_cache(root: Path) -> dict[str, Path]:
     return _STEMS[root]
 
 
-def _train_images(root: Path, size: int) -> TrainData:
-    names = _image_names(root, "train")
+def _train_images(root: Path, size: int, split: str) -> TrainData:
+    names = _image_names(root, split)
     grey = _images_grey(root)
     masks = _stem_index(root / "masks")
     images, labels = [], []
@@ -300,10 +301,10 @@ def _nifti_volume(root: Path, case: str) -> tuple[np.ndarray, np.ndarray | None,
     return image, label, affine
 
 
-def _train_nifti(root: Path, size: int) -> TrainData:
+def _train_nifti(root: Path, size: int, split: str) -> TrainData:
     images, labels, keys, groups = [], [], [], []
     max_label = 0
-    for case in tqdm(_nifti_cases(root, "train"), desc="decode volumes", leave=False, mininterval=2):
+    for case in tqdm(_nifti_cases(root, split), desc="decode volumes", leave=False, mininterval=2):
         image, label, _ = _nifti_volume(root, case)
         if label is None:
             raise GazekitError(root / "labelsTr", case, f"{case}.nii.gz")

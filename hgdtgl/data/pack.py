@@ -32,14 +32,16 @@ def pack(
     gaze_dir: str | None = None,
     fmt: str | None = None,
     image_dtype: str = "uint8",
-    splits: tuple[str, ...] = ("val", "test"),
+    splits: dict[str, str] | None = None,
+    train_list: str | None = None,
 ) -> dict:
-    """Write ``out`` (.npz); returns its meta (counts, sizes). Splits whose list is absent are skipped."""
+    """Write ``out`` (.npz); returns its meta (counts, sizes). ``splits`` maps packed split names to split
+    names or .list files (default val and test); splits whose list is absent are skipped."""
     from hgdtgl.data.gaze import join_gaze
 
     if image_dtype not in ("uint8", "float16"):
         raise GazekitError("--image-dtype", image_dtype, "uint8 or float16")
-    data = load_train(root, size, fmt)
+    data = load_train(root, size, fmt, train_list)
     if gaze_dir:
         data = join_gaze(data, gaze_dir)
     images = data.images if data.images.dtype == np.uint8 else _quantise(data.images, image_dtype)
@@ -58,9 +60,9 @@ def pack(
         arrays["train_heat"] = np.rint(heat / peak[:, None, None] * 255).astype(np.uint8)
         arrays["train_has_gaze"] = data.has_gaze
     packed_splits = {}
-    for split in splits:
+    for split, source in (splits or {"val": "val", "test": "test"}).items():
         try:
-            cases = load_cases(root, split, fmt)
+            cases = load_cases(root, source, fmt)
         except GazekitError:
             continue
         packed_splits[split] = [c.name for c in cases]
