@@ -109,8 +109,8 @@ class TrainConfig:
             bad("size", f"a multiple of 16 (four 2x poolings), got {self.size}")
         if self.method != "supervised" and not 0 < self.labeled_bs < self.batch_size:
             bad("labeled_bs", f"0 < labeled_bs < batch_size ({self.batch_size}), got {self.labeled_bs}")
-        if self.method in ("bcp", "hgdtgl") and (self.labeled_bs % 2 or (self.batch_size - self.labeled_bs) % 2):
-            bad("batch_size", "even labeled and unlabeled batch parts (copy-paste pairs images)")
+        if self.method in ("bcp", "hgdtgl") and (self.labeled_bs % 2 or 2 * self.labeled_bs != self.batch_size):
+            bad("labeled_bs", "an even labeled_bs = batch_size / 2 (copy-paste pairs labeled with unlabeled images)")
         if self.amp not in ("auto", "bf16", "fp16", "none"):
             bad("amp", f"auto, bf16, fp16 or none, got {self.amp!r}")
         if self.gazemix_mode not in ("region", "box"):
