@@ -440,6 +440,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     autocast = torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
 
     sums: dict[str, float] = {}
+    counts: dict[str, int] = {}  # a term can be present for part of a window (pre-training -> self-training)
     n_sum, t_data, t_total, t0 = 0, 0.0, 0.0, time.perf_counter()
     from tqdm import tqdm
 
@@ -474,13 +475,14 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                 t_total += time.perf_counter() - t_start
             for k, v in {"total": loss, **terms}.items():  # summed on the device: no sync per iteration
                 sums[k] = sums.get(k, 0.0) + v.detach().float()
+                counts[k] = counts.get(k, 0) + 1
             n_sum += 1
             if rank == 0 and it % 50 == 0:
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.4f}")
 
             done = it + 1
             if done % cfg.val_every == 0 or done == cfg.iterations or done == stop_after:
-                row = {"iteration": done, "lr": lr, **{f"loss_{k}": float(v) / n_sum for k, v in sums.items()}}
+                row = {"iteration": done, "lr": lr, **{f"loss_{k}": float(v) / counts[k] for k, v in sums.items()}}
                 if not np.isfinite(row["loss_total"]):
                     raise GazekitError(cfg.out, f"iterations {done - n_sum}-{done}", f"a finite loss, got {row}")
                 elapsed = time.perf_counter() - t0
@@ -492,7 +494,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                 if device.type == "cuda":
                     row["gpu_mem_max_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
                     torch.cuda.reset_peak_memory_stats(device)
-                sums, n_sum = {}, 0
+                sums, counts, n_sum = {}, {}, 0
                 if rank == 0:
                     improved = True
                     if val_cases:

@@ -201,3 +201,17 @@ def test_fp16_gradscaler_and_channels_last_path_on_cpu(acdc, tmp_path):
     assert load_checkpoint(ref / "checkpoint_latest.pt")["scaler"] == {}
     a, b = pd.read_csv(ref / "metrics.csv"), pd.read_csv(amp / "metrics.csv")
     assert b["loss_total"].item() == pytest.approx(a["loss_total"].item(), rel=0.05)
+
+
+def test_labeled_patients_follow_the_ssl4mis_convention():
+    from hgdtgl.data.formats import select_labeled
+    from tests.conftest import shared_path
+
+    names = (shared_path("ACDC") / "train_slices.list").read_text().split()
+    groups = [n.split("_")[0] for n in names]
+    assert select_labeled(groups, 3, None, 0).sum() == 68  # SSL4MIS patients_to_slices: 3 -> 68, 7 -> 136
+    assert select_labeled(groups, 7, None, 0).sum() == 136
+    assert select_labeled(groups, 7, None, 0)[:136].all()  # the first lines of the list
+    ratio = select_labeled(groups, None, 0.1, 5)
+    assert len({g for g, lab in zip(groups, ratio, strict=True) if lab}) == 7  # 10 % of 70 patients, seeded
+    assert (ratio == select_labeled(groups, None, 0.1, 5)).all()
