@@ -27,6 +27,7 @@ from gazekit import __version__, tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
+from gazekit.viewer import check_events
 
 META_FILE = "session.json"
 SAMPLES_FILE = "samples.parquet"
@@ -206,19 +207,5 @@ def read_session(dir: str | Path) -> Session:
 
 def _check_events_known(events: pd.DataFrame, meta: dict, file: Path) -> None:
     """Every viewer event names a stimulus of session.json (or "") and a slice inside it."""
-    shapes = {s["id"]: s["shape"] for s in meta["stimuli"]}
-    for i, (sid, k) in enumerate(zip(events["stimulus_id"], events["slice_index"], strict=True)):
-        if sid == "" or pd.isna(sid):
-            continue
-        if sid not in shapes:
-            raise GazekitError(
-                file, f"row {i}, column 'stimulus_id'", f"expected a stimulus of session.json, got {sid!r}"
-            )
-        shape = shapes[sid]
-        if len(shape) == 3:
-            if pd.isna(k) or not 0 <= int(k) < shape[0]:
-                raise GazekitError(
-                    file, f"row {i}, column 'slice_index'", f"expected 0..{shape[0] - 1} for {sid!r}, got {k!r}"
-                )
-        elif not pd.isna(k):
-            raise GazekitError(file, f"row {i}, column 'slice_index'", f"expected none for 2D image {sid!r}, got {k!r}")
+    shapes = {s["id"]: (None, *s["shape"]) if len(s["shape"]) == 2 else tuple(s["shape"]) for s in meta["stimuli"]}
+    check_events(events, shapes, file)

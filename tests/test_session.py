@@ -108,7 +108,7 @@ def test_missing_field_named_and_nothing_written(tmp_path):
 
 @pytest.mark.parametrize(
     ("column", "value", "message"),
-    [("stimulus_id", "nope", "expected a stimulus of session.json"), ("slice_index", 4, r"expected 0\.\.3")],
+    [("stimulus_id", "nope", "expected a known stimulus"), ("slice_index", 4, r"expected 0\.\.3")],
 )
 def test_viewer_events_checked_against_stimuli(tmp_path, column, value, message):
     samples, events = make_tables()
