@@ -8,9 +8,13 @@ Kvasir gaze (``gazekit/data/simulator_kvasir.json``, made by :mod:`gazekit.simul
    ``extra ~ Poisson(scan_extra_mean)`` more scan the whole image (the coarse look); the rest cover each
    labelled structure (connected component of a label value) from its centre (deepest point of the
    distance transform) outwards to its boundary: fixation ``j`` of ``m`` on a structure goes to a pixel
-   whose normalised depth is close to ``1 - j / (m - 1)``. Structures are visited nearest first and get
+   whose depth rank (share of the structure's pixels deeper than it: 0 at the centre, 1 on the boundary)
+   is within 0.1 of ``(j / (m - 1)) ** depth_gamma`` (fitted; 1 = outwards evenly over the area).
+   Structures are visited nearest first and get
    fixations in proportion to their area. Each structure fixation is replaced, with probability
-   ``off_target_share``, by one outside every structure. Among candidate pixels the one whose distance
+   ``off_target_share``, by one outside every structure, at a distance from the nearest structure drawn
+   from the log-normal fitted to the real off-target fixations (they stay close to the polyp).
+   Among candidate pixels the one whose distance
    from the previous fixation best matches an amplitude drawn from the fitted saccade amplitudes is taken.
    Durations are drawn from the fitted (shifted) log-normal, at least ``min_duration_ms``.
 2. **Volumes**: the reader scrolls through the slices that contain structures, in increasing order;
@@ -116,6 +120,7 @@ class _Structure:
     rows: np.ndarray
     cols: np.ndarray
     depth: np.ndarray  # normalised distance to the boundary, 1 at the centre
+    rank: np.ndarray  # share of the structure's pixels deeper than this one: 0 at the centre, 1 at the boundary
     area: int
 
 
@@ -124,15 +129,17 @@ def structures(labels: np.ndarray, min_px: int = 20) -> list[_Structure]:
     out = []
     for value in np.unique(labels[labels > 0]):
         comp, n = ndimage.label(labels == value)
-        for i in range(1, n + 1):
-            m = comp == i
+        for i, box in enumerate(ndimage.find_objects(comp), start=1):
+            m = comp[box] == i
             area = int(m.sum())
             if area < min_px:
                 continue
             dist = ndimage.distance_transform_edt(np.pad(m, 1))[1:-1, 1:-1]
             r, c = np.nonzero(m)
             d = dist[r, c]
-            out.append(_Structure(r, c, d / d.max(), area))
+            rank = np.empty(area)
+            rank[np.argsort(-d, kind="stable")] = np.arange(area) / max(area - 1, 1)
+            out.append(_Structure(r + box[0].start, c + box[1].start, d / d.max(), rank, area))
     return out
 
 
@@ -144,6 +151,8 @@ class Layout:
     width: int
     structs: list[_Structure]
     inside: np.ndarray  # [H, W] bool, any structure
+    out_flat: np.ndarray  # flat indices of the pixels outside every structure, nearest to a structure first
+    out_dist_px: np.ndarray  # their distance to the nearest structure pixel [px], ascending
 
 
 def layout(labels: np.ndarray, min_px: int = 20) -> Layout:
@@ -153,21 +162,28 @@ def layout(labels: np.ndarray, min_px: int = 20) -> Layout:
     inside = np.zeros((h, w), bool)
     for s in structs:
         inside[s.rows, s.cols] = True
-    return Layout(h, w, structs, inside)
+    if structs and not inside.all():
+        dist = ndimage.distance_transform_edt(~inside).ravel()
+        out_flat = np.flatnonzero(~inside.ravel())
+        out_flat = out_flat[np.argsort(dist[out_flat], kind="stable")]
+        out_dist = dist[out_flat]
+    else:
+        out_flat, out_dist = np.zeros(0, int), np.zeros(0)
+    return Layout(h, w, structs, inside, out_flat, out_dist)
 
 
-def _candidates(rng, lay: Layout, rows=None, cols=None, outside=False) -> tuple[np.ndarray, np.ndarray]:
-    """Random continuous positions: in given pixels, outside every structure, or anywhere on the image."""
+def _candidates(rng, lay: Layout, rows=None, cols=None, outside_px: float | None = None):
+    """Random continuous positions: in given pixels, outside every structure at about ``outside_px`` from
+    the nearest one (within a factor 1.25), or anywhere on the image."""
+    if outside_px is not None:
+        lo, hi = np.searchsorted(lay.out_dist_px, [outside_px / 1.25, outside_px * 1.25])
+        lo = min(lo, lay.out_flat.size - 1)
+        hi = max(hi, lo + 1)
+        rows, cols = np.divmod(lay.out_flat[lo:hi], lay.width)
     if rows is not None:
         idx = rng.integers(0, rows.size, size=N_CANDIDATES)
         return cols[idx] + rng.random(N_CANDIDATES), rows[idx] + rng.random(N_CANDIDATES)
-    x = rng.random(4 * N_CANDIDATES) * lay.width
-    y = rng.random(4 * N_CANDIDATES) * lay.height
-    if outside:
-        keep = ~lay.inside[y.astype(int), x.astype(int)]
-        if keep.any():
-            x, y = x[keep], y[keep]
-    return x[:N_CANDIDATES], y[:N_CANDIDATES]
+    return rng.random(N_CANDIDATES) * lay.width, rng.random(N_CANDIDATES) * lay.height
 
 
 def _pick(rng, xy: tuple[np.ndarray, np.ndarray], prev, long_side: float, fitted: dict) -> tuple[float, float]:
@@ -187,7 +203,7 @@ def plan_image(lay: Layout, n: int, rng: np.random.Generator, cfg: SimConfig, co
     fitted = cfg.fitted
     long_side = float(max(h, w))
     structs = lay.structs
-    has_outside = not lay.inside.all()
+    has_outside = lay.out_flat.size > 0
     points: list[tuple[float, float]] = []
     prev = None
     if coarse:
@@ -223,14 +239,14 @@ def plan_image(lay: Layout, n: int, rng: np.random.Generator, cfg: SimConfig, co
         s = structs[k]
         for j in range(m):
             if has_outside and rng.random() < off:
-                prev = _pick(rng, _candidates(rng, lay, outside=True), prev, long_side, fitted)
+                d = fitted["off_target_distance"]
+                d_px = d["scale"] * np.exp(d["sigma"] * rng.standard_normal()) * long_side
+                prev = _pick(rng, _candidates(rng, lay, outside_px=d_px), prev, long_side, fitted)
             else:
-                target = 1.0 if m == 1 else 1.0 - j / (m - 1)
-                band = np.abs(s.depth - target) <= 0.1
+                target = 0.0 if m == 1 else (j / (m - 1)) ** fitted["depth_gamma"]
+                band = np.abs(s.rank - target) <= 0.1
                 if j == 0:
-                    band = s.depth >= min(0.9, float(s.depth.max()))
-                if not band.any():
-                    band = np.abs(s.depth - target) <= np.abs(s.depth - target).min() + 1e-9
+                    band = s.depth >= 0.9
                 xy = _candidates(rng, lay, s.rows[band], s.cols[band])
                 prev = _pick(rng, xy, None if j == 0 else prev, long_side, fitted)
             points.append(prev)

@@ -7,10 +7,13 @@ fits, from the GazeMedSeg fixation report (``fixations.csv``) and the Kvasir mas
 - fixation durations [ms]: three-parameter (shifted) log-normal, maximum likelihood (scipy);
 - saccade amplitudes (distance between consecutive fixations, in units of the image's longer side):
   log-normal, maximum likelihood;
+- off-target fixations (outside the polyp, after the first): distance to the polyp, log-normal;
+- how deep inside the polyp fixations fall: the structure phase aims at depth rank ``u ** depth_gamma``
+  (``u`` evenly spaced in [0, 1]); ``depth_gamma = 1 / mean(rank) - 1`` matches the real mean depth rank;
 - the coarse look: spread of the first fixation around the image centre (``first_sd``, long-side
   units), and, by simulation, the number of extra scan fixations (``extra_mean``) and the off-target
-  share so that the simulated share of fixations inside the polyp matches the real one (early
-  fixations 2-4, and all fixations).
+  share so that the simulated share of fixations inside the polyp (early fixations 2-4, and all
+  fixations) and the Dice of the GazeMedSeg heatmap at 0.5 match the real ones (sum of absolute errors).
 
 ``python -m gazekit.simulate_fit fidelity --data ../shared/data/kvasir-seg [--n-images N]`` simulates a
 session on the masks, converts it with the same path as real data (I-VT + viewer mapping) and prints the
@@ -42,7 +45,7 @@ def read_real(data: Path) -> pd.DataFrame:
     df = pd.read_csv(data / "fixations.csv")
     out = pd.DataFrame(
         {
-            "image": df["IMAGE"].map(stim.file_stem),
+            "image": df["IMAGE"].astype(str).str.replace(r"\.[^.]+$", "", regex=True),
             "t_start_ms": df["CURRENT_FIX_START"].astype(float),
             "duration_ms": df["CURRENT_FIX_DURATION"].astype(float),
             "x_px": df["CURRENT_FIX_X"] * df["IMAGE_WIDTH"],
@@ -93,28 +96,54 @@ def amplitudes(real: pd.DataFrame) -> np.ndarray:
 
 
 def inside_by_order(real: pd.DataFrame, data: Path) -> pd.DataFrame:
-    """Real fixations with their order on the image and whether they fall inside the polyp."""
+    """Real fixations: order on the image, inside the polyp or not, distance to the polyp (long-side units)."""
+    from scipy.ndimage import distance_transform_edt
+
     parts = []
     for image, g in real.groupby("image", sort=False):
         m = read_mask(data, image)
-        parts.append(pd.DataFrame({"order": np.arange(len(g)), "inside": inside(m, g["x_px"], g["y_px"])}))
+        h, w = m.shape
+        dist = distance_transform_edt(m == 0) / max(h, w)
+        rank = np.full(m.shape, np.nan)
+        for st in sim.layout(m).structs:
+            rank[st.rows, st.cols] = st.rank
+        c = np.clip(np.floor(g["x_px"].to_numpy()).astype(int), 0, w - 1)
+        r = np.clip(np.floor(g["y_px"].to_numpy()).astype(int), 0, h - 1)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "order": np.arange(len(g)),
+                    "inside": inside(m, g["x_px"], g["y_px"]),
+                    "distance": dist[r, c],
+                    "rank": rank[r, c],
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
-def _planned_inside(masks: list[np.ndarray], layouts: list, fitted: dict, seed: int) -> tuple[float, float]:
-    """Simulated inside share (early fixations 2-4, all) of planned fixations with the tracker offset."""
+def _planned_inside(
+    masks: list[np.ndarray], layouts: list, fitted: dict, seed: int, with_dice: bool = False
+) -> tuple[float, float, float]:
+    """Simulated inside share (early fixations 2-4, all) of planned fixations with the tracker offset,
+    and (``with_dice``) the mean Dice of their GazeMedSeg heatmap at 0.5 against the mask."""
     cfg = sim.SimConfig(seed=seed, fitted=fitted)
     rng = np.random.default_rng(seed)
     px_per_deg = 1.0 / cfg.screen.deg_per_px_at_centre()
-    early, every = [], []
+    early, every, dices = [], [], []
     for m, lay in zip(masks, layouts, strict=True):
-        xy = sim.plan_image(lay, sim.draw_count(fitted, rng), rng, cfg)
+        n = sim.draw_count(fitted, rng)
+        xy = sim.plan_image(lay, n, rng, cfg)
         off = cfg.accuracy_deg * px_per_deg / sim.view_for(m.shape, cfg).scale
         a = rng.uniform(0, 2 * np.pi)
-        ins = inside(m, xy[:, 0] + off * np.cos(a), xy[:, 1] + off * np.sin(a))
+        x, y = xy[:, 0] + off * np.cos(a), xy[:, 1] + off * np.sin(a)
+        ins = inside(m, x, y)
         early.extend(ins[1:4])
         every.extend(ins)
-    return float(np.mean(early)), float(np.mean(every))
+        if with_dice:
+            hm = gazemedseg_heatmap(x, y, sim.draw_durations(fitted, n, rng), *m.shape)
+            dices.append(dice(hm >= 0.5, m > 0))
+    return float(np.mean(early)), float(np.mean(every)), float(np.mean(dices)) if dices else float("nan")
 
 
 def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
@@ -133,6 +162,8 @@ def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
     order = inside_by_order(real, data)
     target_early = float(order.loc[order["order"].between(1, 3), "inside"].mean())
     target_all = float(order["inside"].mean())
+    away = order.loc[~order["inside"] & (order["order"] > 0) & (order["distance"] > 0), "distance"].to_numpy()
+    o_sigma, _, o_scale = stats.lognorm.fit(away, floc=0)
     fitted = {
         "source": "GazeMedSeg Kvasir-SEG fixations.csv (EyeLink 1000), fitted by gazekit.simulate_fit",
         "n_images": int(len(counts)),
@@ -148,6 +179,13 @@ def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
         },
         "amplitude": {"dist": "lognormal", "unit": "image long side", "sigma": float(a_sigma), "scale": float(a_scale)},
         "scan": {"first_sd": float(np.std(dev)), "extra_mean": 0.0},
+        "depth_gamma": float(1.0 / order["rank"].mean() - 1.0),
+        "off_target_distance": {
+            "dist": "lognormal",
+            "unit": "image long side, from the nearest structure pixel",
+            "sigma": float(o_sigma),
+            "scale": float(o_scale),
+        },
         "off_target_share": 0.0,
         "real": {
             "fixations_per_image_median": float(np.median(counts)),
@@ -159,7 +197,11 @@ def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
     }
     rng = np.random.default_rng(seed)
     ids = real["image"].drop_duplicates().to_numpy()
-    masks = [read_mask(data, i) for i in rng.choice(ids, size=min(n_calibration, len(ids)), replace=False)]
+    chosen = rng.choice(ids, size=min(n_calibration, len(ids)), replace=False)
+    masks = [read_mask(data, i) for i in chosen]
+    target_dice = metrics(real[real["image"].isin(set(chosen))], dict(zip(chosen, masks, strict=True)))[
+        "heatmap_dice_at_0.5"
+    ]
     layouts = [sim.layout(m) for m in masks]
     best = None
     for extra in (0.0, 0.5, 1.0, 2.0):
@@ -167,11 +209,11 @@ def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
         for _ in range(8):  # inside share decreases with the off-target share: bisection
             mid = (lo + hi) / 2
             trial = {**fitted, "scan": {**fitted["scan"], "extra_mean": extra}, "off_target_share": mid}
-            _, share_all = _planned_inside(masks, layouts, trial, seed)
+            _, share_all, _ = _planned_inside(masks, layouts, trial, seed)
             lo, hi = (mid, hi) if share_all > target_all else (lo, mid)
         trial = {**fitted, "scan": {**fitted["scan"], "extra_mean": extra}, "off_target_share": (lo + hi) / 2}
-        share_early, share_all = _planned_inside(masks, layouts, trial, seed)
-        err = abs(share_early - target_early) + abs(share_all - target_all)
+        share_early, share_all, sim_dice = _planned_inside(masks, layouts, trial, seed, with_dice=True)
+        err = abs(share_early - target_early) + abs(share_all - target_all) + abs(sim_dice - target_dice)
         if best is None or err < best[0]:
             best = (err, trial)
     return best[1]
@@ -179,14 +221,17 @@ def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
 
 # ------------------------------------------------------------------ fidelity
 def gazemedseg_heatmap(x_px: np.ndarray, y_px: np.ndarray, w_ms: np.ndarray, height: int, width: int) -> np.ndarray:
-    """GazeMedSeg's heatmap recipe: duration impulses on a 768x768 canvas, Gaussian sigma 70, min-max, resize."""
-    from scipy.ndimage import gaussian_filter
+    """GazeMedSeg's heatmap recipe: duration impulses on a 768x768 canvas, Gaussian sigma 70, min-max, resize.
 
-    canvas = np.zeros((CANVAS_PX, CANVAS_PX))
-    c = np.clip((np.asarray(x_px) / width * CANVAS_PX).astype(int), 0, CANVAS_PX - 1)
-    r = np.clip((np.asarray(y_px) / height * CANVAS_PX).astype(int), 0, CANVAS_PX - 1)
-    np.add.at(canvas, (r, c), np.asarray(w_ms, float))
-    hm = gaussian_filter(canvas, CANVAS_SIGMA_PX)
+    The blur is evaluated exactly in separable form (``A^T W B``, 1-D Gaussians at the canvas pixel
+    centres) on the open plane, i.e. without scipy's border reflection.
+    """
+    c = np.clip((np.asarray(x_px, float) / width * CANVAS_PX).astype(int), 0, CANVAS_PX - 1)
+    r = np.clip((np.asarray(y_px, float) / height * CANVAS_PX).astype(int), 0, CANVAS_PX - 1)
+    grid = np.arange(CANVAS_PX, dtype=float)
+    a = np.exp(-0.5 * ((grid[None, :] - r[:, None]) / CANVAS_SIGMA_PX) ** 2)
+    b = np.exp(-0.5 * ((grid[None, :] - c[:, None]) / CANVAS_SIGMA_PX) ** 2)
+    hm = (a * np.asarray(w_ms, float)[:, None]).T @ b
     hm = (hm - hm.min()) / max(hm.max() - hm.min(), 1e-12)
     return cv2.resize(hm, (width, height), interpolation=cv2.INTER_LINEAR)
 
