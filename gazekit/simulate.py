@@ -61,7 +61,10 @@ def load_fitted(path: str | Path | None = None) -> dict:
     """The fitted reader statistics (default: the Kvasir fit shipped in ``gazekit/data``)."""
     if path is None:
         return json.loads(resources.files("gazekit").joinpath("data", FITTED_FILE).read_text())
-    return json.loads(Path(path).read_text())
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GazekitError(path, "--fitted", f"expected a JSON file of fitted reader statistics ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -518,3 +521,10 @@ def simulate(
     targets = load_targets(labels, images, series)
     meta, samples, events, truth = simulate_session(targets, cfg, session_id=f"sim-{cfg.seed}")
     return sess.write_session(out_dir, meta, samples, events, truth)
+
+
+def summary(session_dir: Path) -> dict:
+    """Stimuli, planned fixations and duration of a simulated session folder."""
+    s = sess.read_session(session_dir)
+    n_fix = 0 if s.truth is None else len(s.truth)
+    return {"stimuli": len(s.meta["stimuli"]), "fixations": n_fix, "seconds": float(s.samples["t_ms"].max()) / 1000}
