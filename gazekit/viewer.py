@@ -139,10 +139,14 @@ def check_events(events: pd.DataFrame, shapes: Shapes, file: str | Path | None =
         if n_slices is not None:
             if pd.isna(k) or not 0 <= int(k) < n_slices:
                 raise GazekitError(
-                    file, f"row {i}, column 'slice_index'", f"expected 0..{n_slices - 1} for {sid!r}, got {k!r}"
+                    file,
+                    f"row {i}, column 'slice_index'",
+                    f"expected 0..{n_slices - 1} for {sid!r}, got {'none' if pd.isna(k) else int(k)}",
                 )
         elif not pd.isna(k):
-            raise GazekitError(file, f"row {i}, column 'slice_index'", f"expected none for 2D image {sid!r}, got {k!r}")
+            raise GazekitError(
+                file, f"row {i}, column 'slice_index'", f"expected none for 2D image {sid!r}, got {int(k)}"
+            )
 
 
 def assign_states(t_start_ms: np.ndarray, duration_ms: np.ndarray, event_t_ms: np.ndarray) -> np.ndarray:
