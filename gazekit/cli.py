@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from gazekit import __version__
 from gazekit.errors import GazekitError
@@ -32,11 +33,66 @@ def main() -> None:
     """gazekit: eye-tracking data for medical imaging (convert, render-heatmaps, qc, simulate, record)."""
 
 
+def _numbers(text: str | None, n: int, option: str, kind: type = float) -> tuple | None:
+    """``"a,b,c"`` -> a tuple of ``n`` numbers, or GazekitError naming the option."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = tuple(kind(float(p)) if kind is int else kind(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != n or not all(np.isfinite(values)):
+        raise GazekitError(None, option, f"expected {n} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str] | None:
+    """Column mapping of the generic reader: ``table_col=file_col,...`` and/or a YAML/JSON file."""
+    mapping: dict[str, str] = {}
+    if columns_file is not None:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(columns_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise GazekitError(columns_file, None, f"expected a YAML/JSON column mapping: {exc}") from None
+        loaded = loaded.get("columns", loaded) if isinstance(loaded, dict) else loaded
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            raise GazekitError(columns_file, None, "expected a mapping of table column -> file column")
+        mapping.update({str(k): v for k, v in loaded.items()})
+    for item in filter(None, (columns or "").split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise GazekitError(None, "--columns", f"expected table_column=file_column, got {item!r}")
+        mapping[key.strip()] = value.strip()
+    return mapping or None
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
-@click.option("--format", "fmt", default=None, help="force a reader instead of detecting it")
+@click.option("--format", "fmt", default=None, help="force a reader (e.g. tobii-prolab) instead of detecting it")
 @click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
+@click.option("--image-rect", default=None, help="x0,y0,w,h: where the image was on screen [screen px]")
+@click.option("--image-size", default=None, help="W,H: image size [px] when the export does not give it")
+@click.option("--columns", default=None, help="generic reader mapping, e.g. t_start_ms=Start,duration_ms=Dur,x_px=X")
+@click.option("--columns-file", default=None, type=click.Path(path_type=Path), help="the mapping as YAML/JSON")
+@click.option(
+    "--detect",
+    type=click.Choice(["vendor", "ivt", "idt"]),
+    default=None,
+    help="fixations: the file's own events (default when it has them) or I-VT / I-DT on its samples",
+)
+@click.option("--detect-param", "detect_params", multiple=True, help="detector parameter NAME=VALUE (repeatable)")
+@click.option("--samples", "samples_out", type=click.Path(path_type=Path), help="also write raw samples here")
+@click.option("--eye", type=click.Choice(["left", "right", "both", "average"]), default=None, help="binocular data")
+@click.option("--screen-px", default=None, help="screen resolution, e.g. 1920x1080")
+@click.option("--screen-mm", default=None, help="screen size in mm, e.g. 531x299")
+@click.option("--distance-mm", type=float, default=None, help="eye-to-screen distance in mm")
+@click.option("--session-json", type=click.Path(path_type=Path), default=None, help="BIDS-style sidecar with geometry")
+@click.option("--stimulus-pattern", default=None, help="EyeLink: regex on MSG text, group 1 = stimulus id")
+@click.option("--min-confidence", type=float, default=0.6, help="Pupil Core: lowest valid gaze confidence")
 @click.option("--viewer-events", type=click.Path(path_type=Path), help="viewer-event log (CSV/Parquet) to map through")
 @click.option("--clock-offset-ms", type=float, default=0.0, help="added to the viewer log's times [ms]")
 @click.option(
@@ -48,37 +104,237 @@ def convert(
     output: Path,
     fmt: str | None,
     drop_unassigned: bool,
+    image_rect: str | None,
+    image_size: str | None,
+    columns: str | None,
+    columns_file: Path | None,
+    detect: str | None,
+    detect_params: tuple[str, ...],
+    samples_out: Path | None,
+    eye: str | None,
+    screen_px: str | None,
+    screen_mm: str | None,
+    distance_mm: float | None,
+    session_json: Path | None,
+    stimulus_pattern: str | None,
+    min_confidence: float,
     viewer_events: Path | None,
     clock_offset_ms: float,
     stimulus_paths: tuple[Path, ...],
 ) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
     from gazekit import convert as conv
-    from gazekit import tables
+    from gazekit import events, tables
+    from gazekit.geometry import screen_fields_from_cli
     from gazekit.readers import ReadOptions
 
+    rect = _numbers(image_rect, 4, "--image-rect")
+    if rect is not None and not (rect[2] > 0 and rect[3] > 0):
+        raise GazekitError(None, "--image-rect", f"expected a positive width and height, got {image_rect!r}")
+    size = _numbers(image_size, 2, "--image-size", int)
+    if size is not None and min(size) <= 0:
+        raise GazekitError(None, "--image-size", f"expected a positive width and height, got {image_size!r}")
+    read = ReadOptions(
+        format=fmt,
+        column_map=_column_map(columns, columns_file),
+        eye=eye or "both",
+        stimulus_pattern=stimulus_pattern,
+        min_confidence=min_confidence,
+    )
+    params = events.parse_params(detect or "ivt", detect_params) if detect != "vendor" else {}
+    if eye:
+        params["eye"] = eye
     opts = conv.ConvertOptions(
-        read=ReadOptions(format=fmt),
+        read=read,
         drop_unassigned=drop_unassigned,
+        image_rect=rect,
+        image_size=size,
+        detect=detect,
+        detect_params=tuple(params.items()),
+        screen=tuple(screen_fields_from_cli(screen_px, screen_mm, distance_mm).items()),
+        session_json=session_json,
         viewer_events=viewer_events,
         clock_offset_ms=clock_offset_ms,
         stimuli=stimulus_paths,
     )
-    fix, meta = conv.convert(list(inputs), opts)
+    sample_parts: list = []
+    fix, meta = conv.convert(list(inputs), opts, samples=sample_parts if samples_out else None)
+    tables.to_arrow("fixations", fix, output)  # validate before writing anything
+    if samples_out:
+        samples = conv.concat_samples(sample_parts)
+        smeta = {k: meta[k] for k in ("inputs", "screens", "quality", "warnings")}
+        tables.write_table("samples", samples, samples_out, smeta)
     tables.write_table("fixations", fix, output, meta)
+    for warning in meta["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{output}: {conv.format_summary(conv.summary(fix))}")
+    if samples_out:
+        click.echo(f"{samples_out}: {len(samples)} samples")
 
 
 @main.command()
 @click.argument("table", type=click.Path(path_type=Path))
 @user_errors
 def inspect(table: Path) -> None:
-    """Print the summary of an existing fixation table."""
+    """Print the summary of a fixation (or samples) table and its data quality."""
     from gazekit import convert as conv
-    from gazekit import tables
+    from gazekit import quality, tables
 
-    fix, _ = tables.read_table("fixations", table)
-    click.echo(f"{table}: {conv.format_summary(conv.summary(fix))}")
+    meta = quality.parquet_meta(table)
+    if meta.get("table") == "samples":
+        samples, meta = tables.read_table("samples", table)
+        click.echo(f"{table}: {len(samples)} samples")
+    else:
+        fix, meta = tables.read_table("fixations", table)
+        click.echo(f"{table}: {conv.format_summary(conv.summary(fix))}")
+    for line in quality.format_quality(meta.get("quality") or {}):
+        click.echo(line)
+
+
+def _render_options(func):
+    """Options shared by render-heatmaps and qc: how fixations become heatmaps."""
+    opts = [
+        click.option(
+            "--sigma-deg", type=float, default=None, help="Gaussian sigma in degrees of visual angle (default 1.0)"
+        ),
+        click.option("--sigma-px", type=float, default=None, help="Gaussian sigma in image px"),
+        click.option(
+            "--sigma-frac",
+            type=float,
+            default=None,
+            help="sigma as a fraction of image width (x) / height (y); GazeMedSeg = 0.0911",
+        ),
+        click.option("--weight", type=click.Choice(["duration", "count"]), default="duration", show_default=True),
+        click.option("--norm", type=click.Choice(["sum", "max", "minmax"]), default="sum", show_default=True),
+        click.option(
+            "--combine",
+            type=click.Choice(["mean", "pool"]),
+            default="mean",
+            show_default=True,
+            help="several readers: mean of normalised maps, or pool fixations",
+        ),
+        click.option(
+            "--boundary",
+            type=click.Choice(["zero", "reflect"]),
+            default="zero",
+            show_default=True,
+            help="reflect = mirror at the image edges (scipy gaussian_filter)",
+        ),
+        click.option(
+            "--display-scale",
+            type=float,
+            default=None,
+            help="screen px per image px, for --sigma-deg when the session metadata lacks it",
+        ),
+        click.option(
+            "--stimuli",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="image folder / HDF5 / NIfTI / DICOM: sizes and pixels",
+        ),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def _render_config(
+    sigma_deg, sigma_px, sigma_frac, weight, norm, combine, boundary, display_scale, scales="1", size=None
+):
+    from gazekit.heatmaps import RenderConfig, Sigma
+
+    if sigma_deg is None and sigma_px is None and sigma_frac is None:
+        sigma_deg = 1.0
+    try:
+        scale_list = tuple(int(v) for v in scales.split(","))
+    except ValueError:
+        raise GazekitError(None, "--scales", f"expected comma-separated integers, got {scales!r}") from None
+    size_hw = None
+    if size is not None:
+        try:
+            parts = [int(v) for v in size.lower().split("x")]
+        except ValueError:
+            raise GazekitError(None, "--size", f"expected H or HxW, got {size!r}") from None
+        if len(parts) not in (1, 2):
+            raise GazekitError(None, "--size", f"expected H or HxW, got {size!r}")
+        size_hw = (parts[0], parts[-1])
+    sigma = Sigma(deg=sigma_deg, px=sigma_px, frac=sigma_frac)
+    return RenderConfig(sigma, weight, norm, combine, boundary, scale_list, size_hw, display_scale)
+
+
+@main.command("render-heatmaps")
+@click.argument("table", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="store folder to write")
+@_render_options
+@click.option("--scales", default="1", show_default=True, help="down-sampling factors, e.g. 1,2,4,8,16")
+@click.option("--size", default=None, help="render the scale-1 grid at H or HxW px instead of the image size")
+@click.option("--nifti", is_flag=True, help="also write volume heatmaps as NIfTI with the source affine")
+@click.option("--workers", type=int, default=1, show_default=True, help="processes (output identical for any N)")
+@click.option("--shard", default=None, help="i/n: render every n-th stimulus starting at i (0-based)")
+@user_errors
+def render_heatmaps(table, output, stimuli, scales, size, nifti, workers, shard, **render) -> None:
+    """Render multi-scale heatmaps of a fixation table into a heatmap store."""
+    from gazekit import rendering
+
+    cfg = _render_config(scales=scales, size=size, **render)
+    manifest = rendering.build_store(table, output, cfg, stimuli, workers, rendering.parse_shard(shard), nifti)
+    with_gaze = int(manifest["file"].notna().sum())
+    click.echo(
+        f"{output}: {with_gaze} map(s) with gaze, {len(manifest) - with_gaze} without, scales {list(cfg.scales)}"
+    )
+
+
+@main.group("store")
+def store_group() -> None:
+    """Heatmap store utilities."""
+
+
+@store_group.command("merge")
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="merged store folder")
+@user_errors
+def store_merge(shards, output) -> None:
+    """Merge shard stores written with --shard i/n into one store."""
+    from gazekit import store
+
+    manifest = store.merge(list(shards), output)
+    click.echo(f"{output}: {len(manifest)} manifest row(s) from {len(shards)} shard(s)")
+
+
+@main.command()
+@click.argument("table", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="report folder to write")
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="heatmap store to show (else rendered here)",
+)
+@click.option(
+    "--labels",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="label maps / masks (same ids) for gaze-vs-label agreement",
+)
+@click.option(
+    "--threshold", type=float, default=0.5, show_default=True, help="heatmap Dice threshold (min-max normalised map)"
+)
+@click.option(
+    "--label-threshold", type=float, default=None, help="target = label >= this (default 128 for 8-bit masks, else 1)"
+)
+@_render_options
+@user_errors
+def qc(table, output, store_dir, labels, threshold, label_threshold, stimuli, **render) -> None:
+    """QC report: per-session/per-image figures, overlays, contact sheets, agreement with labels, index.html."""
+    from gazekit.qc.report import QCConfig, build_report
+
+    cfg = _render_config(**render)
+    summary = build_report(table, output, cfg, store_dir, stimuli, labels, QCConfig(threshold, label_threshold))
+    extra = ""
+    if "mean" in summary:
+        extra = ", mean " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean"].items())
+    click.echo(f"{output}/index.html: {summary['stimuli_with_gaze']} image(s) with gaze{extra}")
 
 
 @main.command()

@@ -124,6 +124,29 @@ def make_params(method: str, **overrides) -> IVTParams | IDTParams:
     return params_cls(**overrides)
 
 
+def parse_params(method: str, items: tuple[str, ...] | list[str]) -> dict:
+    """``["velocity_threshold_deg_s=40", "eye=left"]`` -> typed overrides for ``method``'s parameters."""
+    if method not in DETECTORS:
+        raise GazekitError(None, "--detect", f"expected one of {', '.join(DETECTORS)}, got {method!r}")
+    types = {f.name: type(f.default) for f in dataclasses.fields(DETECTORS[method][1])}
+    out: dict = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in types:
+            raise GazekitError(
+                None, "--detect-param", f"expected NAME=VALUE with NAME in {', '.join(types)}, got {item!r}"
+            )
+        try:
+            out[name] = types[name](value.strip())
+        except ValueError:
+            raise GazekitError(
+                None, "--detect-param", f"expected a {types[name].__name__} for {name}, got {value!r}"
+            ) from None
+    make_params(method, **out)
+    return out
+
+
 # --- shared preprocessing -------------------------------------------------------------------------------
 
 
@@ -133,7 +156,7 @@ def _check_positive(value: float, name: str) -> None:
 
 
 def _run(samples: pd.DataFrame, screen: Screen | None, eye: str, per_stream) -> pd.DataFrame:
-    if screen is None:
+    if screen is None or not screen.complete:
         raise GazekitError(
             None, "screen geometry", "needed for fixation detection: give --screen-px, --screen-mm, --distance-mm"
         )
@@ -270,9 +293,26 @@ def _fixation_table(s: _Stream, x: np.ndarray, y: np.ndarray, first: np.ndarray,
 def _range_sums(v: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum and count of the finite values of ``v`` over each inclusive index range [first, last]."""
     fin = np.isfinite(v)
+    if fin[first].all() and fin[last].all() and _all_finite_in(fin, first, last):
+        cs = (
+            np.concatenate([[0.0], np.cumsum(np.where(fin, v, 0.0)[first[0] : last[-1] + 1])])
+            if len(first)
+            else np.zeros(1)
+        )
+        lo, hi = first - first[0], last + 1 - first[0]
+        return cs[hi] - cs[lo], last - first + 1
     cs = np.concatenate([[0.0], np.cumsum(np.where(fin, v, 0.0))])
     cn = np.concatenate([[0], np.cumsum(fin)])
     return cs[last + 1] - cs[first], cn[last + 1] - cn[first]
+
+
+def _all_finite_in(fin: np.ndarray, first: np.ndarray, last: np.ndarray) -> bool:
+    """True when every value inside the ranges is finite (the common case for fixation samples)."""
+    bad = np.flatnonzero(~fin)
+    if len(bad) == 0:
+        return True
+    k = np.searchsorted(first, bad, side="right") - 1  # the range starting at or before each bad index
+    return not ((k >= 0) & (bad <= last[np.maximum(k, 0)])).any()
 
 
 # --- I-VT -----------------------------------------------------------------------------------------------
@@ -288,14 +328,17 @@ def velocity_deg_s(t: np.ndarray, x_deg: np.ndarray, y_deg: np.ndarray, window_m
     n = len(t)
     if n < 2:
         return np.full(n, np.nan)
-    h = max(1, int(round(window_ms / (2 * _dt_ms(t)))))
-    i = np.arange(n)
-    a = np.maximum(i - h, 0)
-    b = np.minimum(i + h, n - 1)
+    h = min(max(1, int(round(window_ms / (2 * _dt_ms(t))))), n - 1)
+    v = np.full(n, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dist = np.hypot(x_deg[b] - x_deg[a], y_deg[b] - y_deg[a])
-        v = dist / ((t[b] - t[a]) / 1000.0)
-    return np.where(t[b] > t[a], v, np.nan)
+        if n > 2 * h:  # interior: window [i - h, i + h] as slices (no gathers)
+            dx, dy = x_deg[2 * h :] - x_deg[: -2 * h], y_deg[2 * h :] - y_deg[: -2 * h]
+            v[h : n - h] = np.hypot(dx, dy) / ((t[2 * h :] - t[: -2 * h]) / 1000.0)
+        edge = np.r_[0 : min(h, n), max(n - h, h) : n]  # windows clipped at the ends
+        a, b = np.maximum(edge - h, 0), np.minimum(edge + h, n - 1)
+        v[edge] = np.hypot(x_deg[b] - x_deg[a], y_deg[b] - y_deg[a]) / ((t[b] - t[a]) / 1000.0)
+    v[~np.isfinite(v)] = np.nan
+    return v
 
 
 def _ivt_stream(s: _Stream, screen: Screen, p: IVTParams) -> pd.DataFrame:

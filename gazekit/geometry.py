@@ -6,9 +6,13 @@ at the top-left corner of the top-left pixel, x to the right, y down.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from gazekit.errors import GazekitError
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,7 @@ class Screen:
     """A display: resolution [px], physical size [mm], eye-to-screen distance [mm].
 
     The eye is assumed in front of the screen centre. ``origin`` is where (0, 0) is ("top-left").
+    The physical size and distance may be NaN when unknown (see :attr:`complete`).
     """
 
     width_px: int
@@ -24,6 +29,12 @@ class Screen:
     height_mm: float
     distance_mm: float
     origin: str = "top-left"
+
+    @property
+    def complete(self) -> bool:
+        """True when physical size and distance are known, so px <-> degree conversion is possible."""
+        values = (self.width_mm, self.height_mm, self.distance_mm)
+        return self.width_px > 0 and self.height_px > 0 and all(np.isfinite(v) and v > 0 for v in values)
 
     @property
     def mm_per_px(self) -> tuple[float, float]:
@@ -119,3 +130,94 @@ class ViewState:
         else:
             raise ValueError(f"rotation_deg must be 0, 90, 180 or 270, got {self.rotation_deg}")
         return u * self.scale + self.x0_px, v * self.scale + self.y0_px
+
+
+# --- where a Screen comes from: CLI options, a session.json, the recording itself ------------------------
+
+SCREEN_FIELDS = ("width_px", "height_px", "width_mm", "height_mm", "distance_mm")
+
+
+def parse_pair(text: str, option: str) -> tuple[float, float]:
+    """``"1920x1080"`` -> (1920.0, 1080.0); GazekitError naming ``option`` otherwise."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        a, b = (float(p) for p in parts)
+    except ValueError:
+        raise GazekitError(None, option, f"expected WIDTHxHEIGHT such as 1920x1080, got {text!r}") from None
+    if not (a > 0 and b > 0 and np.isfinite(a) and np.isfinite(b)):
+        raise GazekitError(None, option, f"expected two positive numbers, got {text!r}")
+    return a, b
+
+
+def screen_fields_from_cli(
+    screen_px: str | None = None, screen_mm: str | None = None, distance_mm: float | None = None
+) -> dict[str, float]:
+    """Known Screen fields from ``--screen-px 1920x1080 --screen-mm 531x299 --distance-mm 650``."""
+    out: dict[str, float] = {}
+    if screen_px:
+        out["width_px"], out["height_px"] = parse_pair(screen_px, "--screen-px")
+    if screen_mm:
+        out["width_mm"], out["height_mm"] = parse_pair(screen_mm, "--screen-mm")
+    if distance_mm is not None:
+        if not (np.isfinite(distance_mm) and distance_mm > 0):
+            raise GazekitError(None, "--distance-mm", f"expected a positive number, got {distance_mm!r}")
+        out["distance_mm"] = float(distance_mm)
+    return out
+
+
+def screen_fields_from_session_json(path: str | Path) -> dict[str, float]:
+    """Known Screen fields from a BIDS-style sidecar: ScreenResolution [px], ScreenSize [m], ScreenDistance [m]."""
+    path = Path(path)
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GazekitError(path, None, "file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GazekitError(path, None, f"expected JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise GazekitError(path, None, "expected a JSON object")
+    out: dict[str, float] = {}
+    for key, names, factor in (
+        ("ScreenResolution", ("width_px", "height_px"), 1.0),
+        ("ScreenSize", ("width_mm", "height_mm"), 1000.0),
+    ):
+        if key in info:
+            value = info[key]
+            ok = isinstance(value, list) and len(value) == 2 and all(_positive(v) for v in value)
+            if not ok:
+                raise GazekitError(
+                    path, f"field {key!r}", f"expected [width, height] (positive numbers), got {value!r}"
+                )
+            out[names[0]], out[names[1]] = float(value[0]) * factor, float(value[1]) * factor
+    if "ScreenDistance" in info:
+        value = info["ScreenDistance"]
+        if not _positive(value):
+            raise GazekitError(path, "field 'ScreenDistance'", f"expected a positive number [m], got {value!r}")
+        out["distance_mm"] = float(value) * 1000.0
+    return out
+
+
+def resolve_screen(*sources: dict[str, float] | None) -> Screen | None:
+    """Combine partial Screen fields, earlier sources winning (e.g. CLI, session.json, file).
+
+    None when the resolution is unknown; unknown physical size or distance stay NaN (then
+    :attr:`Screen.complete` is false and no degree conversion is possible).
+    """
+    merged: dict[str, float] = {}
+    for src in sources:
+        for key, value in (src or {}).items():
+            if key in SCREEN_FIELDS and key not in merged and value is not None and np.isfinite(value):
+                merged[key] = float(value)
+    if "width_px" not in merged or "height_px" not in merged:
+        return None
+    return Screen(
+        int(round(merged["width_px"])),
+        int(round(merged["height_px"])),
+        merged.get("width_mm", np.nan),
+        merged.get("height_mm", np.nan),
+        merged.get("distance_mm", np.nan),
+    )
+
+
+def _positive(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value) and value > 0

@@ -265,7 +265,7 @@ def metrics(fix: pd.DataFrame, masks: dict[str, np.ndarray]) -> dict:
 
 def fidelity(data: Path, n_images: int | None = None, seed: int = 0, cfg: sim.SimConfig | None = None) -> pd.DataFrame:
     """Real vs simulated (simulate -> session folder -> convert) on the same Kvasir images; one row per metric."""
-    from gazekit import readers
+    from gazekit import convert
 
     real = read_real(data)
     ids = real["image"].drop_duplicates().to_numpy()
@@ -276,8 +276,8 @@ def fidelity(data: Path, n_images: int | None = None, seed: int = 0, cfg: sim.Si
     targets = [sim.Target(masks[i], stim.load_image(data / "images" / f"{i}.jpg")) for i in ids]
     with tempfile.TemporaryDirectory() as tmp:
         out = sess.write_session(Path(tmp) / "session", *sim.simulate_session(targets, cfg, f"sim-{cfg.seed}"))
-        rec = readers.read(out)
-    got = rec.fixations[rec.fixations["on_image"]].rename(columns={"stimulus_id": "image"})
+        fix, _ = convert.convert([out])
+    got = fix[fix["on_image"]].rename(columns={"stimulus_id": "image"})
     r = metrics(real[real["image"].isin(set(ids))], masks)
     s = metrics(got, masks)
     table = pd.DataFrame({"real": r, "simulated": s})

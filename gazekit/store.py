@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
+import shutil
+import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gazekit import __version__
+from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 
 NO_SLICE = -1  # slice_index stored in the npz for 2D images
@@ -47,13 +51,20 @@ def npz_name(stimulus_id: str) -> str:
 
 
 def write_npz(path: str | Path, maps: Mapping[int, np.ndarray], slice_index: np.ndarray) -> None:
-    """Write one stimulus' pyramid: ``maps[s]`` is [n_slices, H//s, W//s]; ``slice_index`` [n_slices]."""
+    """Write one stimulus' pyramid: ``maps[s]`` is [n_slices, H//s, W//s]; ``slice_index`` [n_slices].
+
+    A plain ``np.load``-able npz (stored uncompressed, as ``np.savez``: float maps barely deflate and
+    compressing costs 10x the rendering), written deterministically: same arrays, same bytes.
+    """
     arrays = {f"scale_{int(s)}": np.asarray(a) for s, a in maps.items()}
     arrays["slice_index"] = np.asarray(slice_index, dtype=np.int32)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with builtins.open(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
 
 
 def write_index(root: str | Path, manifest: pd.DataFrame, params: Mapping[str, Any]) -> None:
@@ -129,3 +140,65 @@ class HeatmapStore:
 def open(root: str | Path) -> HeatmapStore:  # noqa: A001 - the documented reader API name
     """Open the heatmap store at ``root`` for lazy reading: ``open(d).get(stimulus_id, slice_index, scale)``."""
     return HeatmapStore(root)
+
+
+def prepare_output(root: str | Path) -> Path:
+    """Refuse to replace an existing non-empty folder that is not a heatmap store."""
+    root = Path(root)
+    if root.exists() and (not root.is_dir() or (any(root.iterdir()) and not (root / "store.json").is_file())):
+        raise GazekitError(root, None, "expected a new folder or an existing heatmap store to replace")
+    return root
+
+
+def merge(shards: builtins.list[str | Path], out: str | Path) -> pd.DataFrame:
+    """Join the shard stores written with ``--shard i/n`` into one store at ``out``; returns its manifest.
+
+    All shards must come from the same fixation table and parameters, and every i in 0..n-1 be there.
+    """
+    if not shards:
+        raise GazekitError(None, "store merge", "expected at least one shard store")
+    stores = [HeatmapStore(p) for p in shards]
+    base = {k: v for k, v in stores[0].params.items() if k != "shard"}
+    seen: dict[int, Path] = {}
+    n_total = None
+    for st in stores:
+        params = {k: v for k, v in st.params.items() if k != "shard"}
+        diff = sorted(k for k in set(params) | set(base) if params.get(k) != base.get(k))
+        if diff:
+            raise GazekitError(
+                st.root,
+                "store.json",
+                f"expected the same render parameters and table as {stores[0].root}, differs in {', '.join(diff)}",
+            )
+        shard = st.params.get("shard")
+        if shard is None:
+            raise GazekitError(st.root, "store.json", "expected a shard store (written with --shard i/n)")
+        i, n = int(shard["index"]), int(shard["count"])
+        if n_total not in (None, n):
+            raise GazekitError(st.root, "store.json shard", f"expected a shard of {n_total}, got one of {n}")
+        n_total = n
+        if i in seen:
+            raise GazekitError(st.root, "store.json shard", f"expected each shard once; {i}/{n} is also {seen[i]}")
+        seen[i] = st.root
+    missing = sorted(set(range(n_total)) - set(seen))
+    if missing:
+        raise GazekitError(None, "store merge", f"expected all {n_total} shards, missing {missing}")
+    manifest = pd.concat([st.manifest for st in stores], ignore_index=True)
+    manifest = manifest.sort_values(["stimulus_id", "slice_index"], kind="stable", na_position="first")
+    out = prepare_output(out)
+    with atomic_path(out) as tmp:
+        (tmp / "heatmaps").mkdir(parents=True)
+        for st in stores:
+            for f in (
+                st.manifest.get("file", pd.Series(dtype=object)).dropna().unique().tolist()
+                + st.manifest.get("nifti", pd.Series(dtype=object)).dropna().unique().tolist()
+            ):
+                dst = tmp / str(f)
+                if dst.exists():
+                    raise GazekitError(st.root, str(f), "expected each stimulus in one shard only")
+                try:
+                    os.link(st.root / str(f), dst)
+                except OSError:
+                    shutil.copyfile(st.root / str(f), dst)
+        write_index(tmp, manifest, base)
+    return manifest.reset_index(drop=True)

@@ -247,31 +247,51 @@ def stimulus_shapes(paths: tuple[Path, ...] | list[Path]) -> Shapes:
     return shapes
 
 
-def apply_log(rec, log: str | Path, clock_offset_ms: float = 0.0, stimulus_paths: tuple[Path, ...] = ()):
-    """Map a vendor recording's fixations through a viewer-event log (``convert --viewer-events``).
+def _recording_shapes(rec) -> Shapes:
+    """Stimulus shapes a recording knows: session.json ``shape`` entries or ``width``/``height``."""
+    shapes: Shapes = {}
+    for sid, m in rec.stimuli.items():
+        if not isinstance(m, dict):
+            continue
+        shape = m.get("shape")
+        if shape is not None and len(shape) in (2, 3):
+            shapes[sid] = (None, *map(int, shape)) if len(shape) == 2 else tuple(map(int, shape))
+        elif m.get("width") and m.get("height"):
+            shapes[sid] = (None, int(m["height"]), int(m["width"]))
+    return shapes
 
-    ``rec`` is a :class:`gazekit.readers.Recording` of ONE session whose fixations carry
-    ``screen_x_px, screen_y_px``; the stimulus sizes come from ``stimulus_paths`` (and from the
-    recording when it knows ``width``/``height``). Returns the recording with mapped fixations.
+
+def apply_log(
+    fix: pd.DataFrame,
+    rec,
+    path: Path,
+    log: str | Path | None = None,
+    clock_offset_ms: float = 0.0,
+    stimulus_paths: tuple[Path, ...] = (),
+):
+    """Map one recording's fixations through its viewer log (step of ``gazekit convert``).
+
+    The log is ``log`` (``--viewer-events``, CSV/Parquet) or else the recording's own
+    (``rec.viewer_events``, a session folder); with neither, ``fix`` is returned unchanged. Fixations need
+    ``screen_x_px, screen_y_px``; stimulus sizes come from ``stimulus_paths`` and the recording.
+    ``clock_offset_ms`` is added to the log's times. Returns (fixations, recording with warnings added).
     """
     from dataclasses import replace
 
-    log = Path(log)
-    fix = rec.fixations
-    if fix is None or not {"screen_x_px", "screen_y_px"} <= set(fix.columns) or fix["screen_x_px"].isna().all():
-        raise GazekitError(log, "--viewer-events", "expected a recording with fixations in screen coordinates")
-    if fix["session_id"].nunique() > 1:
-        raise GazekitError(
-            log, "--viewer-events", f"expected a recording of one session, got {fix['session_id'].nunique()}"
-        )
-    shapes: Shapes = {
-        sid: (None, int(m["height"]), int(m["width"]))
-        for sid, m in rec.stimuli.items()
-        if isinstance(m, dict) and m.get("width") and m.get("height")
-    }
+    if log is None and rec.viewer_events is None:
+        return fix, rec
+    where = Path(log) if log is not None else Path(path)
+    if not {"screen_x_px", "screen_y_px"} <= set(fix.columns) or (len(fix) and fix["screen_x_px"].isna().all()):
+        raise GazekitError(where, "--viewer-events", "expected fixations in screen coordinates")
+    if "session_id" in fix.columns and fix["session_id"].nunique() > 1:
+        raise GazekitError(where, "--viewer-events", f"expected one session, got {fix['session_id'].nunique()}")
+    shapes = _recording_shapes(rec)
     shapes.update(stimulus_shapes(stimulus_paths))
-    if not shapes:
-        raise GazekitError(log, "--stimulus", "expected the stimuli the log refers to (image/volume paths)")
-    events = read_viewer_events(log, clock_offset_ms)
-    mapped, warnings = map_fixations(fix.reset_index(drop=True), events, shapes, log)
-    return replace(rec, fixations=mapped, warnings=[*rec.warnings, *(f"{log}: {w}" for w in warnings)])
+    if log is not None:
+        if not shapes:
+            raise GazekitError(where, "--stimulus", "expected the stimuli the log refers to (image/volume paths)")
+        events = read_viewer_events(log, clock_offset_ms)
+    else:
+        events = rec.viewer_events.assign(t_ms=rec.viewer_events["t_ms"].astype(float) + float(clock_offset_ms))
+    mapped, warnings = map_fixations(fix.reset_index(drop=True), events, shapes, where)
+    return mapped, replace(rec, warnings=[*rec.warnings, *(f"{where}: {w}" for w in warnings)])

@@ -129,6 +129,19 @@ def test_gap_fill_merge_and_discard_each_change_the_result():
     assert len(events.ivt(e, SCREEN)) == 2  # Tobii defaults: all three steps on
 
 
+def test_velocity_threshold_and_window_are_overridable():
+    # a steady drift of 0.2 px/ms: 0.2 * 0.2766 mm / 650 mm -> about 4.9 deg/s near the centre
+    n = 300
+    s = steps([(n, 960.0, 540.0)])
+    s["x_screen_px"] = 960.0 + 0.2 * np.arange(n)
+    assert len(events.ivt(s, SCREEN)) == 1  # below 30 deg/s: one fixation
+    assert len(events.detect(s, SCREEN, "ivt", velocity_threshold_deg_s=4.0)) == 0  # above 4 deg/s: none
+    slow = events.detect(s, SCREEN, "ivt", velocity_threshold_deg_s=6.0, velocity_window_ms=100.0)
+    assert slow["duration_ms"].tolist() == [300.0]
+    assert events.make_params("idt", dispersion_threshold_deg=2.0).dispersion_threshold_deg == 2.0
+    assert events.parse_params("ivt", ["min_duration_ms=80", "eye=left"]) == {"min_duration_ms": 80.0, "eye": "left"}
+
+
 def test_eye_averaging_and_per_eye():
     left = steps([(200, 500.0, 500.0)])
     left["eye"] = "left"

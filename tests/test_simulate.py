@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
-from gazekit import readers, session, simulate, stimuli, tables
+from gazekit import convert, session, simulate, stimuli, tables
 from gazekit.cli import main
 from tests.conftest import REPO, shared_path
 
@@ -159,7 +159,7 @@ def test_dicom_and_nifti_give_the_same_slice_order_and_fixation_table(tmp_path):
 def test_convert_session_with_external_viewer_log(tmp_path):
     targets = make_targets(tmp_path)
     session.write_session(tmp_path / "s", *simulate.simulate_session(targets, simulate.SimConfig(seed=3)))
-    ref = readers.read(tmp_path / "s").fixations
+    ref = convert.convert([tmp_path / "s"])[0]
     ev = session.read_session(tmp_path / "s").viewer_events
     ev = ev.assign(t_ms=ev["t_ms"] - 1e6, flip_x=ev["flip_x"].astype(int), flip_y=ev["flip_y"].astype(int))
     ev.to_csv(tmp_path / "ev.csv", index=False)
@@ -237,3 +237,19 @@ def test_acdc_example_runs_on_one_volume(tmp_path, capsys):
     assert mod.main(["--acdc", str(acdc), "--volumes", "1", "-o", str(tmp_path / "out")]) == 0
     text = capsys.readouterr().out
     assert "100.0 % on the planned volume and slice" in text and "identical: yes" in text
+
+
+def test_ivt_positions_survive_an_invalid_stretch_between_fixations():
+    """Regression: a blink between two fixations must not turn later fixation positions into NaN."""
+    from gazekit import events
+
+    t = np.arange(300) * 4.0
+    valid = np.ones(300, bool)
+    valid[140:160] = False  # 80 ms lost between the fixations (longer than the gap fill)
+    x = np.where(t < 600, 500.0, 900.0)
+    df = pd.DataFrame(
+        {"t_ms": t, "x_screen_px": np.where(valid, x, np.nan), "y_screen_px": np.where(valid, 500.0, np.nan),
+         "valid": valid, "pupil": 3.0, "eye": "both"}
+    )  # fmt: skip
+    fix = events.ivt(df, simulate.DEFAULT_SCREEN)
+    assert fix["screen_x_px"].tolist() == pytest.approx([500.0, 900.0])

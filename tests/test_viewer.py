@@ -129,9 +129,11 @@ def test_apply_log_to_a_vendor_recording(tmp_path):
     p.write_text("t_ms,stimulus_id,x0_px,y0_px,scale\n0,img,100,100,2\n")
     fix = fixations([500.0, 900.0], [200.0, 200.0], [120.0, 50.0], [110.0, 50.0]).assign(session_id="s")
     rec = Recording("test", fixations=fix, stimuli={"img": {"width": 50, "height": 40}})
-    got = viewer.apply_log(rec, p, clock_offset_ms=400.0)
-    assert got.fixations["x_px"].tolist() == pytest.approx([10.0, -25.0])
-    assert got.fixations["y_px"].tolist() == pytest.approx([5.0, -25.0])
-    assert got.fixations["on_image"].tolist() == [True, False]
+    got, _ = viewer.apply_log(fix, rec, tmp_path / "export.tsv", p, clock_offset_ms=400.0)
+    assert got["x_px"].tolist() == pytest.approx([10.0, -25.0])
+    assert got["y_px"].tolist() == pytest.approx([5.0, -25.0])
+    assert got["on_image"].tolist() == [True, False]
     with pytest.raises(GazekitError, match="check --clock-offset-ms"):
-        viewer.apply_log(rec, p, clock_offset_ms=5000.0)
+        viewer.apply_log(fix, rec, tmp_path / "export.tsv", p, clock_offset_ms=5000.0)
+    same, _ = viewer.apply_log(fix, rec, tmp_path / "export.tsv")  # no log: unchanged
+    assert same is fix

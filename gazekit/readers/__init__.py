@@ -26,6 +26,7 @@ class ReadOptions:
     eye: str = "both"  # left / right / both / average (binocular sources)
     column_map: dict[str, str] | None = None  # generic reader: table column -> file column
     stimulus_pattern: str | None = None  # EyeLink: regex on MSG text whose group 1 is the stimulus id
+    min_confidence: float = 0.6  # Pupil Core: gaze samples below this confidence are invalid
 
 
 @dataclass
@@ -34,7 +35,8 @@ class Recording:
 
     ``fixations`` has fixation-table columns the source knows (at least ``session_id, t_start_ms,
     duration_ms`` and screen or image coordinates); ``samples`` has samples-table columns plus
-    ``session_id``. Times are ms from each session's start.
+    ``session_id``. Times are ms from each session's start. Fixations may also carry the geometry that
+    ``gazekit.convert.map_to_images`` turns into image coordinates (``x_norm``, ``media_x0_px``, ...).
     """
 
     source_format: str
@@ -45,9 +47,7 @@ class Recording:
     stimuli: dict[str, dict] = field(default_factory=dict)  # stimulus_id -> {width, height, ...}
     messages: pd.DataFrame | None = None  # t_ms, session_id, text (EyeLink MSG lines and the like)
     warnings: list[str] = field(default_factory=list)
-
-
-READERS: tuple[ModuleType, ...] = ()
+    viewer_events: pd.DataFrame | None = None  # display log of a session folder (gazekit.viewer)
 
 
 def reader_names() -> list[str]:
@@ -90,11 +90,39 @@ def pick_reader(path: Path, fmt: str | None = None) -> ModuleType:
     for reader in READERS:
         if reader.sniff(head):
             return reader
-    raise GazekitError(path, None, f"unknown format: tried {', '.join(reader_names())}; use --format to force one")
+    tried = ", ".join(r.NAME for r in READERS if r.NAME != "generic")
+    raise GazekitError(
+        path, None, f"unknown format: tried {tried}; use --format to force one, or --columns for a generic table"
+    )
 
 
 def read(path: str | Path, opts: ReadOptions | None = None) -> Recording:
     """Read one eye-tracker file with the detected (or forced) reader."""
     path = Path(path)
     opts = opts or ReadOptions()
-    return pick_reader(path, opts.format).read(path, opts)
+    fmt = opts.format or ("generic" if opts.column_map else None)
+    return pick_reader(path, fmt).read(path, opts)
+
+
+# Detection order: the first reader whose sniff() accepts the head wins (generic never sniffs).
+from gazekit.readers import (  # noqa: E402
+    eyelink_asc,
+    fixation_report,
+    gazepoint,
+    generic,
+    pupil_core,
+    tobii_prolab,
+    tobii_sdk,
+    tobii_studio,
+)
+
+READERS: tuple[ModuleType, ...] = (
+    tobii_prolab,
+    tobii_studio,
+    fixation_report,
+    eyelink_asc,
+    tobii_sdk,
+    gazepoint,
+    pupil_core,
+    generic,
+)

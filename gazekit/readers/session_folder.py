@@ -1,8 +1,9 @@
-"""Reader of a session folder (``record`` / ``simulate`` output): samples -> I-VT -> viewer mapping.
+"""Reader of a session folder (``record`` / ``simulate`` output): raw samples + the viewer log.
 
-Picked when the input path is a folder (``gazekit convert SESSION_DIR``). Fixations are detected on the
-raw samples with :func:`gazekit.events.ivt` (Tobii I-VT defaults) and mapped through
-``viewer_events.parquet`` by :func:`gazekit.viewer.map_fixations` (majority rule).
+Picked when the input path is a folder (``gazekit convert SESSION_DIR``). The folder has no fixations:
+``convert`` detects them on the samples (I-VT by default, ``--detect idt`` for I-DT) with the screen of
+``session.json``, then maps them through ``viewer_events.parquet`` (:func:`gazekit.viewer.apply_log`,
+majority rule).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gazekit import session as sess
-from gazekit.events import IVTParams, ivt
 from gazekit.readers import ReadOptions, Recording
-from gazekit.viewer import map_fixations
 
 NAME = "session"
 
@@ -23,17 +22,9 @@ def sniff(head: str) -> bool:
 
 
 def read(path: Path, opts: ReadOptions) -> Recording:
-    """Read a session folder and detect + map its fixations."""
+    """Read and validate a session folder."""
     s = sess.read_session(path)
-    eye = opts.eye if opts.eye in ("left", "right") else "average"
-    samples = s.samples.drop(columns=["session_id"], errors="ignore")
-    fix = ivt(samples, s.screen, IVTParams(eye=eye))
-    fix, warnings = map_fixations(fix, s.viewer_events, s.stimulus_shapes(), Path(path) / sess.EVENTS_FILE)
     session_id = s.meta["session_id"]
-    fix["session_id"] = session_id
-    fix["reader_id"] = s.meta["reader_id"]
-    fix["detector"] = "ivt"
-    fix["source_format"] = NAME
     info = {k: s.meta[k] for k in ("reader_id", "StartTime", "SamplingFrequency") if k in s.meta}
     info["simulated"] = bool(s.meta.get("simulated", False))
     stimuli = {
@@ -42,10 +33,9 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     }
     return Recording(
         source_format=NAME,
-        fixations=fix,
         samples=s.samples.assign(session_id=session_id),
         screen=s.screen,
         sessions={session_id: info},
         stimuli=stimuli,
-        warnings=[f"{path}: {w}" for w in warnings],
+        viewer_events=s.viewer_events,
     )

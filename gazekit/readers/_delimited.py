@@ -1,0 +1,305 @@
+"""Shared plumbing of the delimited-text readers: dialect sniffing, header lookup by name and unit,
+chunked reading with a progress bar, and numbers parsed with errors that say where.
+
+Every error here is a :class:`GazekitError` naming the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from gazekit.errors import GazekitError
+
+CHUNK_ROWS = 100_000
+PROGRESS_MIN_BYTES = 64 * 2**20  # show a progress bar on files larger than this
+SEPARATORS = ("\t", ";", ",")
+_UNIT = re.compile(r"\s*[\[(]([^\])]*)[\])]\s*$")
+_COMMA_NUM = re.compile(r"^[+-]?\d+,\d+$")
+_DOT_NUM = re.compile(r"^[+-]?\d+\.\d+$")
+_C_ERROR_LINE = re.compile(r"line (\d+)")
+_SEP_NAMES = {"\t": "tab", ";": "semicolon", ",": "comma"}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a delimited export is written: field separator, decimal mark, text encoding, header names."""
+
+    sep: str
+    decimal: str
+    encoding: str
+    columns: tuple[str, ...]
+
+
+def split_unit(name: str) -> tuple[str, str]:
+    """``"Gaze point X [DACS px]"`` -> ``("gaze point x", "dacspx")``; ``"Gaze point X"`` -> (..., "")."""
+    name = name.strip().lstrip("\ufeff")
+    m = _UNIT.search(name)
+    unit = "" if m is None else m.group(1).replace(" ", "").lower().replace("µ", "μ")
+    base = name if m is None else name[: m.start()]
+    return " ".join(base.lower().split()), unit
+
+
+def header_line(head: str) -> str:
+    """The first non-empty line of ``head`` (BOM and line ending stripped)."""
+    for line in head.lstrip("\ufeff").splitlines():
+        if line.strip():
+            return line
+    return ""
+
+
+def header_names(head: str) -> list[str]:
+    """Column names of the header line, split on the most frequent separator."""
+    line = header_line(head)
+    sep = max(SEPARATORS, key=line.count)
+    return [c.strip().strip('"') for c in line.split(sep)]
+
+
+def sniff_dialect(path: Path, head: str) -> Dialect:
+    """Separator from the header line; decimal mark from the numbers in the first rows."""
+    line = header_line(head)
+    counts = {s: line.count(s) for s in SEPARATORS}
+    sep = max(SEPARATORS, key=counts.get)
+    if counts[sep] == 0:
+        raise GazekitError(path, "line 1", "expected a header row of tab, semicolon or comma separated column names")
+    decimal = "."
+    if sep != ",":
+        n_comma = n_dot = 0
+        for row in head.lstrip("\ufeff").splitlines()[1:200]:
+            for tok in row.split(sep):
+                tok = tok.strip()
+                n_comma += bool(_COMMA_NUM.match(tok))
+                n_dot += bool(_DOT_NUM.match(tok))
+        decimal = "," if n_comma > n_dot else "."
+    encoding = _encoding(path)
+    names = [c.strip().lstrip("\ufeff").strip('"') for c in line.split(sep)]
+    while names and names[-1] == "":  # trailing separators on the header line
+        names.pop()
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise GazekitError(path, "line 1", f"expected unique column names, got {dup!r} twice")
+    return Dialect(sep=sep, decimal=decimal, encoding=encoding, columns=tuple(names))
+
+
+def find_column(columns: tuple[str, ...], base: str, units: tuple[str, ...] = ("",)) -> str | None:
+    """The header name whose lower-cased base is ``base`` and whose unit (spaces removed) is in ``units``."""
+    for col in columns:
+        b, u = split_unit(col)
+        if b == base and u in units:
+            return col
+    return None
+
+
+def check_not_truncated(path: Path, dialect: Dialect) -> None:
+    """Raise if the file ends in the middle of a row (no final newline and fewer fields than the row before)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 2**20))
+        tail = fh.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    lines = tail.decode(dialect.encoding, "replace").splitlines()
+    if len(lines) < 2:
+        return
+    last, before = lines[-1], lines[-2]
+    n_last, n_before = last.count(dialect.sep) + 1, before.count(dialect.sep) + 1
+    if n_last < n_before:
+        raise GazekitError(
+            path,
+            "last line",
+            f"expected a complete row of {n_before} fields, got {n_last}: the file ends in the middle of a row "
+            "(truncated export?)",
+        )
+
+
+class _CheckingReader(io.RawIOBase):
+    """A raw binary reader that advances a tqdm bar and checks that no line has more fields than the header.
+
+    pandas silently drops surplus fields when it reads a subset of columns; a surplus field means a
+    separator inside a value (a decimal comma in a comma-separated file), so it is an error here.
+    One trailing separator is allowed. Files with quotes are not checked (a quoted value may hold one).
+    """
+
+    def __init__(self, fh, bar: tqdm, path: Path, sep: str, n_fields: int):
+        self._fh, self._bar, self._path = fh, bar, path
+        self._sep, self._max_seps, self._n_fields = ord(sep), n_fields - 1, n_fields
+        self._tail = np.zeros(2, np.uint8)
+        self._line, self._carry, self._check, self._newline = 1, 0, True, None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = self._fh.readinto(buf)
+        self._bar.update(n or 0)
+        if n and self._check:
+            self._scan(np.frombuffer(buf, np.uint8, n))
+        return n
+
+    def _scan(self, block: np.ndarray) -> None:
+        if (block == ord('"')).any():
+            self._check = False
+            return
+        if self._newline is None:
+            has_lf = (block == 10).any()
+            self._newline = 10 if has_lf or not (block == 13).any() else 13
+        ends = np.flatnonzero(block == self._newline)
+        seps = np.flatnonzero(block == self._sep)
+        if len(ends):
+            before_end = np.searchsorted(seps, ends)  # separators before each line end in this block
+            per_line = np.diff(before_end, prepend=0)
+            per_line[0] += self._carry
+            ext = np.concatenate([self._tail, block])
+            last = ext[ends + len(self._tail) - 1]
+            last = np.where(last == 13, ext[np.maximum(ends + len(self._tail) - 2, 0)], last)
+            trailing = last == self._sep  # an empty last field (trailing separator) is allowed
+            bad = per_line - trailing > self._max_seps
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise GazekitError(
+                    self._path,
+                    f"line {self._line + i}",
+                    f"expected {self._n_fields} fields like the header, got {per_line[i] + 1} "
+                    f"(a {_SEP_NAMES[chr(self._sep)]} inside a value, e.g. a decimal comma?)",
+                )
+            self._line += len(ends)
+            self._carry = len(seps) - int(before_end[-1])
+        else:
+            self._carry += len(seps)
+        self._tail = np.concatenate([self._tail, block])[-2:]
+
+
+def iter_chunks(
+    path: Path,
+    dialect: Dialect,
+    usecols: list[str],
+    text_cols: list[str],
+    chunk_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Read ``usecols`` of a delimited file in chunks of ``chunk_rows`` rows (default ``CHUNK_ROWS``; index =
+    file line number).
+
+    Numbers keep the file's decimal mark (pandas parses them); ``text_cols`` stay strings. Blank rows
+    are dropped. Parser failures become GazekitError with the line where pandas stopped.
+    """
+    size = path.stat().st_size
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, disable=size < PROGRESS_MIN_BYTES)
+    with open(path, "rb") as raw, bar:
+        checker = _CheckingReader(raw, bar, path, dialect.sep, len(dialect.columns))
+        handle = io.BufferedReader(checker, buffer_size=2**20)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                reader = pd.read_csv(
+                    handle,
+                    sep=dialect.sep,
+                    decimal=dialect.decimal,
+                    encoding=dialect.encoding,
+                    usecols=usecols,
+                    dtype={c: str for c in text_cols},
+                    keep_default_na=False,
+                    na_values=[""],
+                    index_col=False,
+                    skip_blank_lines=False,
+                    chunksize=chunk_rows or CHUNK_ROWS,
+                    engine="c",
+                )
+                for chunk in reader:
+                    chunk.index = chunk.index + 2  # file line numbers (line 1 is the header)
+                    chunk = chunk[chunk.notna().any(axis=1)]
+                    if len(chunk):
+                        yield chunk
+        except pd.errors.ParserError as exc:
+            m = _C_ERROR_LINE.search(str(exc))
+            where = f"line {m.group(1)}" if m else None
+            raise GazekitError(
+                path, where, f"expected one row per line with the header's fields: {_short(exc)}"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise GazekitError(
+                path, f"byte {exc.start}", f"expected {dialect.encoding} text, got binary data"
+            ) from None
+        except (ValueError, OverflowError) as exc:
+            raise GazekitError(path, None, f"could not parse the file as a delimited export: {_short(exc)}") from None
+
+
+def numbers(path: Path, series: pd.Series, column: str, decimal: str, *, allow_missing: bool = True) -> np.ndarray:
+    """A column as float64; raises GazekitError at the first value that is not a number (line, column)."""
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        text = series.astype("str").where(series.notna(), None).str.strip()
+        if decimal == ",":
+            canonical = text.str.replace(".", "\x00", regex=False).str.replace(",", ".", regex=False)
+        else:
+            canonical = text
+        parsed = pd.to_numeric(canonical, errors="coerce")
+        bad = parsed.isna() & text.notna() & text.ne("") & ~text.str.lower().isin(["nan", "na", "n/a", "null"])
+        if bad.any():
+            line = bad.index[np.flatnonzero(bad.to_numpy())[0]]
+            got = text.loc[line]
+            other = "." if decimal == "," else ","
+            hint = (
+                f" with decimal mark {decimal!r} (detected from the file's first rows)"
+                if other in got and _looks_numeric(got.replace(other, "."))
+                else ""
+            )
+            raise GazekitError(path, f"line {line}, column {column!r}", f"expected a number{hint}, got {got!r}")
+        values = parsed.to_numpy(dtype=float, na_value=np.nan)
+    if not allow_missing:
+        missing = ~np.isfinite(values)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            got = series.iloc[i]
+            got = "an empty field" if pd.isna(got) else repr(str(got))
+            raise GazekitError(path, f"line {series.index[i]}, column {column!r}", f"expected a number, got {got}")
+    return values
+
+
+def pseudonym(name: str) -> str:
+    """A stable pseudonymous reader id for a participant name ("" stays "")."""
+    if not name:
+        return ""
+    return "r-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+
+
+def stimulus_id(name: object) -> str:
+    """Vendor media name -> stimulus id: file name without directory and extension ("" when none)."""
+    if name is None or (isinstance(name, float) and np.isnan(name)) or pd.isna(name):
+        return ""
+    text = str(name).strip().replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, ext = text.rpartition(".")
+    return stem if dot and stem and ext.isalnum() and len(ext) <= 5 else text
+
+
+def _encoding(path: Path) -> str:
+    """utf-8 (with or without BOM) when the first 64 KiB decode as UTF-8, else cp1252."""
+    with open(path, "rb") as fh:
+        raw = fh.read(2**16)
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")().decode(raw, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
