@@ -9,7 +9,9 @@ Kvasir gaze (``gazekit/data/simulator_kvasir.json``, made by :mod:`gazekit.simul
    labelled structure (connected component of a label value) from its centre (deepest point of the
    distance transform) outwards to its boundary: fixation ``j`` of ``m`` on a structure goes to a pixel
    whose depth rank (share of the structure's pixels deeper than it: 0 at the centre, 1 on the boundary)
-   is within 0.1 of ``(j / (m - 1)) ** depth_gamma`` (fitted; 1 = outwards evenly over the area).
+   is within 0.1 of ``(j / (m - 1)) ** depth_gamma`` (fitted; 1 = outwards evenly over the area), and
+   whose direction from the centre is within 45 deg of ``j`` golden angles (137.5 deg) from a random start,
+   so every ring is covered all around (a sunflower pattern).
    Structures are visited nearest first and get
    fixations in proportion to their area. Each structure fixation is replaced, with probability
    ``off_target_share``, by one outside every structure, at a distance from the nearest structure drawn
@@ -55,6 +57,7 @@ FITTED_FILE = "simulator_kvasir.json"
 LABEL_SUFFIXES = ("_gt", "_label", "_labels", "_mask", "_seg")
 DEFAULT_SCREEN = Screen(1920, 1080, 531.0, 299.0, 650.0)  # 24" 16:9 at 65 cm
 N_CANDIDATES = 64
+GOLDEN_ANGLE = np.pi * (3 - np.sqrt(5))  # rad
 
 
 def load_fitted(path: str | Path | None = None) -> dict:
@@ -240,6 +243,8 @@ def plan_image(lay: Layout, n: int, rng: np.random.Generator, cfg: SimConfig, co
     off = fitted["off_target_share"]
     for k, m in zip(order, share, strict=True):
         s = structs[k]
+        cx, cy = centres[k]
+        turn = rng.uniform(0, 2 * np.pi)
         for j in range(m):
             if has_outside and rng.random() < off:
                 d = fitted["off_target_distance"]
@@ -251,6 +256,11 @@ def plan_image(lay: Layout, n: int, rng: np.random.Generator, cfg: SimConfig, co
                 if j == 0:
                     band = s.depth >= 0.9
                 xy = _candidates(rng, lay, s.rows[band], s.cols[band])
+                if j > 0:  # go round the centre by the golden angle, so each ring is covered all around
+                    diff = np.angle(np.exp(1j * (np.arctan2(xy[1] - cy, xy[0] - cx) - turn - j * GOLDEN_ANGLE)))
+                    near = np.abs(diff) <= np.pi / 4
+                    if near.any():
+                        xy = (xy[0][near], xy[1][near])
                 prev = _pick(rng, xy, None if j == 0 else prev, long_side, fitted)
             points.append(prev)
     return np.asarray(points[:n], float).reshape(-1, 2)

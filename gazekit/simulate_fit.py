@@ -32,11 +32,12 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from gazekit import heatmaps
 from gazekit import session as sess
 from gazekit import simulate as sim
 from gazekit import stimuli as stim
 
-CANVAS_PX = 768  # GazeMedSeg heatmap recipe: impulses on a 768x768 canvas, Gaussian sigma 70 canvas px
+CANVAS_PX = 768  # GazeMedSeg heatmap recipe: a 768x768 canvas, Gaussian sigma 70 canvas px
 CANVAS_SIGMA_PX = 70.0
 
 
@@ -221,19 +222,16 @@ def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
 
 # ------------------------------------------------------------------ fidelity
 def gazemedseg_heatmap(x_px: np.ndarray, y_px: np.ndarray, w_ms: np.ndarray, height: int, width: int) -> np.ndarray:
-    """GazeMedSeg's heatmap recipe: duration impulses on a 768x768 canvas, Gaussian sigma 70, min-max, resize.
-
-    The blur is evaluated exactly in separable form (``A^T W B``, 1-D Gaussians at the canvas pixel
-    centres) on the open plane, i.e. without scipy's border reflection.
-    """
-    c = np.clip((np.asarray(x_px, float) / width * CANVAS_PX).astype(int), 0, CANVAS_PX - 1)
-    r = np.clip((np.asarray(y_px, float) / height * CANVAS_PX).astype(int), 0, CANVAS_PX - 1)
-    grid = np.arange(CANVAS_PX, dtype=float)
-    a = np.exp(-0.5 * ((grid[None, :] - r[:, None]) / CANVAS_SIGMA_PX) ** 2)
-    b = np.exp(-0.5 * ((grid[None, :] - c[:, None]) / CANVAS_SIGMA_PX) ** 2)
-    hm = (a * np.asarray(w_ms, float)[:, None]).T @ b
-    hm = (hm - hm.min()) / max(hm.max() - hm.min(), 1e-12)
-    return cv2.resize(hm, (width, height), interpolation=cv2.INTER_LINEAR)
+    """GazeMedSeg's heatmap recipe rendered with :mod:`gazekit.heatmaps`: duration-weighted Gaussians with
+    sigma = 70/768 of the image size per axis (their 768x768 canvas), reflected at the borders (as scipy's
+    gaussian_filter), evaluated exactly at the image's pixel centres, min-max normalised."""
+    frac = CANVAS_SIGMA_PX / CANVAS_PX
+    n = len(np.asarray(x_px))
+    hm = heatmaps.render(
+        np.asarray(x_px, float), np.asarray(y_px, float), np.asarray(w_ms, float),
+        np.full(n, frac * width), np.full(n, frac * height), height, width, boundary="reflect",
+    )  # fmt: skip
+    return heatmaps.normalise(hm, "minmax")
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
