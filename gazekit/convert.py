@@ -183,7 +183,9 @@ def convert(
         meta["quality"].update(info["quality"])
         if samples is not None and rec.samples is not None:
             samples.append(rec.samples)
-        fix, rec = viewer.apply_log(fix, rec, path, opts.viewer_events, opts.clock_offset_ms, opts.stimuli)
+        if opts.viewer_events is not None or rec.viewer_events is not None:  # the log supersedes export geometry
+            fix, rec = viewer.apply_log(fix, rec, path, opts.viewer_events, opts.clock_offset_ms, opts.stimuli)
+            fix = fix.drop(columns=[c for c in GEOMETRY if c in fix])
         fix = map_to_images(fix, opts, path)
         if opts.drop_unassigned:
             fix = fix[fix["stimulus_id"].fillna("") != ""]

@@ -253,3 +253,23 @@ def test_ivt_positions_survive_an_invalid_stretch_between_fixations():
     )  # fmt: skip
     fix = events.ivt(df, simulate.DEFAULT_SCREEN)
     assert fix["screen_x_px"].tolist() == pytest.approx([500.0, 900.0])
+
+
+def test_ssl4mis_hdf5_volume(tmp_path):
+    import h5py
+
+    vol = label_volume()
+    with h5py.File(tmp_path / "patient001_frame01.h5", "w") as fh:
+        fh["image"] = vol.astype(np.float32) / 2
+        fh["label"] = vol
+    code, text = run_cli(["simulate", tmp_path / "patient001_frame01.h5", "-o", tmp_path / "s", "--seed", 2])
+    assert code == 0, text
+    meta = json.loads((tmp_path / "s" / "session.json").read_text())
+    assert meta["stimuli"][0]["id"] == "patient001_frame01" and meta["stimuli"][0]["kind"] == "hdf5"
+    assert meta["stimuli"][0]["shape"] == [6, 48, 64]
+    code, text = run_cli(["convert", tmp_path / "s", "-o", tmp_path / "f.parquet", "--detect", "idt"])
+    assert code == 0, text
+    fix = tables.read_table("fixations", tmp_path / "f.parquet")[0]
+    on = fix[fix["on_image"]]
+    assert set(on["stimulus_id"]) == {"patient001_frame01"} and set(on["slice_index"]) <= {1, 2, 3, 4}
+    assert (fix["detector"] == "idt").all()

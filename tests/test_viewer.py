@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,3 +138,59 @@ def test_apply_log_to_a_vendor_recording(tmp_path):
         viewer.apply_log(fix, rec, tmp_path / "export.tsv", p, clock_offset_ms=5000.0)
     same, _ = viewer.apply_log(fix, rec, tmp_path / "export.tsv")  # no log: unchanged
     assert same is fix
+
+
+def test_real_tobii_export_with_viewer_log_cli(tmp_path):
+    """`gazekit convert tobii.tsv --viewer-events events.csv` on the real Pro Lab export, by hand formula."""
+    from click.testing import CliRunner
+
+    from gazekit import tables
+    from gazekit.cli import main
+    from tests.conftest import shared_path
+
+    export = shared_path("gaze-samples", "tobiiprolab_bracketed_ivt_normal_alex1_first5000.tsv")
+    img = np.zeros((300, 400), np.uint8)
+    cv2.imwrite(str(tmp_path / "scan.png"), img)
+    # viewer clock starts 1000 ms before the export's: the image appears at 2000 ms on the gaze clock,
+    # 400x300 px shown at (760, 340) with zoom 1; before that nothing is shown
+    (tmp_path / "ev.csv").write_text("t_ms,stimulus_id,x0_px,y0_px,scale\n0,,0,0,1\n3000,scan,760,340,1\n")
+    args = ["convert", str(export), "-o", str(tmp_path / "f.parquet"), "--viewer-events", str(tmp_path / "ev.csv"),
+            "--clock-offset-ms", "-1000", "--stimulus", str(tmp_path / "scan.png")]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    fix = tables.read_table("fixations", tmp_path / "f.parquet")[0]
+    shown = fix["t_start_ms"] + fix["duration_ms"] / 2 > 2000  # majority of the fixation after the onset
+    assert (fix["t_start_ms"] < 2000)[shown].any()  # one straddles the onset and goes to the image
+    assert (fix.loc[shown, "stimulus_id"] == "scan").all() and (fix.loc[~shown, "stimulus_id"] == "").all()
+    sx, sy = fix.loc[shown, "screen_x_px"], fix.loc[shown, "screen_y_px"]
+    np.testing.assert_allclose(fix.loc[shown, "x_px"], sx - 760)
+    np.testing.assert_allclose(fix.loc[shown, "y_px"], sy - 340)
+    inside = (sx >= 760) & (sx < 1160) & (sy >= 340) & (sy < 640)
+    assert fix.loc[shown, "on_image"].tolist() == inside.tolist()
+    assert shown.sum() > 10 and 0 < inside.sum() < shown.sum()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.floats(0, 1e6, allow_nan=False),
+            st.sampled_from(["", "vol", "img"]),
+            st.integers(0, 4),
+            st.floats(-1e4, 1e4, allow_nan=False),
+            st.floats(0.01, 50, allow_nan=False),
+            st.sampled_from([0, 90, 180, 270]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_csv_round_trip_property(tmp_path_factory, rows):
+    """Any log written in the documented CSV layout reads back to the same events."""
+    rows = sorted(rows)
+    ev = events([(t, s, k if s == "vol" else None, x, -x, sc, r, f, not f) for t, s, k, x, sc, r, f in rows])
+    p = tmp_path_factory.mktemp("csv") / "ev.csv"
+    ev.assign(flip_x=ev["flip_x"].astype(int)).to_csv(p, index=False, float_format="%.17g")
+    got = viewer.read_viewer_events(p)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), ev[got.columns].reset_index(drop=True), check_dtype=False)
