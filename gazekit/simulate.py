@@ -38,6 +38,7 @@ inputs and seed give byte-identical tables.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -418,8 +419,13 @@ def render_samples(path: pd.DataFrame, end_ms: float, cfg: SimConfig, rng: np.ra
     )
 
 
-def simulate_session(targets: list[Target], cfg: SimConfig, session_id: str = "sim-0") -> tuple:
-    """One simulated reading session: (session.json dict, samples, viewer events, planned fixations)."""
+def simulate_session(
+    targets: list[Target], cfg: SimConfig, session_id: str = "sim-0", root: Path | None = None
+) -> tuple:
+    """One simulated reading session: (session.json dict, samples, viewer events, planned fixations).
+
+    Stimulus sources in session.json are written relative to ``root`` (the data root) when given.
+    """
     plan, displays, rng = plan_session(targets, cfg)
     plan, events, path, end_ms = schedule(plan, displays, cfg, rng)
     samples = render_samples(path, end_ms, cfg, rng)
@@ -456,7 +462,7 @@ def simulate_session(targets: list[Target], cfg: SimConfig, session_id: str = "s
         "AverageCalibrationError": float(cfg.accuracy_deg),
         "simulated": True,
         "simulation": {**params, "fitted_source": cfg.fitted.get("source", "")},
-        "stimuli": [tg.shown.session_entry() for tg in targets],
+        "stimuli": [tg.shown.session_entry(root) for tg in targets],
     }
     return meta, samples, events, truth
 
@@ -529,7 +535,8 @@ def simulate(
 ) -> Path:
     """``gazekit simulate``: read the label inputs, simulate one session, write the session folder."""
     targets = load_targets(labels, images, series)
-    meta, samples, events, truth = simulate_session(targets, cfg, session_id=f"sim-{cfg.seed}")
+    root = Path(images) if images else Path(os.path.commonpath([Path(p).resolve().parent for p in labels]))
+    meta, samples, events, truth = simulate_session(targets, cfg, session_id=f"sim-{cfg.seed}", root=root)
     return sess.write_session(out_dir, meta, samples, events, truth)
 
 

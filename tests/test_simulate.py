@@ -209,6 +209,7 @@ def test_user_types_simulate_then_convert(tmp_path):
     meta = json.loads((tmp_path / "sess" / "session.json").read_text())
     assert meta["simulated"] is True and meta["SamplingFrequency"] == 250.0
     assert [s["id"] for s in meta["stimuli"]] == ["m1", "m2"]
+    assert [s["source"] for s in meta["stimuli"]] == ["masks/m1.png", "masks/m2.png"]  # relative to the data root
     fix = tables.read_table("fixations", tmp_path / "f.parquet")[0]
     on = fix[fix["on_image"]]
     assert set(on["stimulus_id"]) == {"m1", "m2"} and on["slice_index"].isna().all()
