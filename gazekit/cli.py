@@ -93,6 +93,11 @@ def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str
 @click.option("--session-json", type=click.Path(path_type=Path), default=None, help="BIDS-style sidecar with geometry")
 @click.option("--stimulus-pattern", default=None, help="EyeLink: regex on MSG text, group 1 = stimulus id")
 @click.option("--min-confidence", type=float, default=0.6, help="Pupil Core: lowest valid gaze confidence")
+@click.option("--viewer-events", type=click.Path(path_type=Path), help="viewer-event log (CSV/Parquet) to map through")
+@click.option("--clock-offset-ms", type=float, default=0.0, help="added to the viewer log's times [ms]")
+@click.option(
+    "--stimulus", "stimulus_paths", multiple=True, type=click.Path(path_type=Path), help="stimulus file/folder"
+)
 @user_errors
 def convert(
     inputs: tuple[Path, ...],
@@ -113,6 +118,9 @@ def convert(
     session_json: Path | None,
     stimulus_pattern: str | None,
     min_confidence: float,
+    viewer_events: Path | None,
+    clock_offset_ms: float,
+    stimulus_paths: tuple[Path, ...],
 ) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
     from gazekit import convert as conv
@@ -145,6 +153,9 @@ def convert(
         detect_params=tuple(params.items()),
         screen=tuple(screen_fields_from_cli(screen_px, screen_mm, distance_mm).items()),
         session_json=session_json,
+        viewer_events=viewer_events,
+        clock_offset_ms=clock_offset_ms,
+        stimuli=stimulus_paths,
     )
     sample_parts: list = []
     fix, meta = conv.convert(list(inputs), opts, samples=sample_parts if samples_out else None)
@@ -324,3 +335,56 @@ def qc(table, output, store_dir, labels, threshold, label_threshold, stimuli, **
     if "mean" in summary:
         extra = ", mean " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean"].items())
     click.echo(f"{output}/index.html: {summary['stimuli_with_gaze']} image(s) with gaze{extra}")
+
+
+@main.command()
+@click.argument("labels", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="session folder to write")
+@click.option("--images", type=click.Path(path_type=Path), help="folder of the images/volumes shown (matched by stem)")
+@click.option("--series", default=None, help="SeriesInstanceUID to read from a DICOM folder holding several")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--rate-hz", type=float, default=300.0, show_default=True, help="eye-tracker sampling rate")
+@click.option("--accuracy-deg", type=float, default=0.5, show_default=True, help="per-session systematic offset")
+@click.option("--precision-deg", type=float, default=0.03, show_default=True, help="RMS sample-to-sample noise")
+@click.option("--screen-px", nargs=2, type=int, default=(1920, 1080), show_default=True, help="WIDTH HEIGHT")
+@click.option("--screen-mm", nargs=2, type=float, default=(531.0, 299.0), show_default=True, help="WIDTH HEIGHT")
+@click.option("--distance-mm", type=float, default=650.0, show_default=True, help="eye to screen")
+@click.option("--fitted", type=click.Path(path_type=Path), help="reader statistics JSON (default: the Kvasir fit)")
+@user_errors
+def simulate(
+    labels: tuple[Path, ...],
+    output: Path,
+    images: Path | None,
+    series: str | None,
+    seed: int,
+    rate_hz: float,
+    accuracy_deg: float,
+    precision_deg: float,
+    screen_px: tuple[int, int],
+    screen_mm: tuple[float, float],
+    distance_mm: float,
+    fitted: Path | None,
+) -> None:
+    """Simulate a reading session on label maps (mask folder or NIfTI/HDF5/DICOM volumes) -> session folder."""
+    from gazekit import simulate as sim
+    from gazekit.geometry import Screen
+
+    for name, value in (("--rate-hz", rate_hz), ("--distance-mm", distance_mm), ("--screen-mm", min(screen_mm))):
+        if not value > 0:
+            raise GazekitError(None, name, f"expected a positive number, got {value}")
+    for name, value in (("--accuracy-deg", accuracy_deg), ("--precision-deg", precision_deg)):
+        if not value >= 0:
+            raise GazekitError(None, name, f"expected a number >= 0, got {value}")
+    cfg = sim.SimConfig(
+        seed=seed,
+        rate_hz=rate_hz,
+        accuracy_deg=accuracy_deg,
+        precision_deg=precision_deg,
+        screen=Screen(screen_px[0], screen_px[1], screen_mm[0], screen_mm[1], distance_mm),
+        fitted=sim.load_fitted(fitted),
+    )
+    out = sim.simulate(list(labels), output, cfg, images=images, series=series)
+    s = sim.summary(out)
+    click.echo(
+        f"{out}: simulated session, {s['stimuli']} stimuli, {s['fixations']} planned fixations, {s['seconds']:.1f} s"
+    )
