@@ -252,7 +252,8 @@ def sidecar(name: str) -> dict:
     return {"session_id": name, "reader_id": "r1", "SamplingFrequency": 60.0, **session.meta_from_screen(SCREEN),
             "RecordedEye": "both", "Manufacturer": "test", "ManufacturersModelName": "test",
             "StartTime": "2026-01-01T00:00:00Z",
-            "stimuli": [{"id": "vol1", "kind": "nifti", "source": "v.nii.gz", "shape": [5, 40, 60], "spacing": None}]}  # fmt: skip
+            "stimuli": [{"id": "vol1", "kind": "nifti", "source": "v.nii.gz", "shape": [5, 40, 60],
+                         "spacing": None}]}  # fmt: skip
 
 
 def event(t_ms: float, k: int) -> dict:
@@ -416,8 +417,8 @@ def test_recorder_validation_measures_a_known_offset_and_warns(tmp_path):
 
     meta = Recorder([volume()], OnTarget(), disp, cfg).run()
     per_target = meta["validation"]["targets"]
-    expected = [calibration.angle_deg(calibration.eye_vectors(SCREEN, [x], [y]),
-                                      calibration.eye_vectors(SCREEN, [x + 40.0], [y]))[0] for x, y in targets]  # fmt: skip
+    vec = calibration.eye_vectors
+    expected = [calibration.angle_deg(vec(SCREEN, [x], [y]), vec(SCREEN, [x + 40.0], [y]))[0] for x, y in targets]
     assert [t["accuracy_deg"] for t in per_target] == pytest.approx(expected, abs=0.05)
     assert meta["AverageCalibrationError"] == pytest.approx(np.mean(expected), abs=0.05)
     assert np.mean(expected) > 0.5 and meta["warnings"] and "worse than the limit" in meta["warnings"][0]
