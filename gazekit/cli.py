@@ -87,7 +87,7 @@ def _wxh(value: str | None, option: str, cast=int):
 @click.option("--tobii-address", default=None, help="eye tracker address (default: the first found)")
 @click.option("--window", "window", default="1024x768", show_default=True, help="window size WxH [px]")
 @click.option("--fullscreen", is_flag=True, help="full screen instead of --window")
-@click.option("--screen-px", default=None, help="screen resolution WxH [px] (default: detected)")
+@click.option("--screen-px", default=None, help="screen resolution WxH [px] (default: the display's)")
 @click.option("--screen-mm", default=None, help="physical screen size WxH [mm] (default: 0.2766 mm/px assumed)")
 @click.option("--distance-mm", default=650.0, show_default=True, type=float, help="eye-to-screen distance [mm]")
 @click.option("--reader-id", default="reader", show_default=True, help="pseudonymous reader id")
@@ -130,9 +130,7 @@ def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_chann
     if res is None:
         from gazekit.record.display import screen_size_px
 
-        res = screen_size_px() or size
-        if res is None:
-            raise GazekitError(None, "--screen-px", "could not detect the screen resolution; give --screen-px WxH")
+        res = screen_size_px()
     mm = _wxh(screen_mm, "--screen-mm", float) or (res[0] * 0.2766, res[1] * 0.2766)
     if distance_mm <= 0:
         raise GazekitError(None, "--distance-mm", f"expected a positive distance, got {distance_mm}")
@@ -160,9 +158,9 @@ def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_chann
         lsl_units=lsl_units,
         tobii_address=tobii_address,
     )
-    from gazekit.record.display import CvDisplay
+    from gazekit.record.display import TkDisplay
 
-    display = CvDisplay(size, res)
+    display = TkDisplay(size)
     meta = Recorder(shown, gaze, display, cfg).run()
     click.echo(
         f"{output}: {meta['status']}, {meta['duration_ms'] / 1000:.1f} s, {len(shown)} stimulus/stimuli, "

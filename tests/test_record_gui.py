@@ -1,8 +1,8 @@
-"""gazekit record as a person uses it: a real OpenCV window under Xvfb, driven with xdotool (mouse, wheel,
+"""gazekit record as a person uses it: the real viewer window under Xvfb, driven with xdotool (mouse, wheel,
 keys), then ``gazekit convert``; a crash and ``--recover``; a simulated LSL gaze stream on loopback.
 
-Needs ``Xvfb`` and ``xdotool`` (Debian packages ``xvfb``, ``xdotool``; ``.ci/run`` installs them) and an
-OpenCV build with windows; the LSL test needs ``pylsl`` (extra ``lsl``). Each test skips with the reason.
+Needs ``Xvfb`` and ``xdotool`` (Debian packages ``xvfb``, ``xdotool``; ``.ci/run`` installs them) and
+Python's ``tkinter``; the LSL test needs ``pylsl`` (extra ``lsl``). Each test skips with the reason.
 """
 
 from __future__ import annotations
@@ -49,14 +49,14 @@ def xdisplay():
         pytest.skip("Xvfb did not start")
     display = f":{number}"
     probe = subprocess.run(
-        [sys.executable, "-c", "import cv2; cv2.namedWindow('probe'); cv2.destroyAllWindows()"],
+        [sys.executable, "-c", "import tkinter; tkinter.Tk().destroy()"],
         env={**os.environ, "DISPLAY": display, "QT_LOGGING_RULES": "*=false"},
         capture_output=True,
         text=True,
     )
     if probe.returncode != 0:
         proc.kill()
-        pytest.skip(f"this OpenCV cannot open windows (opencv-python-headless?): {probe.stderr.strip()[-200:]}")
+        pytest.skip(f"no Tk window (python3-tk missing?): {probe.stderr.strip()[-200:]}")
     yield display
     proc.terminate()
     proc.wait(timeout=10)
@@ -200,7 +200,7 @@ def test_lsl_gaze_stream_on_loopback_is_recorded(xdisplay, tmp_path):
         proc = start_record(xdisplay, [str(tmp_path / "series"), "--window", "320x240", "--source", "lsl",
                                        "--lsl-stream", name, "--lsl-channels", "0,1,2"], sess)  # fmt: skip
         time.sleep(1.5)
-        xdo(xdisplay, "mousemove", "50", "50")  # Qt takes keys once the pointer has been over its window
+        xdo(xdisplay, "mousemove", "50", "50")  # a person's pointer is over the window (no window manager here)
         xdo(xdisplay, "key", "q")
         finish(proc)
     finally:

@@ -1,108 +1,160 @@
-"""The OpenCV window (``opencv-python``'s Qt HighGUI): full screen or a fixed size, drawn 1:1.
+"""The viewer window: Tk (Python's standard ``tkinter``), full screen or a fixed size, drawn 1:1.
 
-The canvas is shown unscaled, so a canvas pixel is a screen pixel and the canvas' top-left corner on
-screen comes from ``cv2.getWindowImageRect``. The mouse pointer, in screen px, is what the mouse
-gaze source samples.
+Why Tk and not an OpenCV window: the ``opencv-python`` Qt window zooms and pans the picture by itself on
+the mouse wheel and on drags, with no way to turn that off or read it back, so what is on screen would
+no longer be what ``viewer_events`` says; ``opencv-python-headless`` has no window at all. Tk shows our
+frame pixel for pixel and hands every key, wheel and pointer event to the viewer. Frames are drawn with
+OpenCV (:mod:`gazekit.record.viewer`) and shown as PPM data, so Pillow is not needed.
+
+A canvas pixel is a screen pixel; the canvas' top-left corner on screen is ``winfo_rootx/rooty``. The
+mouse pointer, in screen px, is what the mouse gaze source samples.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+import time
 
 import cv2
 import numpy as np
 
 from gazekit.errors import GazekitError
 
-WINDOW = "gazekit record"
+TITLE = "gazekit record"
+WHEEL_NOTCH = 120 << 16  # OpenCV's packing of one wheel notch in a mouse event's flags
 
 
-def screen_size_px() -> tuple[int, int] | None:
-    """Resolution of the X display [px] (``xdpyinfo``-free: asks Tk, then xrandr); None when unknown."""
+def _tk():
+    if not os.environ.get("DISPLAY") and os.name == "posix" and not os.environ.get("WAYLAND_DISPLAY"):
+        raise GazekitError(None, "DISPLAY", "expected a graphical session (DISPLAY is not set; use Xvfb for tests)")
     try:
         import tkinter
-
-        root = tkinter.Tk()
-        size = (int(root.winfo_screenwidth()), int(root.winfo_screenheight()))
-        root.destroy()
-        return size
-    except Exception:  # noqa: BLE001 - no Tk or no display: try xrandr
-        pass
-    if shutil.which("xrandr"):
-        out = subprocess.run(["xrandr", "--current"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if "current" in line:  # "Screen 0: minimum 8 x 8, current 1920 x 1080, maximum ..."
-                w, h = line.split("current", 1)[1].split(",")[0].split("x")
-                return int(w), int(h)
-    return None
+    except ImportError:
+        raise GazekitError(
+            None, "tkinter", "expected Python with Tk (Debian/Ubuntu: apt install python3-tk) to open the viewer"
+        ) from None
+    return tkinter
 
 
-class CvDisplay:
-    """An OpenCV window of ``size_px`` (W, H) or full screen (``size_px=None``)."""
+def screen_size_px() -> tuple[int, int]:
+    """Resolution of the display the viewer opens on [px]."""
+    tk = _tk()
+    try:
+        root = tk.Tk()
+    except tk.TclError as exc:
+        raise GazekitError(None, "DISPLAY", f"cannot open the display: {exc}") from None
+    size = (int(root.winfo_screenwidth()), int(root.winfo_screenheight()))
+    root.destroy()
+    return size
 
-    def __init__(self, size_px: tuple[int, int] | None, screen_px: tuple[int, int], position_px=(0, 0)):
-        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-            raise GazekitError(None, "DISPLAY", "expected a graphical session (DISPLAY is not set; use Xvfb for tests)")
+
+class TkDisplay:
+    """A window of ``size_px`` (W, H) at ``position_px``, or full screen (``size_px=None``)."""
+
+    def __init__(self, size_px: tuple[int, int] | None, position_px: tuple[int, int] = (0, 0)):
+        tk = _tk()
         try:
-            cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
-        except cv2.error as exc:
-            raise GazekitError(
-                None, "opencv", f"expected an OpenCV build with windows (opencv-python, not -headless): {exc.err}"
-            ) from None
+            self.root = tk.Tk()
+        except tk.TclError as exc:
+            raise GazekitError(None, "DISPLAY", f"cannot open the display: {exc}") from None
+        self._tk = tk
+        root = self.root
+        root.title(TITLE)
+        root.configure(background="black")
+        root.resizable(False, False)
         self.fullscreen = size_px is None
-        self.canvas_wh = tuple(screen_px) if self.fullscreen else tuple(size_px)
+        screen = (int(root.winfo_screenwidth()), int(root.winfo_screenheight()))
+        self.canvas_wh = screen if self.fullscreen else (int(size_px[0]), int(size_px[1]))
+        if self.fullscreen:
+            root.geometry(f"{screen[0]}x{screen[1]}+0+0")
+            root.attributes("-fullscreen", True)
+        else:
+            root.geometry(f"{self.canvas_wh[0]}x{self.canvas_wh[1]}+{position_px[0]}+{position_px[1]}")
+        self.label = tk.Label(root, borderwidth=0, highlightthickness=0, background="black", cursor="crosshair")
+        self.label.place(x=0, y=0, width=self.canvas_wh[0], height=self.canvas_wh[1])
+        self._photo = None
+        self._keys: list[int] = []
         self._pointer: tuple[int, int] | None = None
         self._handler = None
         self._open = True
-        cv2.setMouseCallback(WINDOW, self._on_mouse)
-        if self.fullscreen:
-            cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        root.protocol("WM_DELETE_WINDOW", self._on_close)
+        root.bind("<Key>", self._on_key)
+        for button, (down, up) in {1: (cv2.EVENT_LBUTTONDOWN, cv2.EVENT_LBUTTONUP),
+                                   3: (cv2.EVENT_RBUTTONDOWN, cv2.EVENT_RBUTTONUP)}.items():  # fmt: skip
+            root.bind(f"<ButtonPress-{button}>", lambda e, ev=down: self._mouse(ev, e, 0))
+            root.bind(f"<ButtonRelease-{button}>", lambda e, ev=up: self._mouse(ev, e, 0))
+        root.bind("<Motion>", lambda e: self._mouse(cv2.EVENT_MOUSEMOVE, e, 0))
+        root.bind("<Button-4>", lambda e: self._mouse(cv2.EVENT_MOUSEWHEEL, e, WHEEL_NOTCH))  # X11 wheel away
+        root.bind("<Button-5>", lambda e: self._mouse(cv2.EVENT_MOUSEWHEEL, e, -WHEEL_NOTCH))  # towards you
+        root.bind(
+            "<MouseWheel>", lambda e: self._mouse(cv2.EVENT_MOUSEWHEEL, e, WHEEL_NOTCH * (1 if e.delta > 0 else -1))
+        )
         self.show(np.zeros((self.canvas_wh[1], self.canvas_wh[0], 3), np.uint8))
-        if not self.fullscreen:
-            cv2.moveWindow(WINDOW, *position_px)
-        for _ in range(5):  # let the window appear and settle before asking where it is
-            cv2.waitKey(20)
-        self._origin = self._read_origin()
+        root.update()
+        root.focus_force()
+        deadline = time.monotonic() + 2.0
+        while not root.winfo_viewable() and time.monotonic() < deadline:  # wait until it is on screen
+            root.update()
+            time.sleep(0.01)
 
-    def _read_origin(self) -> tuple[float, float]:
-        x, y, _, _ = cv2.getWindowImageRect(WINDOW)
-        return float(max(x, 0)), float(max(y, 0))
+    # --- events -----------------------------------------------------------------------------------
+    def _on_close(self) -> None:
+        self._open = False
 
-    def origin_px(self) -> tuple[float, float]:
-        return self._origin
+    def _on_key(self, event) -> None:
+        # printable keys as their character code (q = 113, Escape = 27), others as X keysyms (Up = 65362)
+        self._keys.append(ord(event.char) if len(event.char) == 1 else int(event.keysym_num))
 
-    def _on_mouse(self, event: int, x: int, y: int, flags: int, _param) -> None:
+    def _mouse(self, kind: int, event, flags: int) -> None:
+        x, y = int(event.x_root - self.label.winfo_rootx()), int(event.y_root - self.label.winfo_rooty())
         self._pointer = (x, y)
         if self._handler is not None:
-            self._handler(event, x, y, flags)
+            self._handler(kind, x, y, flags)
+
+    # --- what the recorder uses ----------------------------------------------------------------------
+    def origin_px(self) -> tuple[float, float]:
+        return float(self.label.winfo_rootx()), float(self.label.winfo_rooty())
 
     def pointer(self) -> tuple[float, float] | None:
-        """The mouse pointer in screen px (None until it has been over the window)."""
+        """The mouse pointer in screen px (the centre of the pixel it is on; None before it was seen)."""
         if self._pointer is None:
             return None
-        return self._origin[0] + self._pointer[0] + 0.5, self._origin[1] + self._pointer[1] + 0.5
+        ox, oy = self.origin_px()
+        return ox + self._pointer[0] + 0.5, oy + self._pointer[1] + 0.5
 
     def set_mouse_handler(self, handler) -> None:
         self._handler = handler
 
     def show(self, frame: np.ndarray) -> None:
-        cv2.imshow(WINDOW, frame)
+        """Show a BGR uint8 frame of the canvas size."""
+        h, w = frame.shape[:2]
+        ppm = b"P6 %d %d 255\n" % (w, h) + np.ascontiguousarray(frame[..., ::-1]).tobytes()
+        self._photo = self._tk_photo(ppm)
+        self.label.configure(image=self._photo)
+
+    def _tk_photo(self, ppm: bytes):
+        return self._tk.PhotoImage(master=self.root, data=ppm, format="PPM")
 
     def wait_key(self, ms: int) -> int:
-        key = cv2.waitKeyEx(max(1, ms))
-        if self._open and cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-            self._open = False
-        elif self._open:
-            self._origin = self._read_origin()
-        return key if key == -1 or key > 0xFF00 or key >= 0x1000000 else key & 0xFF
+        """Process window events for up to ``ms`` milliseconds; the first key pressed, or -1."""
+        end = time.monotonic() + ms / 1000
+        while self._open:
+            try:
+                self.root.update()
+            except self._tk.TclError:  # the window was destroyed under us
+                self._open = False
+                break
+            if self._keys or time.monotonic() >= end:
+                break
+            time.sleep(0.001)
+        return self._keys.pop(0) if self._keys else -1
 
     def is_open(self) -> bool:
         return self._open
 
     def close(self) -> None:
-        if self._open:
-            cv2.destroyWindow(WINDOW)
-            cv2.waitKey(1)
-            self._open = False
+        try:
+            self.root.destroy()
+        except self._tk.TclError:  # already gone
+            pass
+        self._open = False

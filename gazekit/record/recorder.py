@@ -25,7 +25,7 @@ from gazekit.stimuli import Stimulus
 
 
 class Display(Protocol):
-    """What the recorder needs from a window (an OpenCV window, or a scripted fake in tests)."""
+    """What the recorder needs from a window (the Tk window, or a scripted fake in tests)."""
 
     canvas_wh: tuple[int, int]
 

@@ -16,8 +16,8 @@ import numpy as np
 from gazekit.geometry import ViewState
 from gazekit.stimuli import Stimulus
 
-KEYS_NEXT_SLICE = {ord("j"), 65364, 0x1000015, 65366}  # j, Down (X11 / Qt), Page Down
-KEYS_PREV_SLICE = {ord("k"), 65362, 0x1000013, 65365}  # k, Up (X11 / Qt), Page Up
+KEYS_NEXT_SLICE = {ord("j"), 65364, 65366}  # j, Down, Page Down (X keysyms, as Tk reports them)
+KEYS_PREV_SLICE = {ord("k"), 65362, 65365}  # k, Up, Page Up
 ZOOM_STEP = 1.25
 
 
@@ -153,7 +153,7 @@ class Viewer:
             if stim.is_volume:
                 text += f"  slice {self.slice_index + 1}/{stim.shape[0]}"
             if self.window:
-                text += f"  W {self.window[1]:.0f} L {self.window[0]:.0f}"
+                text += f"  W {self.window[1]:.4g} L {self.window[0]:.4g}"
             if self.zoom != 1.0:
                 text += f"  zoom {self.zoom:.2f}"
             _text(frame, text, (8, self.canvas_wh[1] - 10), (200, 200, 200))
@@ -198,7 +198,7 @@ class Viewer:
             self.slice_index = int(np.clip(self.slice_index + step, 0, self.stimulus.shape[0] - 1))
 
     def on_mouse(self, event: int, x: int, y: int, flags: int) -> bool:
-        """Apply an OpenCV mouse event at canvas (x, y); True when the display changed."""
+        """Apply a mouse event (OpenCV's event codes) at canvas (x, y); True when the display changed."""
         before = self._snapshot()
         c = self.controls
         if event == cv2.EVENT_MOUSEWHEEL and c.scroll:
@@ -225,10 +225,12 @@ class Viewer:
 
 
 def wheel_delta(flags: int) -> int:
-    """The wheel delta OpenCV packs in the high 16 bits of a wheel event's flags (+120 = one notch away)."""
+    """The wheel delta packed, as OpenCV does, in the high 16 bits of a wheel event's flags (+120 = one notch away)."""
     return flags >> 16
 
 
 def _text(frame: np.ndarray, text: str, org: tuple[int, int], color: tuple[int, int, int]) -> None:
-    cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, color, 1, cv2.LINE_AA)
+    """Text on a black box (readable over any image)."""
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    cv2.rectangle(frame, (org[0] - 4, org[1] - h - 4), (org[0] + w + 4, org[1] + base + 2), (0, 0, 0), -1)
+    cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
