@@ -159,7 +159,9 @@ class Viewer:
             _text(frame, text, (8, self.canvas_wh[1] - 10), (200, 200, 200))
         if lost:
             cv2.rectangle(frame, (0, 0), (self.canvas_wh[0], 34), (0, 0, 170), -1)
-            _text(frame, "GAZE LOST - waiting for the eye tracker, recording continues", (8, 23), (255, 255, 255))
+            _text(
+                frame, "GAZE LOST - waiting for the eye tracker, recording continues", (8, 23), (255, 255, 255), False
+            )
         if self.message:
             _text(frame, self.message, (8, 58), (0, 220, 255))
         return frame
@@ -229,8 +231,9 @@ def wheel_delta(flags: int) -> int:
     return flags >> 16
 
 
-def _text(frame: np.ndarray, text: str, org: tuple[int, int], color: tuple[int, int, int]) -> None:
-    """Text on a black box (readable over any image)."""
+def _text(frame: np.ndarray, text: str, org: tuple[int, int], color: tuple[int, int, int], box: bool = True) -> None:
+    """Text, on a black box unless ``box`` is False (readable over any image)."""
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-    cv2.rectangle(frame, (org[0] - 4, org[1] - h - 4), (org[0] + w + 4, org[1] + base + 2), (0, 0, 0), -1)
+    if box:
+        cv2.rectangle(frame, (org[0] - 4, org[1] - h - 4), (org[0] + w + 4, org[1] + base + 2), (0, 0, 0), -1)
     cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
