@@ -37,14 +37,33 @@ def main() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
 @click.option("--format", "fmt", default=None, help="force a reader instead of detecting it")
 @click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
+@click.option("--viewer-events", type=click.Path(path_type=Path), help="viewer-event log (CSV/Parquet) to map through")
+@click.option("--clock-offset-ms", type=float, default=0.0, help="added to the viewer log's times [ms]")
+@click.option(
+    "--stimulus", "stimulus_paths", multiple=True, type=click.Path(path_type=Path), help="stimulus file/folder"
+)
 @user_errors
-def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None, drop_unassigned: bool) -> None:
+def convert(
+    inputs: tuple[Path, ...],
+    output: Path,
+    fmt: str | None,
+    drop_unassigned: bool,
+    viewer_events: Path | None,
+    clock_offset_ms: float,
+    stimulus_paths: tuple[Path, ...],
+) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
     from gazekit import convert as conv
     from gazekit import tables
     from gazekit.readers import ReadOptions
 
-    opts = conv.ConvertOptions(read=ReadOptions(format=fmt), drop_unassigned=drop_unassigned)
+    opts = conv.ConvertOptions(
+        read=ReadOptions(format=fmt),
+        drop_unassigned=drop_unassigned,
+        viewer_events=viewer_events,
+        clock_offset_ms=clock_offset_ms,
+        stimuli=stimulus_paths,
+    )
     fix, meta = conv.convert(list(inputs), opts)
     tables.write_table("fixations", fix, output, meta)
     click.echo(f"{output}: {conv.format_summary(conv.summary(fix))}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gazekit import readers, tables
+from gazekit import readers, tables, viewer
 from gazekit.errors import GazekitError
 from gazekit.readers import ReadOptions, Recording
 
@@ -19,6 +19,9 @@ class ConvertOptions:
 
     read: ReadOptions = ReadOptions()
     drop_unassigned: bool = False
+    viewer_events: Path | None = None  # a viewer-event log (CSV/Parquet) to map vendor fixations through
+    clock_offset_ms: float = 0.0  # added to the log's times (t_gaze = t_viewer + offset)
+    stimuli: tuple[Path, ...] = ()  # stimulus files/folders giving the sizes the log refers to
 
 
 def finalize(fix: pd.DataFrame, rec: Recording) -> pd.DataFrame:
@@ -58,6 +61,8 @@ def convert(inputs: list[Path], opts: ConvertOptions = ConvertOptions()) -> tupl
     meta: dict = {"inputs": [str(p) for p in inputs], "sessions": {}, "stimuli": {}, "warnings": []}
     for path in inputs:
         rec = readers.read(path, opts.read)
+        if opts.viewer_events is not None:
+            rec = viewer.apply_log(rec, opts.viewer_events, opts.clock_offset_ms, opts.stimuli)
         if rec.fixations is None:
             raise GazekitError(path, None, "no fixation events in the file")
         parts.append(finalize(rec.fixations, rec))

@@ -276,7 +276,9 @@ def load_dicom(path: str | Path, series: str | None = None) -> Stimulus:
         headers = [(p, ds) for p, ds in headers if str(ds.SeriesInstanceUID) == series]
     elif len(counts) > 1:
         listing = "; ".join(f"{uid} ({n} files)" for uid, n in sorted(counts.items()))
-        raise GazekitError(path, None, f"expected one DICOM series, found {len(counts)}: {listing}; pick one with --series UID")
+        raise GazekitError(
+            path, None, f"expected one DICOM series, found {len(counts)}: {listing}; pick one with --series UID"
+        )
     uid = str(headers[0][1].SeriesInstanceUID)
     first = headers[0][1]
     rows, cols = int(first.Rows), int(first.Columns)
@@ -285,7 +287,9 @@ def load_dicom(path: str | Path, series: str | None = None) -> Stimulus:
     multi = {p for p, ds in headers if _n_frames(ds) > 1}
     for p, ds in headers:
         if (int(ds.Rows), int(ds.Columns)) != (rows, cols):
-            raise GazekitError(p, "Rows/Columns", f"expected {rows}x{cols} like the rest of the series, got {ds.Rows}x{ds.Columns}")
+            raise GazekitError(
+                p, "Rows/Columns", f"expected {rows}x{cols} like the rest of the series, got {ds.Rows}x{ds.Columns}"
+            )
         frames.extend(_frames(p, ds))
     normal = None if orientation is None else np.cross(orientation[0], orientation[1])
     frames, slice_gap = _sort_frames(path, frames, normal)
@@ -379,7 +383,9 @@ def _sort_frames(path: Path, frames: list[_Frame], normal: np.ndarray | None) ->
         if (gaps < 1e-3 * max(step, 1e-6)).any() or step <= 0:
             i = int(np.flatnonzero(gaps < 1e-3 * max(step, 1e-6))[0])
             raise GazekitError(
-                frames[i + 1].file, "ImagePositionPatient", f"expected one slice per position, two at {s[i]:.3f} mm along the normal"
+                frames[i + 1].file,
+                "ImagePositionPatient",
+                f"expected one slice per position, two at {s[i]:.3f} mm along the normal",
             )
         big = gaps > 1.5 * step
         if big.any():
@@ -401,7 +407,9 @@ def _sort_frames(path: Path, frames: list[_Frame], normal: np.ndarray | None) ->
     single = all(f.frame == 0 for f in frames)
     if single and (np.diff(inst) > 1).any():
         i = int(np.flatnonzero(np.diff(inst) > 1)[0])
-        raise GazekitError(path, "InstanceNumber", f"expected consecutive slices, missing between {inst[i]} and {inst[i + 1]}")
+        raise GazekitError(
+            path, "InstanceNumber", f"expected consecutive slices, missing between {inst[i]} and {inst[i + 1]}"
+        )
     return frames, 1.0
 
 

@@ -85,7 +85,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     raw.columns = [c.strip() for c in raw.columns]
     missing = [c for c in CSV_REQUIRED if c not in raw.columns]
     if missing:
-        raise GazekitError(path, "header", f"missing column(s) {', '.join(missing)}; expected {', '.join(CSV_REQUIRED)}")
+        raise GazekitError(
+            path, "header", f"missing column(s) {', '.join(missing)}; expected {', '.join(CSV_REQUIRED)}"
+        )
     out = pd.DataFrame({"stimulus_id": raw["stimulus_id"].str.strip().astype(object)})
     for col in ("t_ms", "x0_px", "y0_px", "scale", "window_center", "window_width", "slice_index", "rotation_deg"):
         if col not in raw.columns:
@@ -114,7 +116,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
         bad = ~text.isin(_TRUE | _FALSE)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise GazekitError(path, f"line {i + 2}, column {col!r}", f"expected 0/1/true/false, got {raw[col].iloc[i]!r}")
+            raise GazekitError(
+                path, f"line {i + 2}, column {col!r}", f"expected 0/1/true/false, got {raw[col].iloc[i]!r}"
+            )
         out[col] = text.isin(_TRUE)
     out = out[list(tables.VIEWER_EVENTS.names)]
     tables.to_arrow("viewer_events", out, path)  # validates rotation and scale
@@ -128,7 +132,9 @@ def check_events(events: pd.DataFrame, shapes: Shapes, file: str | Path | None =
             continue
         if sid not in shapes:
             known = ", ".join(sorted(shapes)[:5]) + (" ..." if len(shapes) > 5 else "")
-            raise GazekitError(file, f"row {i}, column 'stimulus_id'", f"expected a known stimulus ({known}), got {sid!r}")
+            raise GazekitError(
+                file, f"row {i}, column 'stimulus_id'", f"expected a known stimulus ({known}), got {sid!r}"
+            )
         n_slices = shapes[sid][0]
         if n_slices is not None:
             if pd.isna(k) or not 0 <= int(k) < n_slices:
@@ -224,3 +230,44 @@ def map_fixations(
     fix["x_px"], fix["y_px"], fix["on_image"] = x, y, on
     fix["image_width_px"], fix["image_height_px"] = width, height
     return fix, warnings
+
+
+def stimulus_shapes(paths: tuple[Path, ...] | list[Path]) -> Shapes:
+    """Shapes of the stimuli at ``paths`` (image files/folders, NIfTI, HDF5, DICOM folders)."""
+    from gazekit import stimuli
+
+    shapes: Shapes = {}
+    for path in paths:
+        for st in stimuli.load(path):
+            shapes[st.stimulus_id] = (st.shape[0], st.shape[1], st.shape[2]) if st.is_volume else (None, *st.shape)
+    return shapes
+
+
+def apply_log(rec, log: str | Path, clock_offset_ms: float = 0.0, stimulus_paths: tuple[Path, ...] = ()):
+    """Map a vendor recording's fixations through a viewer-event log (``convert --viewer-events``).
+
+    ``rec`` is a :class:`gazekit.readers.Recording` of ONE session whose fixations carry
+    ``screen_x_px, screen_y_px``; the stimulus sizes come from ``stimulus_paths`` (and from the
+    recording when it knows ``width``/``height``). Returns the recording with mapped fixations.
+    """
+    from dataclasses import replace
+
+    log = Path(log)
+    fix = rec.fixations
+    if fix is None or not {"screen_x_px", "screen_y_px"} <= set(fix.columns) or fix["screen_x_px"].isna().all():
+        raise GazekitError(log, "--viewer-events", "expected a recording with fixations in screen coordinates")
+    if fix["session_id"].nunique() > 1:
+        raise GazekitError(
+            log, "--viewer-events", f"expected a recording of one session, got {fix['session_id'].nunique()}"
+        )
+    shapes: Shapes = {
+        sid: (None, int(m["height"]), int(m["width"]))
+        for sid, m in rec.stimuli.items()
+        if isinstance(m, dict) and m.get("width") and m.get("height")
+    }
+    shapes.update(stimulus_shapes(stimulus_paths))
+    if not shapes:
+        raise GazekitError(log, "--stimulus", "expected the stimuli the log refers to (image/volume paths)")
+    events = read_viewer_events(log, clock_offset_ms)
+    mapped, warnings = map_fixations(fix.reset_index(drop=True), events, shapes, log)
+    return replace(rec, fixations=mapped, warnings=[*rec.warnings, *(f"{log}: {w}" for w in warnings)])

@@ -77,6 +77,10 @@ def read_head(path: Path) -> str:
 
 def pick_reader(path: Path, fmt: str | None = None) -> ModuleType:
     """The reader for ``path``: the one named ``fmt``, else the first whose ``sniff`` accepts the head."""
+    if path.is_dir():
+        from gazekit.readers import session_folder
+
+        return session_folder
     if fmt:
         for reader in READERS:
             if reader.NAME == fmt:
