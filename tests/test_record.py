@@ -149,20 +149,24 @@ class StepClock(Clock):
         return self.t
 
 
-def test_mouse_source_keeps_its_rate_and_reports_invalid_before_the_pointer_arrives():
+def test_mouse_source_keeps_its_rate_through_stalls_and_reports_invalid_before_the_pointer_arrives():
     pos = [None]
     src = MouseSource(lambda: pos[0], sampling_hz=100)
     clock = StepClock()
     src.start(clock)
     got = []
-    for t in np.arange(0, 100, 2.5):  # polled every 2.5 ms for 100 ms at 100 Hz: one sample per 10 ms
+    polls = list(np.arange(0, 100, 2.5)) + [135.0, 137.5, 199.0]  # a 35 ms and a 61 ms stall
+    for t in polls:
         clock.t = float(t)
         if t >= 50:
             pos[0] = (12.0, 34.0)
+        if t >= 199:
+            pos[0] = (50.0, 60.0)
         got += src.poll()
-    assert len(got) == 10
-    assert [g[3] for g in got] == [False] * 5 + [True] * 5
-    assert got[-1][1:3] == (12.0, 34.0)
+    # 100 Hz grid from 0 ms: 0, 10, ..., 190 -> 20 samples, none missing
+    assert [g[0] for g in got] == pytest.approx(np.arange(0, 200, 10.0))
+    assert [g[3] for g in got] == [False] * 5 + [True] * 15
+    assert got[-2][1:3] == (12.0, 34.0) and got[-1][1:3] == (50.0, 60.0)  # stall filled with the old position
 
 
 def test_replay_gives_samples_when_their_time_comes(tmp_path):
@@ -268,6 +272,7 @@ def test_writer_flushes_parts_a_crash_keeps_them_and_recover_compacts(tmp_path):
     for i in range(3):
         w.add_samples(rows[10 * i : 10 * (i + 1)])
         w.add_event(event(10.0 * i, i))
+    w.wait()
     # "crash" here: no close. Every file in the folder is readable, 3 parts per table.
     assert len(list((folder / "samples.parts").glob("*.parquet"))) == 3
     assert json.loads((folder / "session.json").read_text())["status"] == "recording"

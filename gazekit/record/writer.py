@@ -3,7 +3,8 @@
 While recording, gaze samples and viewer events go to part files (``samples.parts/part-000001.parquet``,
 ``viewer_events.parts/...``), each written atomically at least once per ``flush_every_ms``; so a crash
 or a pulled cable loses at most that much and every file already in the folder is a valid Parquet
-table. ``session.json`` is written at the start (``"status": "recording"``) and rewritten at the end.
+table. Parts are written by a background thread, so the viewer loop never waits for the disk.
+``session.json`` is written at the start (``"status": "recording"``) and rewritten at the end.
 :meth:`SessionWriter.close` (or :func:`recover` after a crash) compacts the parts into
 ``samples.parquet`` and ``viewer_events.parquet`` and removes them.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,8 @@ class SessionWriter:
         self._rows: dict[str, list[tuple | dict]] = {"samples": [], "viewer_events": []}
         self._n_parts = {"samples": 0, "viewer_events": 0}
         self._last_flush = time.monotonic()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gazekit-writer")
+        self._pending: list[Future] = []
         self.n_samples = 0
         self.n_events = 0
         write_json(self.folder / "session.json", self.sidecar)
@@ -69,16 +73,24 @@ class SessionWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write what is buffered as one new part file per table (atomic; a crash keeps earlier parts)."""
+        """Hand what is buffered to the writer thread: one new part file per table (atomic)."""
+        for done in [f for f in self._pending if f.done()]:
+            done.result()  # re-raise a failed write here, in the recording loop
+            self._pending.remove(done)
         for kind, rows in self._rows.items():
             if not rows:
                 continue
-            df = _frame(kind, rows)
             self._n_parts[kind] += 1
             path = self.folder / PARTS[kind] / f"part-{self._n_parts[kind]:06d}.parquet"
-            tables.write_table(kind, df, path, {"part": self._n_parts[kind]})
+            self._pending.append(self._pool.submit(_write_part, kind, rows, path, self._n_parts[kind]))
             self._rows[kind] = []
         self._last_flush = time.monotonic()
+
+    def wait(self) -> None:
+        """Block until every part handed to the writer thread is on disk."""
+        for f in self._pending:
+            f.result()
+        self._pending = []
 
     def update_sidecar(self, **fields: Any) -> None:
         """Merge ``fields`` into session.json and rewrite it now."""
@@ -88,8 +100,14 @@ class SessionWriter:
     def close(self, **fields: Any) -> dict[str, Any]:
         """Flush, compact the parts into the final tables, mark the session complete; returns session.json."""
         self.flush()
+        self.wait()
+        self._pool.shutdown()
         self.sidecar.update(fields)
         return compact(self.folder, self.sidecar, status="complete")
+
+
+def _write_part(kind: str, rows: list, path: Path, n: int) -> None:
+    tables.write_table(kind, _frame(kind, rows), path, {"part": n})
 
 
 def _frame(kind: str, rows: list) -> pd.DataFrame:

@@ -10,10 +10,11 @@ from gazekit.record.sources import Sample
 
 
 class MouseSource:
-    """Samples ``pointer()`` (screen px, or None before the pointer entered the window) at each poll.
+    """Samples ``pointer()`` (screen px, or None before the pointer entered the window) on a regular grid.
 
-    Polls come from the viewer loop, so the rate is the loop's (``sampling_hz`` nominal); a poll
-    sooner than one sample period after the previous one gives nothing, which keeps the rate even.
+    Polls come from the viewer loop; each poll gives the samples of every grid time (``sampling_hz``)
+    since the previous poll, so a loop stall (a file flush, a slow frame) leaves no gap: grid times
+    inside the stall get the position seen at the previous poll, the last one the current position.
     """
 
     manufacturer = "gazekit"
@@ -25,21 +26,29 @@ class MouseSource:
         self.sampling_hz = sampling_hz
         self._clock: Clock | None = None
         self._next_ms = 0.0
+        self._previous: tuple[float, float] | None = None
 
     def start(self, clock: Clock) -> None:
         self._clock = clock
         self._next_ms = clock.now_ms()
 
-    def poll(self) -> list[Sample]:
-        t_ms = self._clock.now_ms()
-        if t_ms < self._next_ms:
-            return []
-        period_ms = 1000.0 / self.sampling_hz
-        self._next_ms = max(self._next_ms + period_ms, t_ms - period_ms)
-        pos = self.pointer()
+    def _sample(self, t_ms: float, pos: tuple[float, float] | None) -> Sample:
         if pos is None:
-            return [(t_ms, math.nan, math.nan, False, math.nan, self.eye)]
-        return [(t_ms, float(pos[0]), float(pos[1]), True, math.nan, self.eye)]
+            return (t_ms, math.nan, math.nan, False, math.nan, self.eye)
+        return (t_ms, float(pos[0]), float(pos[1]), True, math.nan, self.eye)
+
+    def poll(self) -> list[Sample]:
+        now_ms = self._clock.now_ms()
+        period_ms = 1000.0 / self.sampling_hz
+        n = int((now_ms - self._next_ms) // period_ms) + 1 if now_ms >= self._next_ms else 0
+        if n == 0:
+            return []
+        pos = self.pointer()
+        times = [self._next_ms + i * period_ms for i in range(n)]
+        out = [self._sample(t, self._previous) for t in times[:-1]] + [self._sample(times[-1], pos)]
+        self._next_ms = times[-1] + period_ms
+        self._previous = pos
+        return out
 
     def stop(self) -> None:
         pass
