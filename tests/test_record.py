@@ -449,3 +449,26 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     )
     assert r.exit_code == 2 and "--replay-file" in r.output
     assert not (tmp_path / "s").exists()
+
+
+def test_lsl_source_maps_sender_time_stamps_onto_the_session_clock():
+    pylsl = pytest.importorskip("pylsl", reason="pylsl not installed (pip install '.[lsl]')")
+    from gazekit.record.sources.lsl import LslSource
+
+    name = f"gazekit-unit-{id(pylsl)}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Gaze", 2, 0, "double64", name))
+    clock = Clock()
+    src = LslSource(name, ("0", "1"), "norm", (1000, 500))
+    src.start(clock)
+    stamps = [pylsl.local_clock() - 0.2 + 0.01 * i for i in range(20)]  # sent with explicit stamps
+    for i, ts in enumerate(stamps):
+        outlet.push_sample([0.1 + 0.01 * i, 0.5], ts)
+    got, deadline = [], time.monotonic() + 5
+    while len(got) < 20 and time.monotonic() < deadline:
+        got += src.poll()
+        time.sleep(0.01)
+    src.stop()
+    # pylsl.local_clock() is this machine's monotonic clock: t_ms = (stamp - session start) * 1000
+    assert [g[0] for g in got] == pytest.approx([(ts - clock.t0_s) * 1000 for ts in stamps], abs=1.0)
+    assert [g[1] for g in got] == pytest.approx([1000 * (0.1 + 0.01 * i) for i in range(20)])  # norm -> px
+    assert all(g[2] == 250.0 for g in got)

@@ -22,3 +22,11 @@ def phantom(n_slices: int = 12, size_px: int = 128) -> np.ndarray:
 def write_demo_series(folder: str | Path, n_slices: int = 12, size_px: int = 128) -> str:
     """Write the phantom as an axial MR DICOM series (1 mm pixels, 3 mm slices); returns its SeriesInstanceUID."""
     return write_dicom_series(phantom(n_slices, size_px), folder, (3.0, 1.0, 1.0), description="gazekit demo phantom")
+
+
+if __name__ == "__main__":  # python -m gazekit.record.demo FOLDER (used by examples/record_demo.sh)
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m gazekit.record.demo FOLDER")
+    print(f"{sys.argv[1]}: demo DICOM series {write_demo_series(sys.argv[1])}")
