@@ -167,15 +167,17 @@ def test_killed_recording_keeps_all_but_the_last_second_and_recovers(xdisplay, t
     assert rec.meta["status"] == "recovered" and len(rec.samples) == len(partial)
 
 
-def test_sigint_closes_the_session_cleanly(xdisplay, tmp_path):
+def test_ctrl_c_ends_the_session_cleanly(xdisplay, tmp_path):
+    # (closing the window is the window manager's WM_DELETE_WINDOW, which Xvfb alone cannot send; the
+    # recording loop's handling of it is tested with a scripted window in test_record.py)
     write_demo_series(tmp_path / "series", n_slices=4, size_px=64)
     sess = tmp_path / "session"
     proc = start_record(xdisplay, [str(tmp_path / "series"), "--window", "320x240"], sess)
-    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     finish(proc)
     rec = session.read_session(sess)
-    assert rec.meta["status"] == "complete" and "interrupted" in (sess / "record.log").read_text()
+    assert rec.meta["status"] == "complete" and len(rec.samples) > 10
+    assert "interrupted" in (sess / "record.log").read_text()
 
 
 def test_lsl_gaze_stream_on_loopback_is_recorded(xdisplay, tmp_path):

@@ -73,11 +73,13 @@ class TkDisplay:
         self.label = tk.Label(root, borderwidth=0, highlightthickness=0, background="black", cursor="crosshair")
         self.label.place(x=0, y=0, width=self.canvas_wh[0], height=self.canvas_wh[1])
         self._photo = None
+        self._origin = (0.0, 0.0)
         self._keys: list[int] = []
         self._pointer: tuple[int, int] | None = None
         self._handler = None
         self._open = True
         root.protocol("WM_DELETE_WINDOW", self._on_close)
+        root.bind("<Destroy>", lambda e: self._on_close() if e.widget is root else None)  # destroyed from outside
         root.bind("<Key>", self._on_key)
         for button, (down, up) in {1: (cv2.EVENT_LBUTTONDOWN, cv2.EVENT_LBUTTONUP),
                                    3: (cv2.EVENT_RBUTTONDOWN, cv2.EVENT_RBUTTONUP)}.items():  # fmt: skip
@@ -96,6 +98,7 @@ class TkDisplay:
         while not root.winfo_viewable() and time.monotonic() < deadline:  # wait until it is on screen
             root.update()
             time.sleep(0.01)
+        self._origin = self._read_origin()
 
     # --- events -----------------------------------------------------------------------------------
     def _on_close(self) -> None:
@@ -106,14 +109,18 @@ class TkDisplay:
         self._keys.append(ord(event.char) if len(event.char) == 1 else int(event.keysym_num))
 
     def _mouse(self, kind: int, event, flags: int) -> None:
-        x, y = int(event.x_root - self.label.winfo_rootx()), int(event.y_root - self.label.winfo_rooty())
+        x, y = int(event.x_root - self._origin[0]), int(event.y_root - self._origin[1])
         self._pointer = (x, y)
         if self._handler is not None:
             self._handler(kind, x, y, flags)
 
     # --- what the recorder uses ----------------------------------------------------------------------
-    def origin_px(self) -> tuple[float, float]:
+    def _read_origin(self) -> tuple[float, float]:
         return float(self.label.winfo_rootx()), float(self.label.winfo_rooty())
+
+    def origin_px(self) -> tuple[float, float]:
+        """Screen position of the canvas' top-left corner (as of the last event processing)."""
+        return self._origin
 
     def pointer(self) -> tuple[float, float] | None:
         """The mouse pointer in screen px (the centre of the pixel it is on; None before it was seen)."""
@@ -144,6 +151,9 @@ class TkDisplay:
             except self._tk.TclError:  # the window was destroyed under us
                 self._open = False
                 break
+            if not self._open:
+                break
+            self._origin = self._read_origin()
             if self._keys or time.monotonic() >= end:
                 break
             time.sleep(0.001)
