@@ -472,3 +472,61 @@ def test_lsl_source_maps_sender_time_stamps_onto_the_session_clock():
     assert [g[0] for g in got] == pytest.approx([(ts - clock.t0_s) * 1000 for ts in stamps], abs=1.0)
     assert [g[1] for g in got] == pytest.approx([1000 * (0.1 + 0.01 * i) for i in range(20)])  # norm -> px
     assert all(g[2] == 250.0 for g in got)
+
+
+def test_replay_of_a_vendor_export_goes_through_the_reader_registry(tmp_path, monkeypatch):
+    from gazekit import readers
+
+    fake = types.ModuleType("fake_reader")
+    fake.NAME = "fake"
+    fake.sniff = lambda head: head.startswith("FAKE")
+    fake.read = lambda path, opts: readers.Recording(
+        "fake",
+        samples=pd.DataFrame(
+            {
+                "session_id": ["a"] * 3 + ["b"],
+                "t_ms": [0.0, 2.0, 4.0, 0.0],
+                "x_norm": [0.5, 0.25, 0.0, 1.0],
+                "y_norm": [0.5, 0.5, 0.5, 1.0],
+                "valid": True,
+                "pupil": np.nan,
+                "eye": "left",
+            }
+        ),  # fmt: skip
+    )
+    monkeypatch.setattr(readers, "READERS", (fake,))
+    path = tmp_path / "export.txt"
+    path.write_text("FAKE export\n")
+    with pytest.raises(GazekitError, match="screen resolution"):
+        ReplaySource(path)
+    src = ReplaySource(path, (800, 600))
+    clock = StepClock()
+    src.start(clock)
+    clock.t = 100.0
+    got = src.poll()  # the first session only, scaled to the screen
+    assert [(g[1], g[2]) for g in got] == [(400.0, 300.0), (200.0, 300.0), (0.0, 300.0)]
+    assert src.sampling_hz == pytest.approx(500.0)
+
+
+def test_replay_of_the_real_tobii_sdk_export(tmp_path):
+    from gazekit import readers
+    from tests.conftest import shared_path
+
+    path = shared_path("gaze-samples", "tobiisdk_tobii_research_sample_gaze_data.csv")
+    head = readers.read_head(path)
+    if not any(r.sniff(head) for r in readers.READERS):
+        pytest.skip("no reader for Tobii SDK exports on this branch (gazekit.readers.tobii_sdk)")
+    src = ReplaySource(path, (1920, 1080))
+    rec = readers.read(path).samples
+    if "session_id" in rec:
+        rec = rec[rec["session_id"] == rec["session_id"].iloc[0]]
+    rec = rec.sort_values("t_ms", kind="stable")
+    clock = StepClock()
+    src.start(clock)
+    clock.t = 1e9
+    got = src.poll()
+    assert len(got) == len(rec) and src.finished
+    x = np.array([g[1] for g in got])
+    expected = rec["x_screen_px"] if "x_screen_px" in rec else rec["x_norm"] * 1920
+    assert np.allclose(x, expected.to_numpy(float), equal_nan=True)
+    assert [g[0] for g in got] == pytest.approx((rec["t_ms"] - rec["t_ms"].iloc[0]).tolist())

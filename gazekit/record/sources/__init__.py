@@ -45,7 +45,7 @@ def make_source(name: str, **options) -> GazeSource:
 
         if options.get("replay_file") is None:
             raise GazekitError(None, "--replay-file", "expected the samples file to replay with --source replay")
-        return ReplaySource(options["replay_file"])
+        return ReplaySource(options["replay_file"], options.get("screen_px"))
     if name == "lsl":
         from gazekit.record.sources.lsl import LslSource
 

@@ -14,8 +14,11 @@ from gazekit.record.clock import Clock
 from gazekit.record.sources import Sample
 
 
-def load_samples(path: Path) -> pd.DataFrame:
-    """Samples of ``path`` (Parquet samples table, or any export a gazekit reader finds samples in)."""
+def load_samples(path: Path, screen_px: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Samples of ``path`` (Parquet samples table, or any export a gazekit reader finds samples in).
+
+    Positions normalised to the screen (``x_norm, y_norm`` from a reader) are scaled by ``screen_px``.
+    """
     if path.suffix == ".parquet":
         df, _ = tables.read_table("samples", path)
     else:
@@ -27,6 +30,13 @@ def load_samples(path: Path) -> pd.DataFrame:
         df = rec.samples
         if "session_id" in df.columns:  # several sessions in one export: replay the first
             df = df[df["session_id"] == df["session_id"].iloc[0]]
+        if "x_screen_px" not in df.columns and {"x_norm", "y_norm"} <= set(df.columns):
+            if screen_px is None:
+                raise GazekitError(path, None, "positions are normalised: give the screen resolution (--screen-px)")
+            df = df.assign(x_screen_px=df["x_norm"] * screen_px[0], y_screen_px=df["y_norm"] * screen_px[1])
+        missing = [c for c in ("t_ms", "x_screen_px", "y_screen_px", "valid") if c not in df.columns]
+        if missing:
+            raise GazekitError(path, None, f"expected gaze samples with {', '.join(missing)}")
     df = df.sort_values("t_ms", kind="stable").reset_index(drop=True)
     if not len(df):
         raise GazekitError(path, None, "expected gaze samples, the table is empty")
@@ -39,9 +49,9 @@ class ReplaySource:
     manufacturer = "gazekit"
     model = "replay"
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, screen_px: tuple[int, int] | None = None):
         self.path = Path(path)
-        df = load_samples(self.path)
+        df = load_samples(self.path, screen_px)
         self.model = f"replay of {self.path.name}"
         self._t = df["t_ms"].to_numpy(float) - float(df["t_ms"].iloc[0])
         self._x = df["x_screen_px"].to_numpy(float)
