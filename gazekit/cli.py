@@ -150,7 +150,14 @@ def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_chann
         from gazekit.record.display import screen_size_px
 
         res = screen_size_px()
-    mm = _wxh(screen_mm, "--screen-mm", float) or (res[0] * 0.2766, res[1] * 0.2766)
+    mm = _wxh(screen_mm, "--screen-mm", float)
+    if mm is None:
+        mm = (res[0] * 0.2766, res[1] * 0.2766)
+        click.echo(
+            f'warning: --screen-mm not given; assuming {mm[0]:.0f}x{mm[1]:.0f} mm (0.2766 mm/px, a 24" 1080p '
+            "monitor): degrees in session.json are only as right as this",
+            err=True,
+        )
     if distance_mm <= 0:
         raise GazekitError(None, "--distance-mm", f"expected a positive distance, got {distance_mm}")
     cfg = RecordConfig(
