@@ -325,7 +325,9 @@ class FakeDisplay:
                 self.open = False
             elif action == "interrupt":
                 raise KeyboardInterrupt
-            elif isinstance(action, tuple):
+            elif isinstance(action, tuple) and action[0] == "move":  # the window was dragged elsewhere
+                self.origin = action[1:]
+            elif isinstance(action, tuple) and action[0] == "mouse":
                 self.handler(*action[1:])
             else:
                 return action
@@ -381,6 +383,20 @@ def test_recorder_logs_display_changes_on_the_gaze_clock_and_closes_on_q(tmp_pat
     # 100 Hz source over ~450 ms
     assert len(sess.samples) == pytest.approx(meta["duration_ms"] / 10, abs=3)
     assert len(disp.frames) == 3
+
+
+def test_recorder_follows_the_worklist_and_a_moved_window(tmp_path):
+    img = np.full((30, 20), 7, np.uint8)
+    second = Stimulus("img2", "image", __import__("pathlib").Path("img2.png"), img)
+    script = [(100, ("move", 300.0, 90.0)), (250, ord("n")), (400, ord("n"))]  # the second n ends the worklist
+    meta = Recorder([volume(), second], ListSource(), FakeDisplay(script), config(tmp_path)).run()
+    ev = session.read_session(tmp_path / "sess").viewer_events
+    assert ev["stimulus_id"].tolist() == ["vol1", "vol1", "img2", ""]
+    assert ev["x0_px"].iloc[1] - ev["x0_px"].iloc[0] == pytest.approx(200.0)  # window moved by (200, 40)
+    assert ev["y0_px"].iloc[1] - ev["y0_px"].iloc[0] == pytest.approx(40.0)
+    assert pd.isna(ev["slice_index"].iloc[2]) and ev["scale"].iloc[2] == pytest.approx(min(640 / 20, 480 / 30))
+    assert [s["id"] for s in meta["stimuli"]] == ["vol1", "img2"]
+    assert "end of the worklist" in (tmp_path / "sess" / "record.log").read_text()
 
 
 def test_recorder_marks_a_lost_stream_and_resumes(tmp_path):
