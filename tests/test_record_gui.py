@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from gazekit import session, tables
+from gazekit.cli import main
 from gazekit.record import writer
 from gazekit.record.demo import write_demo_series
 
@@ -160,9 +162,8 @@ def test_killed_recording_keeps_all_but_the_last_second_and_recovers(xdisplay, t
     partial = writer.read_parts(sess, "samples")
     # at least everything older than ~1 s before the kill is on disk (60 Hz, >= 2.6 s recorded after the log line)
     assert partial["t_ms"].max() - partial["t_ms"].min() >= 1400
-    run = subprocess.run([sys.executable, "-m", "gazekit", "record", "--recover", "-o", str(sess)],
-                         env=env(xdisplay), capture_output=True, text=True)  # fmt: skip
-    assert run.returncode == 0, run.stderr
+    run = CliRunner().invoke(main, ["record", "--recover", "-o", str(sess)])
+    assert run.exit_code == 0, run.output
     rec = session.read_session(sess)
     assert rec.meta["status"] == "recovered" and len(rec.samples) == len(partial)
 
