@@ -546,3 +546,40 @@ def test_replay_of_the_real_tobii_sdk_export(tmp_path):
     expected = rec["x_screen_px"] if "x_screen_px" in rec else rec["x_norm"] * 1920
     assert np.allclose(x, expected.to_numpy(float), equal_nan=True)
     assert [g[0] for g in got] == pytest.approx((rec["t_ms"] - rec["t_ms"].iloc[0]).tolist())
+
+
+def test_recorder_source_that_fails_to_start_leaves_no_folder_and_an_error_aborts(tmp_path):
+    class Missing(ListSource):
+        def start(self, clock):
+            raise GazekitError(None, "--source lsl", "no LSL stream")
+
+    disp = FakeDisplay([])
+    with pytest.raises(GazekitError, match="no LSL stream"):
+        Recorder([volume()], Missing(), disp, config(tmp_path)).run()
+    assert not (tmp_path / "sess").exists() and not disp.open
+
+    class Breaks(ListSource):  # an irregular stream (no nominal rate) that fails after ~300 ms
+        def poll(self):
+            if self.clock.now_ms() > 300:
+                raise RuntimeError("cable pulled")
+            return super().poll()
+
+    with pytest.raises(RuntimeError, match="cable pulled"):
+        Recorder([volume()], Breaks(sampling_hz=200.0), FakeDisplay([]), config(tmp_path)).run()
+    sess = session.read_session(tmp_path / "sess")  # everything recorded so far is kept
+    assert sess.meta["status"] == "aborted" and "cable pulled" in sess.meta["warnings"][0]
+    assert len(sess.samples) == pytest.approx(300 / 5, abs=8)
+
+
+def test_recorder_measures_the_rate_of_an_irregular_stream(tmp_path):
+    class Irregular(ListSource):  # no nominal rate (an LSL stream declaring 0 Hz), samples every 4 ms
+        def poll(self):
+            out = []
+            while self.next <= self.clock.now_ms():
+                out.append((self.next, *self.xy, True, math.nan, "both"))
+                self.next += 4.0
+            return out
+
+    src = Irregular(sampling_hz=math.nan)
+    meta = Recorder([volume()], src, FakeDisplay([(300, ord("q"))]), config(tmp_path)).run()
+    assert meta["SamplingFrequency"] == pytest.approx(250.0, rel=1e-6)

@@ -77,6 +77,7 @@ class Recorder:
         self._last_sample_ms = 0.0
         self.viewer: Viewer | None = None
         self._changed = False
+        self._n_samples, self._t_first_ms, self._t_last_ms = 0, 0.0, 0.0
 
     # --- bookkeeping ------------------------------------------------------------------------------
     def _sidecar(self) -> dict:
@@ -113,6 +114,10 @@ class Recorder:
         now = self.clock.now_ms()
         if samples:
             self.writer.add_samples(samples)
+            if not self._n_samples:
+                self._t_first_ms = samples[0][0]
+            self._n_samples += len(samples)
+            self._t_last_ms = samples[-1][0]
             self._last_sample_ms = now
             if self.lost:
                 self.lost = False
@@ -206,15 +211,26 @@ class Recorder:
                 self._changed = True
 
     def run(self) -> dict:
-        """Record until the reader ends the session; returns session.json as written."""
+        """Record until the reader ends the session; returns session.json as written.
+
+        The session folder is created only once the gaze source has started (a tracker that is not
+        there leaves nothing behind). Whatever ends the session, the folder is closed and compacted;
+        an unexpected error marks it ``"status": "aborted"`` and is raised again.
+        """
         cfg = self.cfg
         self.clock = Clock()
-        self.writer = SessionWriter(cfg.session_dir, self._sidecar(), cfg.flush_every_ms)
+        try:
+            self.source.start(self.clock)
+            self.writer = SessionWriter(cfg.session_dir, self._sidecar(), cfg.flush_every_ms)
+        except BaseException:
+            self.source.stop()
+            self.display.close()
+            raise
         self._last_event: dict | None = None
         previous = _install_sigterm()
         validation = None
+        status = "complete"
         try:
-            self.source.start(self.clock)
             self.display.set_mouse_handler(self._on_mouse)
             self._last_sample_ms = self.clock.now_ms()
             self.log(f"recording from {self.source.manufacturer} {self.source.model}")
@@ -223,6 +239,11 @@ class Recorder:
             self._reading()
         except (KeyboardInterrupt, _Stop):
             self.log("interrupted: closing the session")
+        except BaseException as exc:
+            status = "aborted"
+            self.warnings.append(f"recording aborted by an error: {exc}")
+            self.log("ERROR " + self.warnings[-1])
+            raise
         finally:
             end_ms = self.clock.now_ms()
             self.writer.add_event({**self._blank_event(), "t_ms": end_ms})
@@ -233,16 +254,23 @@ class Recorder:
             self.display.close()
             signal.signal(signal.SIGTERM, previous)
             fields = {"duration_ms": end_ms, "gaze_gaps": self.gaps, "warnings": self.warnings}
-            if math.isfinite(self.source.sampling_hz):
-                fields["SamplingFrequency"] = self.source.sampling_hz
+            fields["SamplingFrequency"] = self._sampling_hz()
             if validation is not None:
                 fields.update(
                     validation=validation,
                     AverageCalibrationError=validation["accuracy_deg"],
                     MaximalCalibrationError=validation["max_accuracy_deg"],
                 )
-            sidecar = self.writer.close(**fields)
+            sidecar = self.writer.close(status=status, **fields)
         return sidecar
+
+    def _sampling_hz(self) -> float:
+        """The source's nominal rate, else the measured one (samples per second over the session)."""
+        if math.isfinite(self.source.sampling_hz) and self.source.sampling_hz > 0:
+            return float(self.source.sampling_hz)
+        if self._n_samples > 1 and self._t_last_ms > self._t_first_ms:
+            return 1000.0 * (self._n_samples - 1) / (self._t_last_ms - self._t_first_ms)
+        return self.writer.sidecar["SamplingFrequency"]
 
 
 def _display_key(row: dict) -> tuple:

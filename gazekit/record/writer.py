@@ -97,13 +97,13 @@ class SessionWriter:
         self.sidecar.update(fields)
         write_json(self.folder / "session.json", self.sidecar)
 
-    def close(self, **fields: Any) -> dict[str, Any]:
-        """Flush, compact the parts into the final tables, mark the session complete; returns session.json."""
+    def close(self, status: str = "complete", **fields: Any) -> dict[str, Any]:
+        """Flush, compact the parts into the final tables, set ``status``; returns session.json."""
         self.flush()
         self.wait()
         self._pool.shutdown()
         self.sidecar.update(fields)
-        return compact(self.folder, self.sidecar, status="complete")
+        return compact(self.folder, self.sidecar, status=status)
 
 
 def _write_part(kind: str, rows: list, path: Path, n: int) -> None:
