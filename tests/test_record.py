@@ -61,6 +61,14 @@ def test_render_puts_every_image_pixel_where_the_view_state_says(scale, x0, y0):
     assert (canvas[outside] == 0).all()
 
 
+def test_render_shrinks_a_large_image_into_its_exact_rectangle():
+    img = np.full((100, 200), 100, np.uint8)
+    canvas = render_image(img, (300, 200), 10.0, 20.0, 0.5)  # 200x100 px at half size: [10, 110) x [20, 70)
+    assert (canvas[20:70, 10:110] == 100).all()
+    canvas[20:70, 10:110] = 0
+    assert (canvas == 0).all()
+
+
 def test_apply_window_known_values():
     out = apply_window(np.array([[0.0, 50.0, 100.0, 150.0]]), center=100.0, width=100.0)
     # window [50, 150]: 0 -> 0 (clipped), 50 -> 0, 100 -> 127.5 -> 127, 150 -> 255

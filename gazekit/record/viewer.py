@@ -80,7 +80,6 @@ class Viewer:
         self.origin_px = origin_px
         self.controls = controls
         self.overlay = overlay
-        self.message = ""
         self.index = -1
         self._drag: tuple[int, int, int] | None = None  # (button event, x, y)
         self.next_stimulus()
@@ -162,8 +161,6 @@ class Viewer:
             _text(
                 frame, "GAZE LOST - waiting for the eye tracker, recording continues", (8, 23), (255, 255, 255), False
             )
-        if self.message:
-            _text(frame, self.message, (8, 58), (0, 220, 255))
         return frame
 
     # --- input ----------------------------------------------------------------------------------
