@@ -126,7 +126,8 @@ class Recorder:
                 self._changed = True
         elif not self.lost and now - self._last_sample_ms > self.cfg.lost_after_ms:
             self.lost = True
-            self.gaps.append({"t_start_ms": self._last_sample_ms, "t_end_ms": None})
+            last = self._t_last_ms if self._n_samples else self._last_sample_ms  # last sample's own time stamp
+            self.gaps.append({"t_start_ms": last, "t_end_ms": None})
             self.log(f"gaze stream lost (no sample for {self.cfg.lost_after_ms:.0f} ms)")
             self._changed = True
         self.writer.maybe_flush()
