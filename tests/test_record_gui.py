@@ -168,13 +168,14 @@ def test_killed_recording_keeps_all_but_the_last_second_and_recovers(xdisplay, t
     assert rec.meta["status"] == "recovered" and len(rec.samples) == len(partial)
 
 
-def test_ctrl_c_ends_the_session_cleanly(xdisplay, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_end_the_session_cleanly(xdisplay, tmp_path, sig):
     # (closing the window is the window manager's WM_DELETE_WINDOW, which Xvfb alone cannot send; the
     # recording loop's handling of it is tested with a scripted window in test_record.py)
     write_demo_series(tmp_path / "series", n_slices=4, size_px=64)
     sess = tmp_path / "session"
     proc = start_record(xdisplay, [str(tmp_path / "series"), "--window", "320x240"], sess)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     finish(proc)
     rec = session.read_session(sess)
     assert rec.meta["status"] == "complete" and len(rec.samples) > 10
