@@ -166,6 +166,9 @@ def test_eyelink_bad_line_is_a_clean_error(tmp_path):
     path.write_text(ASC_2KHZ.replace("EFIX R   1000.0", "EFIX R   x1000") + "\nEND\t1003\n")
     with pytest.raises(GazekitError, match=r"line 11: expected a well-formed EFIX line"):
         readers.read(path)
+    path.write_text(ASC_2KHZ.replace("EFIX R   1000.0", "EFIX X   1000.0") + "\nEND\t1003\n")  # unknown eye
+    with pytest.raises(GazekitError, match=r"line 11: expected a well-formed EFIX line"):
+        readers.read(path)
 
 
 # --- Tobii Pro SDK ---------------------------------------------------------------------------------------

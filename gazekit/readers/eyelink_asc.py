@@ -78,7 +78,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
                     info["rate_hz"] = float(tok[tok.index("RATE") + 1])
             elif kind == "END" and block is not None:
                 block["ended"] = True
-        except (IndexError, ValueError):
+        except (IndexError, KeyError, ValueError):
             if cut_last and i == len(lines) - 1:
                 continue
             raise GazekitError(
