@@ -183,9 +183,17 @@ def convert(
         meta["quality"].update(info["quality"])
         if samples is not None and rec.samples is not None:
             samples.append(rec.samples)
+        scales: dict[str, float] = {}
         if opts.viewer_events is not None or rec.viewer_events is not None:  # the log supersedes export geometry
             fix, rec = viewer.apply_log(fix, rec, path, opts.viewer_events, opts.clock_offset_ms, opts.stimuli)
             fix = fix.drop(columns=[c for c in GEOMETRY if c in fix])
+            log = rec.viewer_events if opts.viewer_events is None else viewer.read_viewer_events(opts.viewer_events)
+            scales = display_scales(log)
+        for session in rec.sessions.values():  # geometry for --sigma-deg in render-heatmaps
+            if info["screen"] and all(info["screen"].get(k) for k in ("width_mm", "height_mm", "distance_mm")):
+                session.setdefault("screen", info["screen"])
+            if scales:
+                session.setdefault("display_scales", scales)
         fix = map_to_images(fix, opts, path)
         if opts.drop_unassigned:
             fix = fix[fix["stimulus_id"].fillna("") != ""]
@@ -210,6 +218,17 @@ def convert(
         raise GazekitError(", ".join(map(str, inputs)), None, f"expected at least one fixation{why}, found none")
     fix = fix.sort_values(["session_id", "t_start_ms"], kind="stable").reset_index(drop=True)
     return fix, meta
+
+
+def display_scales(events: pd.DataFrame) -> dict[str, float]:
+    """Screen px per image px of each stimulus that a viewer log shows at one zoom throughout.
+
+    Stimuli shown at several zoom levels are left out (their heatmaps need ``--sigma-px``/``--display-scale``).
+    """
+    shown = events[events["stimulus_id"].astype(str) != ""]
+    lo = shown.groupby("stimulus_id")["scale"].min()
+    hi = shown.groupby("stimulus_id")["scale"].max()
+    return {str(sid): float(lo[sid]) for sid in lo.index if np.isclose(lo[sid], hi[sid])}
 
 
 def _params(opts: ConvertOptions) -> dict:

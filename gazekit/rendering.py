@@ -134,7 +134,7 @@ def _sigmas(use: pd.DataFrame, idx: np.ndarray, cfg: heatmaps.RenderConfig, meta
     rows = use.iloc[idx]
     sessions = meta.get("sessions") or {}
     screens, scales = [], []
-    for sid in rows["session_id"]:
+    for sid, stimulus in zip(rows["session_id"], rows["stimulus_id"], strict=True):
         sess = sessions.get(sid, {})
         scr = _screen(sess)
         if scr is None:
@@ -144,7 +144,7 @@ def _sigmas(use: pd.DataFrame, idx: np.ndarray, cfg: heatmaps.RenderConfig, meta
                 "expected the screen geometry (ScreenResolution/ScreenSize/ScreenDistance) in the table's "
                 "session metadata for --sigma-deg; or give --sigma-px or --sigma-frac",
             )
-        ds = sess.get("display_scale", cfg.display_scale)
+        ds = (sess.get("display_scales") or {}).get(stimulus, sess.get("display_scale", cfg.display_scale))
         if ds is None:
             raise GazekitError(
                 file,
