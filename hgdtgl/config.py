@@ -1,0 +1,153 @@
+"""Training configuration: one frozen dataclass filled by the CLI and by YAML files alike; the resolved
+config (method defaults applied) is written as ``config.yaml`` into every run directory."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gazekit.errors import GazekitError
+
+METHODS = ("supervised", "mt", "bcp", "hgdtgl")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a training run. Defaults = the SSL4MIS / BCP recipe (DESIGN.md section 4)."""
+
+    data: str
+    out: str
+    method: str = "hgdtgl"
+    format: str | None = None  # ssl4mis | images | nifti | npz; None = detect
+    gaze_dir: str | None = None
+    train_list: str | None = None  # a .list file replacing the dataset's training list
+    labeled: int | None = None  # first N patients / cases of the training list
+    labeled_ratio: float | None = None  # seeded share of patients / cases
+    iterations: int = 30000
+    pretrain_iterations: int | None = None  # labeled-only pre-training (bcp, hgdtgl); None = iterations // 4
+    batch_size: int = 24
+    labeled_bs: int = 12
+    size: int = 256
+    base_channels: int = 16
+    dropout: bool = True
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    ema_decay: float = 0.99
+    consistency: float = 0.1
+    rampup_iterations: int = 30000  # SSL4MIS: 200 "epochs" of 150 iterations
+    unlabeled_weight: float = 0.5  # weight of pseudo-labels in mixed images (BCP)
+    gazemix: bool | None = None  # None = method default (on for hgdtgl)
+    mgp: bool | None = None  # None = method default (on for hgdtgl)
+    gaze_loss_weight: float = 0.1
+    gaze_scales: tuple[int, ...] = (1, 2, 4, 8)
+    gazemix_mode: str = "region"  # region | box
+    gazemix_quantile: float = 0.8
+    gazemix_dilation_px: int = 8
+    rot_deg: float = 20.0
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    val_every: int = 200
+    val_split: str = "val"
+    device: str = "auto"  # auto | cpu | cuda
+    amp: str = "auto"  # auto (bf16 on CUDA, none on CPU) | bf16 | fp16 | none
+    channels_last: bool | None = None  # None = on CUDA
+    compile: bool = False
+    seed: int = 1337
+    resume: bool = False
+
+    # ------------------------------------------------------------ derived values
+    @property
+    def uses_gazemix(self) -> bool:
+        return bool(self.gazemix if self.gazemix is not None else self.method == "hgdtgl")
+
+    @property
+    def uses_mgp(self) -> bool:
+        return bool(self.mgp if self.mgp is not None else self.method == "hgdtgl")
+
+    @property
+    def needs_gaze(self) -> bool:
+        return self.uses_gazemix or (self.uses_mgp and self.gaze_loss_weight > 0)
+
+    @property
+    def pretrain(self) -> int:
+        if self.method not in ("bcp", "hgdtgl"):
+            return 0
+        return self.pretrain_iterations if self.pretrain_iterations is not None else self.iterations // 4
+
+    def resolved(self) -> TrainConfig:
+        """Method defaults made explicit, checked for consistency."""
+        cfg = dataclasses.replace(
+            self,
+            gazemix=self.uses_gazemix,
+            mgp=self.uses_mgp,
+            pretrain_iterations=self.pretrain,
+            gaze_scales=tuple(int(s) for s in self.gaze_scales),
+            scale_range=tuple(float(s) for s in self.scale_range),
+        )
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        def bad(field: str, expected: str) -> None:
+            raise GazekitError("config", field, expected)
+
+        if self.method not in METHODS:
+            bad("method", f"one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method == "supervised" and (self.gazemix or self.mgp):
+            bad("method", "--gazemix/--mgp need a semi-supervised method (mt, bcp, hgdtgl), not supervised")
+        if self.method == "mt" and self.gazemix:
+            bad("gazemix", "GazeMix needs a copy-paste method (bcp or hgdtgl), not mt")
+        if self.labeled is not None and self.labeled_ratio is not None:
+            bad("labeled", "either --labeled or --labeled-ratio, not both")
+        if self.labeled_ratio is not None and not 0 < self.labeled_ratio <= 1:
+            bad("labeled_ratio", f"a ratio in (0, 1], got {self.labeled_ratio}")
+        if self.size % 16:
+            bad("size", f"a multiple of 16 (four 2x poolings), got {self.size}")
+        if self.method != "supervised" and not 0 < self.labeled_bs < self.batch_size:
+            bad("labeled_bs", f"0 < labeled_bs < batch_size ({self.batch_size}), got {self.labeled_bs}")
+        if self.method in ("bcp", "hgdtgl") and (self.labeled_bs % 2 or 2 * self.labeled_bs != self.batch_size):
+            bad("labeled_bs", "an even labeled_bs = batch_size / 2 (copy-paste pairs labeled with unlabeled images)")
+        if self.amp not in ("auto", "bf16", "fp16", "none"):
+            bad("amp", f"auto, bf16, fp16 or none, got {self.amp!r}")
+        if self.gazemix_mode not in ("region", "box"):
+            bad("gazemix_mode", f"region or box, got {self.gazemix_mode!r}")
+        if self.iterations <= 0 or self.val_every <= 0:
+            bad("iterations", "positive iterations and val_every")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+FIELDS = {f.name: f for f in fields(TrainConfig)}
+
+
+def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
+    """TrainConfig from a mapping (YAML file or CLI); unknown keys are an error naming the key."""
+    for key in values:
+        if key not in FIELDS:
+            raise GazekitError(source, key, f"a known option ({', '.join(sorted(FIELDS))})")
+    for key in ("data", "out"):
+        if values.get(key) is None:
+            raise GazekitError(source, key, "a value (--data DIR and --out RUN_DIR are required)")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return TrainConfig(**clean)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Options from a YAML file (keys = TrainConfig field names, '-' or '_')."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise GazekitError(path, None, f"a readable YAML mapping of options: {exc}") from None
+    if not isinstance(data, dict):
+        raise GazekitError(path, None, "a YAML mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def dump_yaml(cfg: TrainConfig) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,367 @@
+"""Dataset formats: ``ssl4mis`` (ACDC layout: data/slices/*.h5 + *.list, data/<case>.h5 volumes),
+``images`` (images/ + masks/ folders with optional *.list splits), ``nifti`` (nnU-Net imagesTr/labelsTr/
+dataset.json, sliced along the last array axis) and ``npz`` (a file written by ``hgdtgl pack``).
+
+Stimulus ids follow DESIGN.md: an SSL4MIS slice file ``<case>_slice_K.h5`` is (case, K - 1); an image is
+(file stem, None); a NIfTI slice is (case, z).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from gazekit.errors import GazekitError
+
+IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+SLICE_RE = re.compile(r"^(?P<case>.+)_slice_(?P<k>\d+)$")
+
+
+@dataclass
+class TrainData:
+    """Training images at the training size. ``images`` [N,C,S,S] uint8 (0-255) or float16 (0-1);
+    ``labels`` [N,S,S] uint8; ``keys`` (stimulus_id, slice_index or None) per image; ``groups`` the
+    patient / case of each image (labeled subsets are chosen by group); ``heat`` [N,S,S] float16 gaze
+    densities times S*S (mean 1, so float16 keeps its precision; zeros where ``has_gaze`` is False)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    keys: list[tuple[str, int | None]]
+    groups: list[str]
+    num_classes: int
+    format: str
+    heat: np.ndarray | None = None
+    has_gaze: np.ndarray | None = None
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def size(self) -> int:
+        return int(self.images.shape[-1])
+
+
+@dataclass
+class Case:
+    """One evaluation case at its original size: ``image`` [D,C,H,W] float32 in [0,1] (D = 1 for a 2D image),
+    ``label`` [D,H,W] uint8 or None, ``affine`` of a NIfTI source, ``source`` the file it came from."""
+
+    name: str
+    image: np.ndarray
+    label: np.ndarray | None
+    source: str
+    affine: np.ndarray | None = None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def detect_format(root: str | Path) -> str:
+    """Which dataset format ``root`` is in; a one-line error listing what was expected otherwise."""
+    root = Path(root)
+    if root.is_file() and root.suffix == ".npz":
+        return "npz"
+    if (root / "data" / "slices").is_dir():
+        return "ssl4mis"
+    if (root / "images").is_dir() and (root / "masks").is_dir():
+        return "images"
+    if (root / "imagesTr").is_dir():
+        return "nifti"
+    raise GazekitError(
+        root,
+        None,
+        "a dataset: ssl4mis (data/slices/*.h5 + train_slices.list), images (images/ + masks/), "
+        "nifti (imagesTr/ + labelsTr/ + dataset.json) or a .npz from `hgdtgl pack`",
+    )
+
+
+def read_list(path: Path) -> list[str]:
+    """Names in a split list, one a line, extensions dropped."""
+    try:
+        lines = path.read_text().split()
+    except OSError as exc:
+        raise GazekitError(path, None, f"a readable split list: {exc}") from None
+    return [re.sub(r"\.(h5|nii\.gz|nii|png|jpe?g|bmp|tiff?)$", "", s, flags=re.I) for s in lines if s]
+
+
+def split_list(root: Path, split: str) -> Path:
+    """The list file of a split name (``val``, ``test``, ``train``) or an explicit path."""
+    p = Path(split)
+    if p.suffix == ".list" or p.is_file():
+        return p
+    for name in (f"{split}.list", f"{split}_slices.list"):
+        if (root / name).is_file():
+            return root / name
+    raise GazekitError(root / f"{split}.list", None, f"a split list for split {split!r}")
+
+
+def resize_image(img: np.ndarray, size: int) -> np.ndarray:
+    """[C,H,W] float -> [C,size,size] float32, bilinear."""
+    if img.shape[1:] == (size, size):
+        return img.astype(np.float32)
+    return np.stack([cv2.resize(c.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) for c in img])
+
+
+def resize_label(lab: np.ndarray, size: int) -> np.ndarray:
+    """[H,W] integer labels -> [size,size] uint8, nearest (order 0)."""
+    if lab.shape == (size, size):
+        return lab.astype(np.uint8)
+    return cv2.resize(lab.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def _h5(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            image = np.asarray(f["image"], dtype=np.float32)
+            label = np.asarray(f["label"], dtype=np.uint8) if "label" in f else None
+    except (OSError, KeyError) as exc:
+        raise GazekitError(path, "image", f"an HDF5 file with datasets 'image' (and 'label'): {exc}") from None
+    return image, label
+
+
+def _read_picture(path: Path, grey: bool) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
+    if img is None:
+        raise GazekitError(path, None, "a readable image file")
+    return img if grey else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _mask_values(mask: np.ndarray, path: Path) -> np.ndarray:
+    """Binary 0/255 (or JPEG-noisy) masks -> 0/1; label maps with small integers kept as they are."""
+    if path.suffix.lower() in (".jpg", ".jpeg") or mask.max() > 50:
+        return (mask >= 128).astype(np.uint8)
+    return mask.astype(np.uint8)
+
+
+def _stem_index(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXT}
+
+
+def select_labeled(groups: list[str], labeled: int | None, ratio: float | None, seed: int) -> np.ndarray:
+    """Boolean mask of labeled images: the first ``labeled`` groups in list order (SSL4MIS convention), or a
+    seeded ``ratio`` of the groups, or all of them when neither is given."""
+    order = list(dict.fromkeys(groups))
+    if labeled is not None:
+        if not 0 < labeled <= len(order):
+            raise GazekitError("--labeled", str(labeled), f"1 to {len(order)} patients/cases")
+        chosen = set(order[:labeled])
+    elif ratio is not None:
+        k = max(1, round(ratio * len(order)))
+        rng = np.random.default_rng(seed)
+        chosen = {order[i] for i in rng.choice(len(order), size=k, replace=False)}
+    else:
+        chosen = set(order)
+    return np.array([g in chosen for g in groups], dtype=bool)
+
+
+# ---------------------------------------------------------------- training sets
+
+
+def load_train(root: str | Path, size: int, fmt: str | None = None, train_list: str | None = None) -> TrainData:
+    """Decode the training split of a dataset once, resized to size x size; ``train_list`` (a .list file)
+    replaces the dataset's own training list."""
+    root = Path(root)
+    fmt = fmt or detect_format(root)
+    if fmt != detect_format(root):
+        raise GazekitError(root, "--format", f"a {fmt} dataset, but the folder looks like {detect_format(root)}")
+    if fmt == "npz":
+        from hgdtgl.data.pack import load_packed_train
+
+        return load_packed_train(root, size)
+    loader = {"ssl4mis": _train_ssl4mis, "images": _train_images, "nifti": _train_nifti}[fmt]
+    return loader(root, size, train_list or "train")
+
+
+def _train_ssl4mis(root: Path, size: int, split: str) -> TrainData:
+    names = read_list(split_list(root, split))
+    images, labels, keys, groups = [], [], [], []
+    max_label = 0
+    for name in tqdm(names, desc="decode slices", leave=False, mininterval=2):
+        m = SLICE_RE.match(name)
+        if not m:
+            raise GazekitError(root / "train_slices.list", name, "slice names <case>_slice_<K> (K from 1)")
+        image, label = _h5(root / "data" / "slices" / f"{name}.h5")
+        if label is None:
+            raise GazekitError(root / "data" / "slices" / f"{name}.h5", "label", "a label dataset")
+        images.append(resize_image(image[None], size).astype(np.float16))
+        labels.append(resize_label(label, size))
+        max_label = max(max_label, int(label.max()))
+        keys.append((m["case"], int(m["k"]) - 1))
+        groups.append(m["case"].split("_")[0])
+    return TrainData(np.stack(images), np.stack(labels), keys, groups, max_label + 1, "ssl4mis")
+
+
+def _image_names(root: Path, split: str) -> list[str]:
+    stems = _stem_index(root / "images")
+    if split == "train" and not (root / "train.list").is_file():
+        held = set(read_list(root / "val.list")) if (root / "val.list").is_file() else set()
+        names = [s for s in stems if s not in held]
+    else:
+        names = read_list(split_list(root, split))
+    for n in names:
+        if n not in stems:
+            raise GazekitError(root / "images", n, "an image for every name of the split list")
+    return names
+
+
+def _images_grey(root: Path) -> bool:
+    first = next(iter(_stem_index(root / "images").values()))
+    img = cv2.imread(str(first), cv2.IMREAD_UNCHANGED)
+    return (
+        img is None or img.ndim == 2 or bool(np.all(img[..., 0] == img[..., 1]) and np.all(img[..., 1] == img[..., 2]))
+    )
+
+
+def _load_image_pair(root: Path, name: str, grey: bool, masks: dict[str, Path]) -> tuple[np.ndarray, np.ndarray]:
+    img = _read_picture(_stem_index_cache(root)[name], grey)
+    img = img[None] if grey else img.transpose(2, 0, 1)
+    if name not in masks:
+        raise GazekitError(root / "masks", name, "a mask with the image's file stem")
+    mask = _mask_values(_read_picture(masks[name], True), masks[name])
+    if mask.shape != img.shape[1:]:
+        raise GazekitError(masks[name], "shape", f"the image's size {img.shape[1:]}, got {mask.shape}")
+    return img, mask
+
+
+_STEMS: dict[Path, dict[str, Path]] = {}
+
+
+def _stem_index_cache(root: Path) -> dict[str, Path]:
+    if root not in _STEMS:
+        _STEMS[root] = _stem_index(root / "images")
+    return _STEMS[root]
+
+
+def _train_images(root: Path, size: int, split: str) -> TrainData:
+    names = _image_names(root, split)
+    grey = _images_grey(root)
+    masks = _stem_index(root / "masks")
+    images, labels = [], []
+    for name in tqdm(names, desc="decode images", leave=False, mininterval=2):
+        img, mask = _load_image_pair(root, name, grey, masks)
+        images.append(np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in img]))
+        labels.append(resize_label(mask, size))
+    labels_arr = np.stack(labels)
+    keys = [(n, None) for n in names]
+    return TrainData(
+        np.stack(images).astype(np.uint8), labels_arr, keys, list(names), int(labels_arr.max()) + 1, "images"
+    )
+
+
+def _nifti_cases(root: Path, split: str) -> list[str]:
+    labels = sorted(p.name[: -len(".nii.gz")] for p in (root / "labelsTr").glob("*.nii.gz"))
+    if split == "train" and not (root / "train.list").is_file():
+        held = set(read_list(root / "val.list")) if (root / "val.list").is_file() else set()
+        return [c for c in labels if c not in held]
+    return read_list(split_list(root, split))
+
+
+def _nifti_classes(root: Path) -> int | None:
+    path = root / "dataset.json"
+    if not path.is_file():
+        return None
+    try:
+        return len(json.loads(path.read_text())["labels"])
+    except (ValueError, KeyError) as exc:
+        raise GazekitError(path, "labels", f"a dataset.json with a 'labels' mapping: {exc}") from None
+
+
+def _nifti_volume(root: Path, case: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """image [Z,C,X,Y] min-max normalised per volume, label [Z,X,Y], affine."""
+    import nibabel as nib
+
+    chans = sorted((root / "imagesTr").glob(f"{case}_[0-9][0-9][0-9][0-9].nii.gz"))
+    if not chans:
+        raise GazekitError(root / "imagesTr", case, f"{case}_0000.nii.gz")
+    vols = []
+    for p in chans:
+        nii = nib.load(p)
+        v = np.asarray(nii.dataobj, dtype=np.float32)
+        if v.ndim != 3:
+            raise GazekitError(p, "shape", f"a 3-D volume, got {v.shape}")
+        lo, hi = float(v.min()), float(v.max())
+        vols.append((v - lo) / (hi - lo) if hi > lo else np.zeros_like(v))
+    affine = nib.load(chans[0]).affine
+    image = np.stack(vols).transpose(3, 0, 1, 2)
+    lab_path = root / "labelsTr" / f"{case}.nii.gz"
+    label = None
+    if lab_path.is_file():
+        label = np.asarray(nib.load(lab_path).dataobj).astype(np.uint8).transpose(2, 0, 1)
+        if label.shape != (image.shape[0], *image.shape[2:]):
+            raise GazekitError(lab_path, "shape", f"the image's shape {vols[0].shape}")
+    return image, label, affine
+
+
+def _train_nifti(root: Path, size: int, split: str) -> TrainData:
+    images, labels, keys, groups = [], [], [], []
+    max_label = 0
+    for case in tqdm(_nifti_cases(root, split), desc="decode volumes", leave=False, mininterval=2):
+        image, label, _ = _nifti_volume(root, case)
+        if label is None:
+            raise GazekitError(root / "labelsTr", case, f"{case}.nii.gz")
+        for z in range(image.shape[0]):
+            images.append(resize_image(image[z], size).astype(np.float16))
+            labels.append(resize_label(label[z], size))
+            keys.append((case, z))
+            groups.append(case)
+        max_label = max(max_label, int(label.max()))
+    n_classes = _nifti_classes(root) or max_label + 1
+    if max_label >= n_classes:
+        raise GazekitError(
+            root / "dataset.json", "labels", f"at least {max_label + 1} classes (labels go to {max_label})"
+        )
+    return TrainData(np.stack(images), np.stack(labels), keys, groups, n_classes, "nifti")
+
+
+# ---------------------------------------------------------------- evaluation cases
+
+
+def load_cases(root: str | Path, split: str, fmt: str | None = None, with_labels: bool = True) -> list[Case]:
+    """Evaluation cases of a split (``val``, ``test`` or a .list file) at their original size."""
+    root = Path(root)
+    fmt = fmt or detect_format(root)
+    if fmt == "npz":
+        from hgdtgl.data.pack import load_packed_cases
+
+        return load_packed_cases(root, split)
+    cases = []
+    if fmt == "ssl4mis":
+        for name in read_list(split_list(root, split)):
+            path = root / "data" / f"{name}.h5"
+            image, label = _h5(path)
+            if with_labels and label is None:
+                raise GazekitError(path, "label", "a label dataset for evaluation")
+            if image.ndim == 2:
+                image, label = image[None], None if label is None else label[None]
+            cases.append(Case(name, image[:, None], label, str(path)))
+    elif fmt == "images":
+        grey = _images_grey(root)
+        masks = _stem_index(root / "masks")
+        for name in _image_names(root, split):
+            if with_labels:
+                img, mask = _load_image_pair(root, name, grey, masks)
+                cases.append(
+                    Case(name, img[None].astype(np.float32) / 255.0, mask[None], str(_stem_index_cache(root)[name]))
+                )
+            else:
+                img = _read_picture(_stem_index_cache(root)[name], grey)
+                img = img[None] if grey else img.transpose(2, 0, 1)
+                cases.append(Case(name, img[None].astype(np.float32) / 255.0, None, str(_stem_index_cache(root)[name])))
+    elif fmt == "nifti":
+        for case in _nifti_cases(root, split):
+            image, label, affine = _nifti_volume(root, case)
+            if with_labels and label is None:
+                raise GazekitError(root / "labelsTr", case, f"{case}.nii.gz for evaluation")
+            cases.append(Case(case, image, label, str(root / "imagesTr" / f"{case}_0000.nii.gz"), affine))
+    else:
+        raise GazekitError(root, "--format", f"ssl4mis, images, nifti or npz, got {fmt!r}")
+    return cases

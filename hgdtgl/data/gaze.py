@@ -1,0 +1,35 @@
+"""Join gaze heatmaps from a gazekit heatmap store to the training images (by stimulus id and slice)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from hgdtgl.data.formats import TrainData
+
+
+def heatmap_at(m: np.ndarray, size: int) -> np.ndarray:
+    """A heatmap resized to size x size (bilinear), clipped at 0 and normalised to sum 1 (zeros if empty)."""
+    r = cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) if m.shape != (size, size) else m
+    r = np.clip(r.astype(np.float32), 0, None)
+    total = float(r.sum())
+    return r / total if total > 0 else np.zeros_like(r)
+
+
+def join_gaze(data: TrainData, store_dir: str) -> TrainData:
+    """Fill ``data.heat`` / ``data.has_gaze`` from the store's scale-1 maps (``gazekit.store.open``)."""
+    import gazekit.store  # pyarrow/pandas: only needed when a store is read
+
+    store = gazekit.store.open(store_dir)
+    heat = np.zeros((len(data.keys), data.size, data.size), dtype=np.float16)
+    has = np.zeros(len(data.keys), dtype=bool)
+    for i, (sid, sl) in enumerate(data.keys):
+        m = store.get(sid, sl, 1)
+        if m is None:
+            continue
+        h = heatmap_at(m, data.size)
+        if h.sum() > 0:
+            heat[i] = (h * h.size).astype(np.float16)  # mean 1: float16 keeps its precision
+            has[i] = True
+    data.heat, data.has_gaze = heat, has
+    return data
