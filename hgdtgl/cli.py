@@ -146,9 +146,10 @@ def evaluate(checkpoint, data, format_, split, spacing_mm, device, teacher, outp
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
 @click.option("--split", help="For an SSL4MIS folder: val | test | FILE.list of volumes.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--perception", is_flag=True, help="Also write the fused MGP perception map (where a reader would look).")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Output folder (or .nii.gz for one NIfTI).")
 @user_errors
-def predict(checkpoint, input_path, split, device, output) -> None:
+def predict(checkpoint, input_path, split, device, perception, output) -> None:
     """Segment INPUT (NIfTI file/folder, image file/folder, SSL4MIS folder + --split) with CHECKPOINT."""
     import torch
 
@@ -158,8 +159,8 @@ def predict(checkpoint, input_path, split, device, output) -> None:
     ckpt = load_checkpoint(checkpoint)
     dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
     model = model_from_checkpoint(ckpt).to(dev)
-    written = run(ckpt, model, Path(input_path), Path(output), split, dev)
-    click.echo(f"{len(written)} label file(s) -> {output}")
+    written = run(ckpt, model, Path(input_path), Path(output), split, dev, perception)
+    click.echo(f"{len(written)} file(s) -> {output}")
 
 
 @main.command()

@@ -125,6 +125,27 @@ def predict_case(
     return out
 
 
+@torch.no_grad()
+def perception_case(model: torch.nn.Module, image: np.ndarray, size: int, device: torch.device) -> np.ndarray:
+    """Fused MGP perception map [D,H,W] float32 of a case (each slice a density over the training-size grid,
+    resized back bilinearly): where the model expects a reader to look. Needs a model with MGP heads."""
+    from hgdtgl.components import fused_perception
+
+    d, _, h, w = image.shape
+    was_training = model.training
+    model.eval()
+    out = np.zeros((d, h, w), dtype=np.float32)
+    for i in range(d):
+        x = np.stack(
+            [cv2.resize(ch.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) for ch in image[i]]
+        )
+        perception = model(torch.from_numpy(x)[None].to(device))[1]
+        fused = fused_perception(perception, size)[0].float().cpu().numpy()
+        out[i] = cv2.resize(fused, (w, h), interpolation=cv2.INTER_LINEAR)
+    model.train(was_training)
+    return out
+
+
 def evaluate_cases(
     model: torch.nn.Module,
     cases: Sequence[Case],

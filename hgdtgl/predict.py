@@ -17,7 +17,7 @@ import torch
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from hgdtgl.data.formats import IMAGE_EXT, Case, detect_format, load_cases
-from hgdtgl.evaluate import predict_case
+from hgdtgl.evaluate import perception_case, predict_case
 
 
 def _nifti_case(path: Path) -> Case:
@@ -69,9 +69,16 @@ def collect_inputs(path: Path, split: str | None, channels: int) -> tuple[str, l
 
 
 def predict(
-    ckpt: dict, model: torch.nn.Module, inp: Path, out: Path, split: str | None, device: torch.device
+    ckpt: dict,
+    model: torch.nn.Module,
+    inp: Path,
+    out: Path,
+    split: str | None,
+    device: torch.device,
+    perception: bool = False,
 ) -> list[Path]:
-    """Write one label file per input case under ``out`` (or to ``out`` for a single NIfTI file)."""
+    """Write one label file per input case under ``out`` (or to ``out`` for a single NIfTI file); with
+    ``perception`` (MGP models) also ``<case>_perception.png`` (scaled to its maximum) or ``.nii.gz`` (density)."""
     import nibabel as nib
 
     spec = ckpt["model"]
@@ -80,6 +87,8 @@ def predict(
     single_file = kind == "nifti" and len(cases) == 1 and out.name.endswith((".nii.gz", ".nii"))
     if not single_file:
         out.mkdir(parents=True, exist_ok=True)
+    if perception and not spec.get("mgp"):
+        raise GazekitError("--perception", None, "a checkpoint trained with MGP heads (--mgp)")
     for case in cases:
         if case.image.shape[1] != spec["in_channels"]:
             raise GazekitError(case.source, "channels", f"{spec['in_channels']} channel(s) as the model expects")
@@ -98,4 +107,19 @@ def predict(
             with atomic_path(target) as tmp:
                 nib.save(img, tmp)
         written.append(target)
+        if perception:
+            maps = perception_case(model, case.image, int(spec["size"]), device)
+            if kind == "images":
+                target = out / f"{case.name}_perception.png"
+                scaled = np.rint(maps[0] / max(float(maps[0].max()), 1e-12) * 255).astype(np.uint8)
+                with atomic_path(target) as tmp:
+                    Path(tmp).write_bytes(cv2.imencode(".png", scaled)[1].tobytes())
+            else:
+                vol = maps.transpose(1, 2, 0) if kind == "nifti" else maps
+                base = out.parent / out.name.split(".nii")[0] if single_file else out / case.name
+                target = Path(f"{base}_perception.nii.gz")
+                affine = case.affine if case.affine is not None else np.eye(4)
+                with atomic_path(target) as tmp:
+                    nib.save(nib.Nifti1Image(vol.astype(np.float32), affine), tmp)
+            written.append(target)
     return written

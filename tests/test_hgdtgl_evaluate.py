@@ -267,6 +267,7 @@ def test_images_format_train_evaluate_predict(tmp_path):
             str(tmp_path / "png"),
             "--device",
             "cpu",
+            "--perception",
         ],
     )
     assert r.exit_code == 0, r.output
@@ -275,6 +276,22 @@ def test_images_format_train_evaluate_predict(tmp_path):
     case = load_cases(data, "val")[1]
     assert png.shape == (40, 46) and set(np.unique(png)) <= {0, 255}
     assert np.array_equal(png, predict_case(model, case.image, 32, torch.device("cpu"))[0] * 255)
+    # the fused MGP perception map: the mean over scales of each head's spatial softmax, up-sampled
+    seen = cv2.imread(str(tmp_path / "png" / "img11_perception.png"), cv2.IMREAD_UNCHANGED)
+    x = torch.from_numpy(cv2.resize(case.image[0].transpose(1, 2, 0), (32, 32)).transpose(2, 0, 1))[None]
+    model.eval()
+    with torch.no_grad():
+        heads = model(x)[1]
+    maps = [
+        torch.nn.functional.interpolate(h.flatten(1).softmax(1).view_as(h)[:, None], size=(32, 32), mode="bilinear")[
+            0, 0
+        ]
+        / s**2
+        for s, h in heads.items()
+    ]
+    fused = cv2.resize(torch.stack(maps).mean(0).numpy(), (46, 40), interpolation=cv2.INTER_LINEAR)
+    assert seen.shape == (40, 46) and seen.max() == 255
+    assert np.abs(seen.astype(float) - fused / fused.max() * 255).max() <= 1.0
 
 
 def test_nifti_format_is_sliced_along_the_last_axis(tmp_path):
