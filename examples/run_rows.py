@@ -38,13 +38,18 @@ GAZE_ROWS = {"hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl"}
 
 
 def schedule_args(schedule: str, iters: int) -> list[str]:
-    """Training options of a schedule with ``iters`` iterations (pre-training iters/4, ramp-up 3/4 iters)."""
+    """Training options of a schedule with ``iters`` iterations (pre-training iters/4, ramp-up 3/4 iters).
+    ``gpu`` reads SIZE (default 256; must equal a packed .npz's size) and GPU_DEVICE (default cuda; ``cpu`` for
+    a dry run of the GPU script)."""
     common = ["--iterations", str(iters), "--pretrain-iterations", str(iters // 4)]
-    common += ["--rampup-iterations", str(3 * iters // 4), "--val-every", str(max(iters // 4, 1))]
+    common += ["--rampup-iterations", str(3 * iters // 4)]
     if schedule == "cpu":
-        return [*common, "--size", "128", "--base-channels", "8", "--batch-size", "8", "--labeled-bs", "4"]
-    size = os.environ.get("SIZE", "256")
-    return [*common, "--size", size, "--batch-size", "24", "--labeled-bs", "12", "--device", "cuda", "--amp", "bf16"]
+        cpu = ["--size", "128", "--base-channels", "8", "--batch-size", "8", "--labeled-bs", "4", "--device", "cpu"]
+        return [*common, "--val-every", str(max(iters // 4, 1)), *cpu]
+    device = os.environ.get("GPU_DEVICE", "cuda")
+    amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
+    gpu = ["--size", os.environ.get("SIZE", "256"), "--batch-size", "24", "--labeled-bs", "12", "--device", device]
+    return [*common, "--val-every", str(max(iters // 10, 1)), *gpu, *amp]
 
 
 SUMMARY_COLUMNS = {
@@ -96,6 +101,12 @@ def summary_values(dataset: str, metrics_csv: Path) -> dict[str, float]:
     return out
 
 
+def last_iteration(metrics_csv: Path) -> int:
+    """The last validated iteration of a run's metrics.csv (the run may have been stopped early)."""
+    rows = list(csv.DictReader(open(metrics_csv)))
+    return int(rows[-1]["iteration"]) if rows else 0
+
+
 def done_keys(path: Path) -> set[tuple[str, str, str, str]]:
     if not path.is_file():
         return set()
@@ -129,22 +140,25 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     if a.dataset == "kvasir" and not a.data.endswith(".npz"):
         train += ["--val-split", f"{a.splits}/val.list"]
     train += [*schedule_args(a.schedule, a.iters), "--seed", str(seed), "--out", str(run_dir), "--resume"]
-    if a.schedule == "cpu":
-        train += ["--device", "cpu"]
     evaluate = ["evaluate", str(run_dir / "checkpoint_best.pt"), *eval_split_args(a.dataset, a.data, a.splits)]
     evaluate += ["-o", str(run_dir / "val_metrics.csv")]
-    evaluate += ["--device", "cpu" if a.schedule == "cpu" else "cuda"]
+    evaluate += ["--device", "cpu" if a.schedule == "cpu" else os.environ.get("GPU_DEVICE", "cuda")]
     run_dir.mkdir(parents=True, exist_ok=True)
     log = open(run_dir / "log.txt", "a")
     t0 = time.time()
-    if subprocess.run(py + train, stdout=log, stderr=log).returncode != 0:
+    try:
+        rc = subprocess.run(py + train, stdout=log, stderr=log, timeout=a.train_timeout).returncode
+    except subprocess.TimeoutExpired:  # the wall-time budget ran out: the best checkpoint so far is evaluated
+        rc = 0 if (run_dir / "checkpoint_best.pt").is_file() else 1
+    if rc != 0:
         return f"{name}: train FAILED (see {run_dir}/log.txt)"
     t1 = time.time()
+    done_iters = last_iteration(run_dir / "metrics.csv")
     if subprocess.run(py + evaluate, stdout=log, stderr=log).returncode != 0:
         return f"{name}: evaluate FAILED (see {run_dir}/log.txt)"
     t2 = time.time()
     res_dir.mkdir(parents=True, exist_ok=True)
-    for f in ("metrics.csv", "config.yaml", "val_metrics.csv", "curves.png"):
+    for f in ("metrics.csv", "config.yaml", "val_metrics.csv"):
         if (run_dir / f).is_file():
             shutil.copy(run_dir / f, res_dir / f)
     cmd_train = "hgdtgl " + shlex.join(train)
@@ -158,7 +172,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         RUNS_COLUMNS,
         {
             **key,
-            "iterations": a.iters,
+            "iterations": done_iters,
             "wall_train_s": round(t1 - t0),
             "wall_eval_s": round(t2 - t1),
             "command": cmd_train,
@@ -181,6 +195,7 @@ def main() -> None:
     ap.add_argument("--results", default=None, help="default results/<dataset>")
     ap.add_argument("--runs", default=None, help="run directories (checkpoints), default runs/<dataset>")
     ap.add_argument("--jobs", type=int, default=1, help="rows trained at the same time")
+    ap.add_argument("--train-timeout", type=float, default=None, help="seconds; then the best checkpoint is used")
     a = ap.parse_args()
     shared = os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data")
     a.data = a.data or (f"{shared}/kvasir-seg" if a.dataset == "kvasir" else f"{shared}/ACDC")
