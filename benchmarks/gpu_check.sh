@@ -32,12 +32,12 @@ print("missing python modules:", ", ".join(missing) if missing else "none")
 PYEOF
 
 echo "== CUDA tests"
-timeout 200 "$PY" -m pytest -q -p no:cacheprovider tests/test_hgdtgl_cuda.py 2>&1 | tail -15
+timeout 180 "$PY" -m pytest -q -p no:cacheprovider tests/test_hgdtgl_cuda.py 2>&1 | tail -15
 echo "(tests took $(( $(date +%s) - T0 )) s)"
 
 echo "== timed ACDC hgdtgl run: $ITERS iterations from $DATA"
 T1=$(date +%s)
-timeout 360 "$PY" -m hgdtgl train --data "$DATA" --method hgdtgl --labeled 7 --iterations "$ITERS" \
+timeout 270 "$PY" -m hgdtgl train --data "$DATA" --method hgdtgl --labeled 7 --iterations "$ITERS" \
   --pretrain-iterations $((ITERS / 4)) --rampup-iterations "$ITERS" --val-every 500 --device cuda --amp bf16 \
   --out "$DEST/run" ${GPU_CHECK_ARGS:-} 2> "$DEST/train.log"
 RC=$?

@@ -93,6 +93,11 @@ def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str
 @click.option("--session-json", type=click.Path(path_type=Path), default=None, help="BIDS-style sidecar with geometry")
 @click.option("--stimulus-pattern", default=None, help="EyeLink: regex on MSG text, group 1 = stimulus id")
 @click.option("--min-confidence", type=float, default=0.6, help="Pupil Core: lowest valid gaze confidence")
+@click.option("--viewer-events", type=click.Path(path_type=Path), help="viewer-event log (CSV/Parquet) to map through")
+@click.option("--clock-offset-ms", type=float, default=0.0, help="added to the viewer log's times [ms]")
+@click.option(
+    "--stimulus", "stimulus_paths", multiple=True, type=click.Path(path_type=Path), help="stimulus file/folder"
+)
 @user_errors
 def convert(
     inputs: tuple[Path, ...],
@@ -113,6 +118,9 @@ def convert(
     session_json: Path | None,
     stimulus_pattern: str | None,
     min_confidence: float,
+    viewer_events: Path | None,
+    clock_offset_ms: float,
+    stimulus_paths: tuple[Path, ...],
 ) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
     from gazekit import convert as conv
@@ -145,6 +153,9 @@ def convert(
         detect_params=tuple(params.items()),
         screen=tuple(screen_fields_from_cli(screen_px, screen_mm, distance_mm).items()),
         session_json=session_json,
+        viewer_events=viewer_events,
+        clock_offset_ms=clock_offset_ms,
+        stimuli=stimulus_paths,
     )
     sample_parts: list = []
     fix, meta = conv.convert(list(inputs), opts, samples=sample_parts if samples_out else None)
@@ -324,3 +335,173 @@ def qc(table, output, store_dir, labels, threshold, label_threshold, stimuli, **
     if "mean" in summary:
         extra = ", mean " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean"].items())
     click.echo(f"{output}/index.html: {summary['stimuli_with_gaze']} image(s) with gaze{extra}")
+
+
+@main.command()
+@click.argument("labels", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="session folder to write")
+@click.option("--images", type=click.Path(path_type=Path), help="folder of the images/volumes shown (matched by stem)")
+@click.option("--series", default=None, help="SeriesInstanceUID to read from a DICOM folder holding several")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--rate-hz", type=float, default=300.0, show_default=True, help="eye-tracker sampling rate")
+@click.option("--accuracy-deg", type=float, default=0.5, show_default=True, help="per-session systematic offset")
+@click.option("--precision-deg", type=float, default=0.03, show_default=True, help="RMS sample-to-sample noise")
+@click.option("--screen-px", nargs=2, type=int, default=(1920, 1080), show_default=True, help="WIDTH HEIGHT")
+@click.option("--screen-mm", nargs=2, type=float, default=(531.0, 299.0), show_default=True, help="WIDTH HEIGHT")
+@click.option("--distance-mm", type=float, default=650.0, show_default=True, help="eye to screen")
+@click.option("--fitted", type=click.Path(path_type=Path), help="reader statistics JSON (default: the Kvasir fit)")
+@user_errors
+def simulate(
+    labels: tuple[Path, ...],
+    output: Path,
+    images: Path | None,
+    series: str | None,
+    seed: int,
+    rate_hz: float,
+    accuracy_deg: float,
+    precision_deg: float,
+    screen_px: tuple[int, int],
+    screen_mm: tuple[float, float],
+    distance_mm: float,
+    fitted: Path | None,
+) -> None:
+    """Simulate a reading session on label maps (mask folder or NIfTI/HDF5/DICOM volumes) -> session folder."""
+    from gazekit import simulate as sim
+    from gazekit.geometry import Screen
+
+    for name, value in (("--rate-hz", rate_hz), ("--distance-mm", distance_mm), ("--screen-mm", min(screen_mm))):
+        if not value > 0:
+            raise GazekitError(None, name, f"expected a positive number, got {value}")
+    for name, value in (("--accuracy-deg", accuracy_deg), ("--precision-deg", precision_deg)):
+        if not value >= 0:
+            raise GazekitError(None, name, f"expected a number >= 0, got {value}")
+    cfg = sim.SimConfig(
+        seed=seed,
+        rate_hz=rate_hz,
+        accuracy_deg=accuracy_deg,
+        precision_deg=precision_deg,
+        screen=Screen(screen_px[0], screen_px[1], screen_mm[0], screen_mm[1], distance_mm),
+        fitted=sim.load_fitted(fitted),
+    )
+    out = sim.simulate(list(labels), output, cfg, images=images, series=series)
+    s = sim.summary(out)
+    click.echo(
+        f"{out}: simulated session, {s['stimuli']} stimuli, {s['fixations']} planned fixations, {s['seconds']:.1f} s"
+    )
+
+
+def _wxh(value: str | None, option: str, cast=int):
+    """'1024x768' -> (1024, 768) (``cast`` each), None stays None."""
+    if value is None:
+        return None
+    try:
+        w, h = (cast(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise GazekitError(None, option, f"expected WIDTHxHEIGHT such as 1024x768, got {value!r}") from None
+    if w <= 0 or h <= 0:
+        raise GazekitError(None, option, f"expected positive sizes, got {value!r}")
+    return w, h
+
+
+@main.command()
+@click.argument("stimuli", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="session folder to create")
+@click.option("--worklist", type=click.Path(path_type=Path), help="text file: one stimulus path per line, in order")
+@click.option("--source", type=click.Choice(["mouse", "lsl", "tobii", "replay"]), default="mouse", show_default=True)
+@click.option("--replay-file", type=click.Path(path_type=Path), help="samples file to replay")
+@click.option("--lsl-stream", default="Gaze", show_default=True, help="LSL stream name or type")
+@click.option("--lsl-channels", default="0,1", show_default=True, help="x,y[,pupil] channel indices or labels")
+@click.option("--lsl-units", type=click.Choice(["px", "norm"]), default="px", show_default=True)
+@click.option("--tobii-address", default=None, help="eye tracker address (default: the first found)")
+@click.option("--window", "window", default="1024x768", show_default=True, help="window size WxH [px]")
+@click.option("--fullscreen", is_flag=True, help="full screen instead of --window")
+@click.option("--screen-px", default=None, help="screen resolution WxH [px] (default: the display's)")
+@click.option("--screen-mm", default=None, help="physical screen size WxH [mm] (default: 0.2766 mm/px assumed)")
+@click.option("--distance-mm", default=650.0, show_default=True, type=float, help="eye-to-screen distance [mm]")
+@click.option("--reader-id", default="reader", show_default=True, help="pseudonymous reader id")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None, help="stimulus paths relative to it")
+@click.option("--validate", is_flag=True, help="calibration check before reading (accuracy/precision in deg)")
+@click.option("--validation-points", type=click.Choice(["5", "9"]), default="9", show_default=True)
+@click.option("--accuracy-limit-deg", default=1.0, show_default=True, type=float, help="warn when accuracy is worse")
+@click.option("--no-scroll", is_flag=True, help="slices cannot be changed")
+@click.option("--no-zoom", is_flag=True, help="zoom is fixed (fit to window)")
+@click.option("--no-pan", is_flag=True, help="the image cannot be moved")
+@click.option("--no-window-level", is_flag=True, help="window/level is fixed")
+@click.option("--no-overlay", is_flag=True, help="no status text on screen")
+@click.option("--recover", is_flag=True, help="finish the session folder -o left by a crash, then exit")
+@user_errors
+def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_channels, lsl_units, tobii_address,
+           window, fullscreen, screen_px, screen_mm, distance_mm, reader_id, data_root, validate, validation_points,
+           accuracy_limit_deg, no_scroll, no_zoom, no_pan, no_window_level, no_overlay, recover) -> None:  # fmt: skip
+    """Show STIMULUS (DICOM folder, NIfTI, HDF5, image or image folder) and record gaze into a session folder.
+
+    Keys: wheel/arrows/j/k slices, [ ] window, , . level, + - zoom, 0 reset, drag pans, right-drag
+    window/level, n next stimulus, q ends (closing the window or Ctrl-C end cleanly too).
+    """
+    from gazekit.geometry import Screen
+    from gazekit.record import writer
+    from gazekit.record.recorder import RecordConfig, Recorder
+    from gazekit.record.sources import make_source
+    from gazekit.record.viewer import Controls
+    from gazekit.record.worklist import load_stimuli, read_worklist
+
+    if recover:
+        meta = writer.recover(output)
+        click.echo(f"{output}: recovered ({meta['status']})")
+        return
+    paths = list(stimuli) + (read_worklist(worklist) if worklist else [])
+    if not paths:
+        raise GazekitError(None, "STIMULUS", "expected at least one stimulus path or --worklist")
+    shown = load_stimuli(paths)
+    size = None if fullscreen else _wxh(window, "--window")
+    res = _wxh(screen_px, "--screen-px")
+    if res is None:
+        from gazekit.record.display import screen_size_px
+
+        res = screen_size_px()
+    mm = _wxh(screen_mm, "--screen-mm", float)
+    if mm is None:
+        mm = (res[0] * 0.2766, res[1] * 0.2766)
+        click.echo(
+            f'warning: --screen-mm not given; assuming {mm[0]:.0f}x{mm[1]:.0f} mm (0.2766 mm/px, a 24" 1080p '
+            "monitor): degrees in session.json are only as right as this",
+            err=True,
+        )
+    if distance_mm <= 0:
+        raise GazekitError(None, "--distance-mm", f"expected a positive distance, got {distance_mm}")
+    cfg = RecordConfig(
+        session_dir=output,
+        screen=Screen(res[0], res[1], mm[0], mm[1], distance_mm),
+        reader_id=reader_id,
+        data_root=data_root or Path.cwd(),
+        controls=Controls(not no_scroll, not no_zoom, not no_pan, not no_window_level),
+        overlay=not no_overlay,
+        validate=validate,
+        validation_points=int(validation_points),
+        accuracy_limit_deg=accuracy_limit_deg,
+    )
+    if output.exists() and any(output.iterdir()):
+        raise GazekitError(output, None, "expected a new or empty session folder, it already has files")
+    display = None
+    gaze = make_source(
+        source,
+        pointer=lambda: display.pointer(),
+        replay_file=replay_file,
+        screen_px=res,
+        lsl_stream=lsl_stream,
+        lsl_channels=tuple(c.strip() for c in lsl_channels.split(",")),
+        lsl_units=lsl_units,
+        tobii_address=tobii_address,
+    )
+    from gazekit.record.display import TkDisplay
+
+    display = TkDisplay(size)
+    meta = Recorder(shown, gaze, display, cfg).run()
+    click.echo(
+        f"{output}: {meta['status']}, {meta['duration_ms'] / 1000:.1f} s, {len(shown)} stimulus/stimuli, "
+        f"{len(meta['gaze_gaps'])} gaze gap(s)"
+        + (f", validation accuracy {meta['validation']['accuracy_deg']:.2f} deg" if meta.get("validation") and
+           meta["validation"]["accuracy_deg"] is not None else "")
+    )  # fmt: skip
+    for warning in meta["warnings"]:
+        click.echo(f"warning: {warning}", err=True)

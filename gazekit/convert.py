@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gazekit import readers, tables
+from gazekit import readers, tables, viewer
 from gazekit import samples as gaze_samples
 from gazekit.errors import GazekitError
 from gazekit.geometry import ViewState
@@ -39,6 +39,9 @@ class ConvertOptions:
     detect_params: tuple[tuple[str, object], ...] = ()  # events.IVTParams / IDTParams overrides
     screen: tuple[tuple[str, float], ...] = ()  # from --screen-px / --screen-mm / --distance-mm
     session_json: Path | None = None  # default: session.json next to each input
+    viewer_events: Path | None = None  # a viewer-event log (CSV/Parquet) to map fixations through
+    clock_offset_ms: float = 0.0  # added to the log's times (t_gaze = t_viewer + offset)
+    stimuli: tuple[Path, ...] = ()  # stimulus files/folders giving the sizes the log refers to
 
 
 def map_to_images(fix: pd.DataFrame, opts: ConvertOptions, path: Path | None = None) -> pd.DataFrame:
@@ -180,6 +183,9 @@ def convert(
         meta["quality"].update(info["quality"])
         if samples is not None and rec.samples is not None:
             samples.append(rec.samples)
+        if opts.viewer_events is not None or rec.viewer_events is not None:  # the log supersedes export geometry
+            fix, rec = viewer.apply_log(fix, rec, path, opts.viewer_events, opts.clock_offset_ms, opts.stimuli)
+            fix = fix.drop(columns=[c for c in GEOMETRY if c in fix])
         fix = map_to_images(fix, opts, path)
         if opts.drop_unassigned:
             fix = fix[fix["stimulus_id"].fillna("") != ""]

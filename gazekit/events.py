@@ -294,7 +294,11 @@ def _range_sums(v: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.
     """Sum and count of the finite values of ``v`` over each inclusive index range [first, last]."""
     fin = np.isfinite(v)
     if fin[first].all() and fin[last].all() and _all_finite_in(fin, first, last):
-        cs = np.concatenate([[0.0], np.cumsum(v[first[0] : last[-1] + 1])]) if len(first) else np.zeros(1)
+        cs = (
+            np.concatenate([[0.0], np.cumsum(np.where(fin, v, 0.0)[first[0] : last[-1] + 1])])
+            if len(first)
+            else np.zeros(1)
+        )
         lo, hi = first - first[0], last + 1 - first[0]
         return cs[hi] - cs[lo], last - first + 1
     cs = np.concatenate([[0.0], np.cumsum(np.where(fin, v, 0.0))])

@@ -47,6 +47,7 @@ class Recording:
     stimuli: dict[str, dict] = field(default_factory=dict)  # stimulus_id -> {width, height, ...}
     messages: pd.DataFrame | None = None  # t_ms, session_id, text (EyeLink MSG lines and the like)
     warnings: list[str] = field(default_factory=list)
+    viewer_events: pd.DataFrame | None = None  # display log of a session folder (gazekit.viewer)
 
 
 def reader_names() -> list[str]:
@@ -76,6 +77,10 @@ def read_head(path: Path) -> str:
 
 def pick_reader(path: Path, fmt: str | None = None) -> ModuleType:
     """The reader for ``path``: the one named ``fmt``, else the first whose ``sniff`` accepts the head."""
+    if path.is_dir():
+        from gazekit.readers import session_folder
+
+        return session_folder
     if fmt:
         for reader in READERS:
             if reader.NAME == fmt:
