@@ -11,7 +11,7 @@
 # Outputs: $OUT/results/kvasir/{summary.csv,runs.csv,gpu/<row>/...} (copy them into results/kvasir/), logs
 # and checkpoints under $GPU_RUNS (default /tmp/gpu_runs).
 # Variables: ITERS (default 6000: ~25 it/s per process with seven sharing an H100 at 256 px, batch 24),
-# TRAIN_S (default 270), ROWS, SEEDS (default 0), SIZE (read from the .npz), GPU_DEVICE=cpu for a dry run
+# TRAIN_S (default 270), ROWS, SEEDS (default 0), LABELED (default 81), SIZE (read from the .npz), GPU_DEVICE=cpu for a dry run
 # (e.g. `GPU_DEVICE=cpu ITERS=4 OUT=/tmp/o bash examples/gpu_results.sh small.npz`).
 set -uo pipefail
 NPZ=${1:-.carry/kvasir.npz}
@@ -20,6 +20,7 @@ OUT=${OUT:-/tmp/gpu_out}
 ITERS=${ITERS:-6000}
 TRAIN_S=${TRAIN_S:-270}
 SEEDS=${SEEDS:-0}
+LABELED=${LABELED:-81}
 ROWS=${ROWS:-supervised,mt,bcp,hgdtgl_no_gazemix,hgdtgl_no_gazeloss,hgdtgl,supervised_all}
 GPU_RUNS=${GPU_RUNS:-/tmp/gpu_runs}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -36,7 +37,7 @@ echo "== $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev
 echo "== $NPZ ($(du -h "$NPZ" | cut -f1)), size $SIZE px, $JOBS processes, $ITERS iterations, stop at ${TRAIN_S} s"
 mkdir -p "$OUT/results/kvasir"
 "$PY" examples/run_rows.py --dataset kvasir --schedule gpu --data "$NPZ" --rows "$ROWS" --seeds "$SEEDS" \
-  --labeled 81 --iters "$ITERS" --jobs "$JOBS" --train-timeout "$TRAIN_S" \
+  --labeled "$LABELED" --iters "$ITERS" --jobs "$JOBS" --train-timeout "$TRAIN_S" \
   --results "$OUT/results/kvasir" --runs "$GPU_RUNS"
 RC=$?
 for d in "$GPU_RUNS"/gpu/*/; do
