@@ -55,6 +55,12 @@ def groups(summary: list[dict[str, str]]) -> dict[tuple[str, str, str], list[dic
     return out
 
 
+def portable(cmd: str) -> str:
+    """A recorded command with the local shared-data folder written as $GAZEKIT_SHARED_DATA."""
+    shared = os.environ.get("GAZEKIT_SHARED_DATA")
+    return cmd.replace(shared.rstrip("/"), "$GAZEKIT_SHARED_DATA") if shared else cmd
+
+
 def run_info(runs: list[dict[str, str]], schedule: str, row: str, labeled: str) -> tuple[str, str, str]:
     """(iterations, wall time per row in min, command of the first seed) from runs.csv."""
     rs = [r for r in runs if (r["schedule"], r["row"], r["labeled"]) == (schedule, row, labeled)]
@@ -62,7 +68,7 @@ def run_info(runs: list[dict[str, str]], schedule: str, row: str, labeled: str) 
         return "", "", ""
     wall = statistics.fmean(float(r["wall_train_s"]) + float(r["wall_eval_s"]) for r in rs) / 60
     iters = "/".join(sorted({r["iterations"] for r in rs}))
-    return iters, f"{wall:.1f}", rs[0]["command"]
+    return iters, f"{wall:.1f}", portable(rs[0]["command"])
 
 
 def kvasir_table(results: Path) -> str:
@@ -169,6 +175,7 @@ def plot_overlays(run_dir: Path, store_dir: str, shared: Path, val_list: Path, o
 
     import cv2
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -178,10 +185,12 @@ def plot_overlays(run_dir: Path, store_dir: str, shared: Path, val_list: Path, o
     names = [s for s in val_list.read_text().split() if s][:n]
     store = gazekit.store.open(store_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        lst = Path(tmp) / "few.list"
-        lst.write_text("\n".join(names) + "\n")
-        cmd = [sys.executable, "-m", "hgdtgl", "predict", str(run_dir / "checkpoint_best.pt")]
-        cmd += [str(shared / "kvasir-seg" / "images"), "--split", str(lst), "-o", f"{tmp}/pred", "--device", "cpu"]
+        few = Path(tmp) / "images"
+        few.mkdir()
+        for name in names:
+            (few / f"{name}.jpg").symlink_to((shared / "kvasir-seg" / "images" / f"{name}.jpg").resolve())
+        cmd = [sys.executable, "-m", "hgdtgl", "predict", str(run_dir / "checkpoint_best.pt"), str(few)]
+        cmd += ["-o", f"{tmp}/pred", "--device", "cpu"]
         subprocess.run(cmd, check=True, capture_output=True)
         fig, axes = plt.subplots(n, 4, figsize=(10, 2.6 * n), squeeze=False)
         for i, name in enumerate(names):
@@ -193,7 +202,8 @@ def plot_overlays(run_dir: Path, store_dir: str, shared: Path, val_list: Path, o
             for ax, (a, title) in zip(axes[i], panels, strict=True):
                 if a.ndim == 2 and title != "gaze heatmap":
                     ax.imshow(img)
-                    ax.imshow(a, alpha=0.45, cmap="Greens" if title == "ground truth" else "Reds")
+                    shade = np.ma.masked_where(~a, np.ones(a.shape))
+                    ax.imshow(shade, alpha=0.5, cmap="autumn" if title == "prediction" else "winter", vmin=0, vmax=1)
                 elif title == "gaze heatmap":
                     ax.imshow(img)
                     ax.imshow(a, alpha=0.5, cmap="jet")
@@ -205,7 +215,7 @@ def plot_overlays(run_dir: Path, store_dir: str, shared: Path, val_list: Path, o
     fig.suptitle(f"validation cases, {run_dir.name}", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=70)
+    fig.savefig(out, dpi=50)
 
 
 def main() -> None:
