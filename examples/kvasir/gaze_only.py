@@ -1,0 +1,82 @@
+"""Gaze-only reference on the Kvasir-SEG validation split: each validation image's heatmap (min-max normalised,
+bilinearly resized to the mask size) thresholded at 0.5 is the prediction; mean per-image Dice and IoU against
+the mask (thresholded at 128). Used to choose sigma (on validation only) and as the table's "gaze only" row.
+
+    python examples/kvasir/gaze_only.py --store STORE [--store STORE2 ...] --val-list results/kvasir/splits/val.list
+        [--shared-data DIR] [--threshold 0.5] -o results/kvasir/gaze_only.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import gazekit.store
+
+
+def dice_iou(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+    """Dice and IoU of two boolean masks (1, 1 when both are empty)."""
+    inter = float(np.logical_and(pred, gt).sum())
+    total = float(pred.sum() + gt.sum())
+    union = total - inter
+    if total == 0:
+        return 1.0, 1.0
+    return 2 * inter / total, inter / union
+
+
+def gaze_mask(heat: np.ndarray, shape: tuple[int, int], threshold: float) -> np.ndarray:
+    """Boolean mask: the heatmap min-max normalised, resized to ``shape`` (H, W), >= ``threshold``."""
+    h = cv2.resize(heat.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    lo, hi = float(h.min()), float(h.max())
+    if hi <= lo:
+        return np.zeros(shape, dtype=bool)
+    return (h - lo) / (hi - lo) >= threshold
+
+
+def evaluate_store(store_dir: str, names: list[str], masks_dir: Path, threshold: float) -> tuple[float, float, int]:
+    """Mean per-image Dice, IoU over ``names`` and the number of images without gaze (scored 0)."""
+    store = gazekit.store.open(store_dir)
+    dices, ious, missing = [], [], 0
+    for name in names:
+        gt = cv2.imread(str(masks_dir / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE) >= 128
+        heat = store.get(name, None, 1)
+        if heat is None:
+            missing += 1
+            dices.append(0.0)
+            ious.append(0.0)
+            continue
+        d, j = dice_iou(gaze_mask(heat, gt.shape, threshold), gt)
+        dices.append(d)
+        ious.append(j)
+    return float(np.mean(dices)), float(np.mean(ious)), missing
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", action="append", required=True, help="heatmap store (repeat to compare)")
+    ap.add_argument("--val-list", default="results/kvasir/splits/val.list")
+    ap.add_argument("--shared-data", default=os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data"))
+    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args()
+    names = [n.strip() for n in Path(args.val_list).read_text().splitlines() if n.strip()]
+    masks = Path(args.shared_data) / "kvasir-seg" / "masks"
+    rows = []
+    for s in args.store:
+        d, j, miss = evaluate_store(s, names, masks, args.threshold)
+        rows.append({"store": s, "n": len(names), "threshold": args.threshold, "dice": d, "iou": j, "no_gaze": miss})
+        print(f"{s}: val n={len(names)} dice {d:.4f} iou {j:.4f} (no gaze: {miss})")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.output, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""README results tables (Kvasir-SEG and ACDC) from results/*/summary.csv + runs.csv, a figure of validation
+Dice over iterations, and qualitative overlays.
+
+    python examples/make_results_tables.py [--results results] [--readme README.md] [-o tables.md]
+        [--curves results/figures/kvasir_val_dice.png]
+        [--overlays results/figures/kvasir_overlays.png --run-dir RUN --store STORE --shared-data DIR]
+
+The tables are written between the README markers ``<!-- results-tables:begin -->`` and
+``<!-- results-tables:end -->`` (``--readme``) and/or to ``-o``. Numbers are means over seeds (+- sample std
+when there are several), in %; every row names the command that produced it (from runs.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+from pathlib import Path
+
+ROW_ORDER = ["supervised", "mt", "bcp", "hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl", "supervised_all"]
+ROW_LABEL = {
+    "supervised": "supervised (labeled only)",
+    "mt": "mean teacher",
+    "bcp": "BCP",
+    "hgdtgl_no_gazemix": "HG-DTGL without GazeMix",
+    "hgdtgl_no_gazeloss": "HG-DTGL without gaze loss / MGP",
+    "hgdtgl": "HG-DTGL (full)",
+    "supervised_all": "supervised, all masks (upper bound)",
+}
+KVASIR_REF = {"supervised_all": "82.12 (all masks)", "gaze_only": "77.80"}
+ACDC_REF = {"supervised": "79.41", "bcp": "88.84", "hgdtgl": "90.87"}
+SCHEDULE_LABEL = {"cpu": "cpu (reduced)", "gpu": "gpu"}
+BEGIN, END = "<!-- results-tables:begin -->", "<!-- results-tables:end -->"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(open(path))) if path.is_file() else []
+
+
+def mean_std(values: list[float], scale: float = 100.0) -> str:
+    """'m' for one value, 'm +- s' (sample std) for several, scaled (x100 for Dice/IoU)."""
+    m = statistics.fmean(values) * scale
+    if len(values) == 1:
+        return f"{m:.2f}"
+    return f"{m:.2f} +- {statistics.stdev(values) * scale:.2f}"
+
+
+def groups(summary: list[dict[str, str]]) -> dict[tuple[str, str, str], list[dict[str, str]]]:
+    """Summary rows grouped by (schedule, row, labeled), in schedule then ROW_ORDER order."""
+    out: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    key = lambda r: (r["schedule"], ROW_ORDER.index(r["row"]), int(r["labeled"]), int(r["seed"]))  # noqa: E731
+    for r in sorted(summary, key=key):
+        out.setdefault((r["schedule"], r["row"], r["labeled"]), []).append(r)
+    return out
+
+
+def portable(cmd: str) -> str:
+    """A recorded command with the local shared-data folder written as $GAZEKIT_SHARED_DATA."""
+    shared = os.environ.get("GAZEKIT_SHARED_DATA")
+    return cmd.replace(shared.rstrip("/"), "$GAZEKIT_SHARED_DATA") if shared else cmd
+
+
+def run_info(runs: list[dict[str, str]], schedule: str, row: str, labeled: str) -> tuple[str, str, str]:
+    """(iterations, wall time per row in min, command of the first seed) from runs.csv."""
+    rs = [r for r in runs if (r["schedule"], r["row"], r["labeled"]) == (schedule, row, labeled)]
+    if not rs:
+        return "", "", ""
+    wall = statistics.fmean(float(r["wall_train_s"]) + float(r["wall_eval_s"]) for r in rs) / 60
+    iters = "/".join(sorted({r["iterations"] for r in rs}))
+    return iters, f"{wall:.1f}", portable(rs[0]["command"])
+
+
+def kvasir_table(results: Path) -> str:
+    summary, runs = read_csv(results / "summary.csv"), read_csv(results / "runs.csv")
+    lines = [
+        "| row | schedule | labeled | seeds | Dice % | IoU % | GazeMedSeg ref. Dice % | iterations | wall min/row |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    gaze = read_csv(results / "sigma_choice.csv")
+    if gaze:
+        best = max(gaze, key=lambda r: float(r["dice"]))
+        lines.append(
+            f"| gaze only (heatmap >= 0.5, no training) | none | 0 | - | {float(best['dice']) * 100:.2f} "
+            f"| {float(best['iou']) * 100:.2f} | {KVASIR_REF['gaze_only']} | - | - |"
+        )
+    commands = []
+    for (sched, row, lab), rs in groups(summary).items():
+        iters, wall, cmd = run_info(runs, sched, row, lab)
+        dice = mean_std([float(r["dice"]) for r in rs])
+        iou = mean_std([float(r["iou"]) for r in rs])
+        ref = KVASIR_REF.get(row, "")
+        cells = [ROW_LABEL[row], SCHEDULE_LABEL[sched], lab, str(len(rs)), dice, iou, ref, iters, wall]
+        lines.append("| " + " | ".join(cells) + " |")
+        if cmd:
+            commands.append(f"# {row} ({sched}, labeled {lab}; seed 0, other seeds differ only in --seed/--out)\n{cmd}")
+    return "\n".join(lines) + "\n\n```bash\n" + "\n".join(commands) + "\n```\n" if commands else "\n".join(lines) + "\n"
+
+
+def acdc_table(results: Path) -> str:
+    summary, runs = read_csv(results / "summary.csv"), read_csv(results / "runs.csv")
+    if not summary:
+        return "_No ACDC rows have finished yet._\n"
+    lines = [
+        "| row | schedule | labeled patients | seeds | RV | Myo | LV | mean Dice % | HD95 px | ASD px "
+        "| published 10 % Dice | iterations | wall min/row |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    commands = []
+    for (sched, row, lab), rs in groups(summary).items():
+        iters, wall, cmd = run_info(runs, sched, row, lab)
+        cells = [mean_std([float(r[k]) for r in rs]) for k in ("dice_rv", "dice_myo", "dice_lv", "dice_mean")]
+        cells += [mean_std([float(r[k]) for r in rs], 1.0) for k in ("hd95_mean", "asd_mean")]
+        ref = ACDC_REF.get(row, "") if lab == "7" else ""
+        lines.append(
+            f"| {ROW_LABEL[row]} | {SCHEDULE_LABEL[sched]} | {lab} | {len(rs)} | {' | '.join(cells)} | {ref} "
+            f"| {iters} | {wall} |"
+        )
+        if cmd:
+            commands.append(f"# {row} ({sched}, {lab} labeled patients)\n{cmd}")
+    out = "\n".join(lines) + "\n\nPublished 10 % references (SSL4MIS test set, not our val split): supervised U-Net "
+    out += "79.41, BCP 88.84, ABD 89.81, HG-DTGL 90.87.\n"
+    return out + ("\n```bash\n" + "\n".join(commands) + "\n```\n" if commands else "")
+
+
+def tables(results: Path) -> str:
+    return (
+        "#### Kvasir-SEG (real GazeMedSeg gaze; validation split, 90 images; mean per-image Dice / IoU)\n\n"
+        + kvasir_table(results / "kvasir")
+        + "\n#### ACDC (SSL4MIS split, `val.list` 20 volumes; simulated gaze where a gaze row appears)\n\n"
+        + acdc_table(results / "acdc")
+    )
+
+
+def write_readme(readme: Path, text: str) -> None:
+    """Replace what stands between the BEGIN/END markers of ``readme`` with ``text``."""
+    src = readme.read_text()
+    if BEGIN not in src or END not in src:
+        raise SystemExit(f"{readme}: markers {BEGIN} / {END} not found")
+    head, rest = src.split(BEGIN, 1)
+    readme.write_text(head + BEGIN + "\n" + text + END + rest.split(END, 1)[1])
+
+
+def plot_curves(results: Path, out: Path) -> None:
+    """Validation Dice over iterations of the seed-0 runs of each row (one panel per schedule)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scheds = [s for s in ("cpu", "gpu") if (results / s).is_dir()]
+    fig, axes = plt.subplots(1, max(len(scheds), 1), figsize=(5.5 * max(len(scheds), 1), 4), squeeze=False)
+    for ax, sched in zip(axes[0], scheds, strict=False):
+        for row in ROW_ORDER:
+            runs = sorted((results / sched).glob(f"{row}_l*_s0/metrics.csv"))
+            for m in runs:
+                rs = read_csv(m)
+                ax.plot(
+                    [int(r["iteration"]) for r in rs], [float(r["val_dice_mean"]) * 100 for r in rs], "o-", label=row
+                )
+        ax.set(title=f"Kvasir-SEG, {SCHEDULE_LABEL[sched]} schedule", xlabel="iteration", ylabel="validation Dice %")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=80)
+
+
+def plot_overlays(run_dir: Path, store_dir: str, shared: Path, val_list: Path, out: Path, n: int = 4) -> None:
+    """Image, ground truth, prediction (``hgdtgl predict`` of RUN/checkpoint_best.pt), gaze heatmap for the first
+    ``n`` validation images."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import cv2
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import gazekit.store
+
+    names = [s for s in val_list.read_text().split() if s][:n]
+    store = gazekit.store.open(store_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        few = Path(tmp) / "images"
+        few.mkdir()
+        for name in names:
+            (few / f"{name}.jpg").symlink_to((shared / "kvasir-seg" / "images" / f"{name}.jpg").resolve())
+        cmd = [sys.executable, "-m", "hgdtgl", "predict", str(run_dir / "checkpoint_best.pt"), str(few)]
+        cmd += ["-o", f"{tmp}/pred", "--device", "cpu"]
+        subprocess.run(cmd, check=True, capture_output=True)
+        fig, axes = plt.subplots(n, 4, figsize=(10, 2.6 * n), squeeze=False)
+        for i, name in enumerate(names):
+            img = cv2.cvtColor(cv2.imread(str(shared / "kvasir-seg" / "images" / f"{name}.jpg")), cv2.COLOR_BGR2RGB)
+            gt = cv2.imread(str(shared / "kvasir-seg" / "masks" / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE) >= 128
+            pred = cv2.imread(str(next(Path(tmp, "pred").glob(f"{name}.*"))), cv2.IMREAD_GRAYSCALE) > 0
+            heat = cv2.resize(store.get(name, None, 1).astype("float32"), (img.shape[1], img.shape[0]))
+            panels = [(img, "image"), (gt, "ground truth"), (pred, "prediction"), (heat, "gaze heatmap")]
+            for ax, (a, title) in zip(axes[i], panels, strict=True):
+                if a.ndim == 2 and title != "gaze heatmap":
+                    ax.imshow(img)
+                    shade = np.ma.masked_where(~a, np.ones(a.shape))
+                    ax.imshow(shade, alpha=0.5, cmap="autumn" if title == "prediction" else "winter", vmin=0, vmax=1)
+                elif title == "gaze heatmap":
+                    ax.imshow(img)
+                    ax.imshow(a, alpha=0.5, cmap="jet")
+                else:
+                    ax.imshow(a)
+                ax.set_title(title if i == 0 else "", fontsize=9)
+                ax.axis("off")
+            axes[i][0].set_title(name[:12], fontsize=8, loc="left")
+    fig.suptitle(f"validation cases, {run_dir.name}", fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=50)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", default="results")
+    ap.add_argument("--readme", default=None, help="README to update between the markers")
+    ap.add_argument("-o", "--output", default=None, help="also write the tables (markdown) here")
+    ap.add_argument("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir)")
+    ap.add_argument("--overlays", default=None, help="PNG of qualitative overlays (needs --run-dir, --store)")
+    ap.add_argument("--run-dir", default=None, help="run directory whose checkpoint_best.pt is shown")
+    ap.add_argument("--store", default="runs/kvasir/store")
+    ap.add_argument("--shared-data", default=os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data"))
+    a = ap.parse_args()
+    text = tables(Path(a.results))
+    if a.output:
+        Path(a.output).write_text(text)
+    if a.readme:
+        write_readme(Path(a.readme), text)
+    if not a.output and not a.readme:
+        print(text)
+    if a.curves:
+        plot_curves(Path(a.results) / "kvasir", Path(a.curves))
+    if a.overlays:
+        val = Path(a.results) / "kvasir" / "splits" / "val.list"
+        plot_overlays(Path(a.run_dir), a.store, Path(a.shared_data), val, Path(a.overlays))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Resumable runner of the results table: each row is ONE `hgdtgl train` command, then `hgdtgl evaluate` of its
+best checkpoint on the validation split; the row is appended to RESULTS/summary.csv and its small text files
+(metrics.csv, config.yaml, val_metrics.csv, command.txt) are copied to RESULTS/<schedule>/<run>/. Rows already in
+summary.csv are skipped; an interrupted run continues from its checkpoint (`--resume`).
+
+    python examples/run_rows.py --dataset kvasir --schedule cpu --rows supervised,mt,hgdtgl --seeds 0 --jobs 2
+    python examples/run_rows.py --dataset acdc --schedule cpu --rows supervised,mt --labeled 7
+
+Rows: supervised, mt, bcp, hgdtgl_no_gazemix, hgdtgl_no_gazeloss, hgdtgl, supervised_all.
+Schedules (SCHEDULES below): ``cpu`` (reduced: 128 px, 8-128 U-Net, batch 8) and ``gpu`` (256 px, SSL4MIS
+16-256 U-Net, batch 24, ITERS iterations, bf16). Environment: KVASIR_CPU_ITERS / ITERS override iterations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fcntl
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROWS = {
+    "supervised": ["--method", "supervised"],
+    "mt": ["--method", "mt"],
+    "bcp": ["--method", "bcp"],
+    "hgdtgl_no_gazemix": ["--method", "hgdtgl", "--no-gazemix"],
+    "hgdtgl_no_gazeloss": ["--method", "hgdtgl", "--no-mgp"],
+    "hgdtgl": ["--method", "hgdtgl"],
+    "supervised_all": ["--method", "supervised"],
+}
+GAZE_ROWS = {"hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl"}
+
+
+def schedule_args(schedule: str, iters: int) -> list[str]:
+    """Training options of a schedule with ``iters`` iterations (pre-training iters/4, ramp-up 3/4 iters).
+    ``gpu`` reads SIZE (default 256; must equal a packed .npz's size) and GPU_DEVICE (default cuda; ``cpu`` for
+    a dry run of the GPU script)."""
+    common = ["--iterations", str(iters), "--pretrain-iterations", str(iters // 4)]
+    common += ["--rampup-iterations", str(3 * iters // 4)]
+    if schedule == "cpu":
+        cpu = ["--size", "128", "--base-channels", "8", "--batch-size", "8", "--labeled-bs", "4", "--device", "cpu"]
+        return [*common, "--val-every", str(max(iters // 4, 1)), *cpu]
+    device = os.environ.get("GPU_DEVICE", "cuda")
+    amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
+    gpu = ["--size", os.environ.get("SIZE", "256"), "--batch-size", "24", "--labeled-bs", "12", "--device", device]
+    return [*common, "--val-every", str(max(iters // 10, 1)), *gpu, *amp]
+
+
+SUMMARY_COLUMNS = {
+    "kvasir": ["row", "labeled", "seed", "schedule", "dice", "iou"],
+    "acdc": [
+        "row",
+        "labeled",
+        "seed",
+        "schedule",
+        "dice_rv",
+        "dice_myo",
+        "dice_lv",
+        "dice_mean",
+        "hd95_mean",
+        "asd_mean",
+    ],
+}
+RUNS_COLUMNS = ["row", "labeled", "seed", "schedule", "iterations", "wall_train_s", "wall_eval_s", "command"]
+
+
+def data_args(dataset: str, data: str, splits: str | None) -> list[str]:
+    if data.endswith(".npz"):
+        return ["--data", data]
+    if dataset == "kvasir":
+        return ["--data", data, "--format", "images", "--train-list", f"{splits}/train.list"]
+    return ["--data", data, "--format", "ssl4mis"]
+
+
+def eval_split_args(dataset: str, data: str, splits: str | None) -> list[str]:
+    """`hgdtgl evaluate` data and split options: the validation split (a packed .npz holds it as 'val')."""
+    if data.endswith(".npz"):
+        return ["--data", data, "--split", "val"]
+    if dataset == "kvasir":
+        return ["--data", data, "--format", "images", "--split", f"{splits}/val.list"]
+    return ["--data", data, "--format", "ssl4mis", "--split", "val"]
+
+
+def summary_values(dataset: str, metrics_csv: Path) -> dict[str, float]:
+    """The summary columns of one run from `hgdtgl evaluate`'s metrics.csv (its per-class ``mean`` rows)."""
+    rows = [r for r in csv.DictReader(open(metrics_csv)) if r["case"] == "mean"]
+    by = {r["class"]: r for r in rows}
+    if dataset == "kvasir":
+        (r,) = rows
+        return {"dice": float(r["dice"]), "iou": float(r["jaccard"])}
+    out = {f"dice_{c}": float(by[c]["dice"]) for c in ("rv", "myo", "lv")}
+    out["dice_mean"] = sum(out.values()) / 3
+    out["hd95_mean"] = sum(float(by[c]["hd95"]) for c in ("rv", "myo", "lv")) / 3
+    out["asd_mean"] = sum(float(by[c]["asd"]) for c in ("rv", "myo", "lv")) / 3
+    return out
+
+
+def last_iteration(metrics_csv: Path) -> int:
+    """The last validated iteration of a run's metrics.csv (the run may have been stopped early)."""
+    rows = list(csv.DictReader(open(metrics_csv)))
+    return int(rows[-1]["iteration"]) if rows else 0
+
+
+def done_keys(path: Path) -> set[tuple[str, str, str, str]]:
+    if not path.is_file():
+        return set()
+    return {(r["row"], r["labeled"], r["seed"], r["schedule"]) for r in csv.DictReader(open(path))}
+
+
+def append_row(path: Path, columns: list[str], row: dict) -> None:
+    """Append one row under an exclusive lock (parallel jobs), with the header when the file is new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", newline="") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0, os.SEEK_END)
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        if f.tell() == 0:
+            w.writeheader()
+        w.writerow(row)
+        fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
+    py = [sys.executable, "-m", "hgdtgl"]
+    n_lab = a.n_train if row == "supervised_all" else labeled
+    name = f"{row}_l{n_lab}_s{seed}"
+    run_dir = Path(a.runs) / a.schedule / name
+    res_dir = Path(a.results) / a.schedule / name
+    train = ["train", *data_args(a.dataset, a.data, a.splits), *ROWS[row]]
+    if row in GAZE_ROWS and a.gaze_dir and not a.data.endswith(".npz"):
+        train += ["--gaze-dir", a.gaze_dir]
+    if row != "supervised_all":
+        train += ["--labeled", str(labeled)]
+    if a.dataset == "kvasir" and not a.data.endswith(".npz"):
+        train += ["--val-split", f"{a.splits}/val.list"]
+    train += [*schedule_args(a.schedule, a.iters), "--seed", str(seed), "--out", str(run_dir), "--resume"]
+    evaluate = ["evaluate", str(run_dir / "checkpoint_best.pt"), *eval_split_args(a.dataset, a.data, a.splits)]
+    evaluate += ["-o", str(run_dir / "val_metrics.csv")]
+    evaluate += ["--device", "cpu" if a.schedule == "cpu" else os.environ.get("GPU_DEVICE", "cuda")]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = open(run_dir / "log.txt", "a")
+    t0 = time.time()
+    try:
+        rc = subprocess.run(py + train, stdout=log, stderr=log, timeout=a.train_timeout).returncode
+    except subprocess.TimeoutExpired:  # the wall-time budget ran out: the best checkpoint so far is evaluated
+        rc = 0 if (run_dir / "checkpoint_best.pt").is_file() else 1
+    if rc != 0:
+        return f"{name}: train FAILED (see {run_dir}/log.txt)"
+    t1 = time.time()
+    done_iters = last_iteration(run_dir / "metrics.csv")
+    if subprocess.run(py + evaluate, stdout=log, stderr=log).returncode != 0:
+        return f"{name}: evaluate FAILED (see {run_dir}/log.txt)"
+    t2 = time.time()
+    res_dir.mkdir(parents=True, exist_ok=True)
+    for f in ("metrics.csv", "config.yaml", "val_metrics.csv"):
+        if (run_dir / f).is_file():
+            shutil.copy(run_dir / f, res_dir / f)
+    cmd_train = "hgdtgl " + shlex.join(train)
+    cmd_eval = "hgdtgl " + shlex.join(evaluate)
+    (res_dir / "command.txt").write_text(f"{cmd_train}\n{cmd_eval}\n")
+    key = {"row": row, "labeled": n_lab, "seed": seed, "schedule": a.schedule}
+    vals = summary_values(a.dataset, run_dir / "val_metrics.csv")
+    append_row(Path(a.results) / "summary.csv", SUMMARY_COLUMNS[a.dataset], {**key, **vals})
+    append_row(
+        Path(a.results) / "runs.csv",
+        RUNS_COLUMNS,
+        {
+            **key,
+            "iterations": done_iters,
+            "wall_train_s": round(t1 - t0),
+            "wall_eval_s": round(t2 - t1),
+            "command": cmd_train,
+        },
+    )
+    return f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in vals.items()) + f" (train {t1 - t0:.0f} s)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", choices=["kvasir", "acdc"], required=True)
+    ap.add_argument("--schedule", choices=["cpu", "gpu"], required=True)
+    ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names, run in this order")
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds")
+    ap.add_argument("--labeled", type=int, default=None, help="labeled images/patients (kvasir 81, acdc 7)")
+    ap.add_argument("--iters", type=int, default=None, help="iterations (cpu default 800)")
+    ap.add_argument("--data", default=None, help="dataset folder or packed .npz")
+    ap.add_argument("--splits", default="results/kvasir/splits", help="kvasir split lists (make_split.py)")
+    ap.add_argument("--gaze-dir", default=None, help="heatmap store (not needed with a packed .npz)")
+    ap.add_argument("--results", default=None, help="default results/<dataset>")
+    ap.add_argument("--runs", default=None, help="run directories (checkpoints), default runs/<dataset>")
+    ap.add_argument("--jobs", type=int, default=1, help="rows trained at the same time")
+    ap.add_argument("--train-timeout", type=float, default=None, help="seconds; then the best checkpoint is used")
+    a = ap.parse_args()
+    shared = os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data")
+    a.data = a.data or (f"{shared}/kvasir-seg" if a.dataset == "kvasir" else f"{shared}/ACDC")
+    a.labeled = a.labeled or (81 if a.dataset == "kvasir" else 7)
+    a.iters = a.iters or int(os.environ.get("ITERS", 800))
+    a.n_train = 810 if a.dataset == "kvasir" else 70
+    a.results = a.results or f"results/{a.dataset}"
+    a.runs = a.runs or f"runs/{a.dataset}"
+    done = done_keys(Path(a.results) / "summary.csv")
+    todo = []
+    for seed in [int(s) for s in a.seeds.split(",")]:
+        for row in a.rows.split(","):
+            if row not in ROWS:
+                sys.exit(f"--rows: unknown row {row!r}; expected one of {', '.join(ROWS)}")
+            n_lab = a.n_train if row == "supervised_all" else a.labeled
+            if (row, str(n_lab), str(seed), a.schedule) in done:
+                print(f"skip {row} labeled {n_lab} seed {seed} {a.schedule}: already in summary.csv", flush=True)
+                continue
+            todo.append((row, a.labeled, seed))
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        for msg in pool.map(lambda t: run_one(a, *t), todo):
+            print(msg, flush=True)
+
+
+if __name__ == "__main__":
+    main()
