@@ -29,6 +29,9 @@ from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
 from gazekit.viewer import check_events
 
+# Part-file folders of a recording in progress (gazekit record writes them; --recover compacts them).
+PARTS = {"samples": "samples.parts", "viewer_events": "viewer_events.parts"}
+
 META_FILE = "session.json"
 SAMPLES_FILE = "samples.parquet"
 EVENTS_FILE = "viewer_events.parquet"
@@ -88,15 +91,20 @@ STIMULUS_FIELDS: dict[str, tuple[Any, str]] = {
 }
 
 
+def _check_fields(obj: dict, fields: dict[str, tuple[Any, str]], file: str | Path | None, where: str) -> None:
+    """Every key of ``fields`` is in ``obj`` and passes its check; else GazekitError naming ``where`` + field."""
+    for key, (check, expected) in fields.items():
+        if key not in obj:
+            raise GazekitError(file, f"{where}field {key!r}", f"missing; expected {expected}")
+        if not check(obj[key]):
+            raise GazekitError(file, f"{where}field {key!r}", f"expected {expected}, got {obj[key]!r}")
+
+
 def validate_meta(meta: Any, file: str | Path | None = None) -> dict:
     """Check a ``session.json`` object; raises GazekitError naming the first bad field. Returns ``meta``."""
     if not isinstance(meta, dict):
         raise GazekitError(file, None, f"expected a JSON object, got {type(meta).__name__}")
-    for key, (check, expected) in REQUIRED.items():
-        if key not in meta:
-            raise GazekitError(file, f"field {key!r}", f"missing; expected {expected}")
-        if not check(meta[key]):
-            raise GazekitError(file, f"field {key!r}", f"expected {expected}, got {meta[key]!r}")
+    _check_fields(meta, REQUIRED, file, "")
     for key, (check, expected) in OPTIONAL.items():
         if key in meta and not check(meta[key]):
             raise GazekitError(file, f"field {key!r}", f"expected {expected}, got {meta[key]!r}")
@@ -105,11 +113,7 @@ def validate_meta(meta: Any, file: str | Path | None = None) -> dict:
         where = f"field 'stimuli', item {i}"
         if not isinstance(stim, dict):
             raise GazekitError(file, where, f"expected an object, got {stim!r}")
-        for key, (check, expected) in STIMULUS_FIELDS.items():
-            if key not in stim:
-                raise GazekitError(file, f"{where}, field {key!r}", f"missing; expected {expected}")
-            if not check(stim[key]):
-                raise GazekitError(file, f"{where}, field {key!r}", f"expected {expected}, got {stim[key]!r}")
+        _check_fields(stim, STIMULUS_FIELDS, file, f"{where}, ")
         if stim["id"] in seen:
             raise GazekitError(file, f"{where}, field 'id'", f"expected unique stimulus ids, {stim['id']!r} repeats")
         seen.add(stim["id"])
@@ -190,6 +194,12 @@ def read_session(dir: str | Path) -> Session:
     if not dir.is_dir():
         raise GazekitError(
             dir, None, "expected a session folder (session.json, samples.parquet, viewer_events.parquet)"
+        )
+    if not (dir / SAMPLES_FILE).exists() and any((dir / part).is_dir() for part in PARTS.values()):
+        raise GazekitError(
+            dir / SAMPLES_FILE,
+            None,
+            f"missing: an interrupted recording (part files remain); run gazekit record --recover -o {dir}",
         )
     try:
         meta = json.loads(meta_path.read_text())

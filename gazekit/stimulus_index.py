@@ -1,23 +1,29 @@
 """Minimal stimulus lookup for render-heatmaps and qc: ids, image sizes, slices, pixels.
 
-Image folders (png/jpg/bmp/tif), HDF5 (dataset ``image``/``label``; SSL4MIS ``<id>_slice_K.h5`` files are
-slice K-1 of ``<id>``), NIfTI (slices along the first stored axis) and DICOM series (id =
-SeriesInstanceUID; only UID, Rows, Columns, InstanceNumber and pixels are read, never patient fields).
-To be pointed at ``gazekit.stimuli`` (issue 4) once it lands.
+Walks a folder (recursively) of image files (png/jpg/bmp/tif), HDF5 files, NIfTI volumes and DICOM series.
+Volumes are read by :mod:`gazekit.stimuli`, the one place that reads them, so ids, slice order and
+``slice_index`` are those of ``gazekit convert``/``simulate``: NIfTI in the closest LPS+ orientation
+(slices along the axis closest to superior-inferior), DICOM series (id = SeriesInstanceUID, never patient
+fields) sorted along the slice normal, SSL4MIS HDF5 volumes as stored. Only what :mod:`gazekit.stimuli`
+does not load lives here: 2D HDF5 files and SSL4MIS slice files ``<id>_slice_K.h5`` (slice K-1 of ``<id>``),
+and image sizes read from the header alone.
 """
 
 from __future__ import annotations
 
-import re
+import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from gazekit import stimuli
 from gazekit.errors import GazekitError
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-SLICE_FILE = re.compile(r"^(?P<id>.+)_slice_(?P<k>\d+)$")
+IMAGE_EXTS = stimuli.IMAGE_SUFFIXES
+# (slice, row, column) index -> (column i, row j, slice k): a stimuli.Stimulus affine for a [slice, H, W] array
+_SLICE_FIRST = np.array([[0.0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]])
 
 
 @dataclass(frozen=True)
@@ -29,16 +35,8 @@ class StimulusInfo:
     width: int
     n_slices: int | None
     kind: str  # image / hdf5 / hdf5-slices / nifti / dicom
-    paths: tuple[str, ...]  # one file, or one per slice (hdf5-slices, dicom) in slice order
-    affine: tuple[tuple[float, ...], ...] | None = None
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for ext in (".nii.gz", ".nii", ".h5", ".hdf5", *IMAGE_EXTS):
-        if name.lower().endswith(ext):
-            return name[: -len(ext)]
-    return path.stem
+    paths: tuple[str, ...]  # one file, or one per slice (hdf5-slices) in slice order, or a DICOM series' files
+    affine: tuple[tuple[float, ...], ...] | None = None  # (slice, row, column, 1) -> RAS+ mm
 
 
 def _image_info(path: Path) -> StimulusInfo:
@@ -49,7 +47,7 @@ def _image_info(path: Path) -> StimulusInfo:
             w, h = im.size
     except OSError as exc:
         raise GazekitError(path, None, f"expected a readable image ({exc})") from None
-    return StimulusInfo(_stem(path), h, w, None, "image", (str(path),))
+    return StimulusInfo(stimuli.file_stem(path), h, w, None, "image", (str(path),))
 
 
 def _h5_shape(path: Path, dataset: str) -> tuple[int, ...]:
@@ -64,6 +62,25 @@ def _h5_shape(path: Path, dataset: str) -> tuple[int, ...]:
         raise GazekitError(path, None, f"expected a readable HDF5 file ({exc})") from None
 
 
+def _slice_file(path: Path) -> tuple[str, int] | None:
+    """(volume id, 0-based slice) of an SSL4MIS slice file name, else None."""
+    try:
+        return stimuli.ssl4mis_slice_id(path)
+    except GazekitError:
+        return None
+
+
+def _volume_info(st: stimuli.Stimulus, paths: tuple[str, ...]) -> StimulusInfo:
+    n, h, w = st.shape
+    aff = None if st.affine is None else tuple(tuple(float(v) for v in row) for row in st.affine @ _SLICE_FIRST)
+    return StimulusInfo(st.stimulus_id, h, w, n, st.kind, paths, aff)
+
+
+def _dicom_source(paths: tuple[str, ...]) -> Path:
+    """What to hand :func:`gazekit.stimuli.load_dicom` for a series: its one file, or the folder holding its files."""
+    return Path(paths[0]) if len(paths) == 1 else Path(os.path.commonpath([str(Path(q).parent) for q in paths]))
+
+
 def index_stimuli(root: str | Path, dataset: str = "image") -> dict[str, StimulusInfo]:
     """All stimuli in a folder (or one file): {stimulus_id: StimulusInfo}."""
     root = Path(root)
@@ -72,37 +89,27 @@ def index_stimuli(root: str | Path, dataset: str = "image") -> dict[str, Stimulu
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     out: dict[str, StimulusInfo] = {}
     slices: dict[str, list[tuple[int, Path, tuple[int, ...]]]] = {}
-    dicom: dict[str, list[tuple[int, Path, int, int]]] = {}
+    dicom: dict[str, list[str]] = {}
     for p in files:
         low = p.name.lower()
         if low.endswith(IMAGE_EXTS):
             info = _image_info(p)
             out[info.stimulus_id] = info
-        elif low.endswith((".h5", ".hdf5")):
+        elif low.endswith(stimuli.HDF5_SUFFIXES):
             shape = _h5_shape(p, dataset)
-            m = SLICE_FILE.match(_stem(p))
-            if m and len(shape) == 2:
-                slices.setdefault(m["id"], []).append((int(m["k"]) - 1, p, shape))
+            sl = _slice_file(p) if len(shape) == 2 else None
+            if sl is not None:
+                slices.setdefault(sl[0], []).append((sl[1], p, shape))
             elif len(shape) in (2, 3):
                 n = shape[0] if len(shape) == 3 else None
-                out[_stem(p)] = StimulusInfo(_stem(p), shape[-2], shape[-1], n, "hdf5", (str(p),))
-        elif low.endswith((".nii", ".nii.gz")):
-            import nibabel as nib
-
-            img = nib.load(str(p))
-            shape = img.shape
-            n = shape[0] if len(shape) >= 3 else None
-            hw = shape[1:3] if len(shape) >= 3 else shape[:2]
-            aff = tuple(tuple(float(v) for v in row) for row in img.affine)
-            out[_stem(p)] = StimulusInfo(_stem(p), int(hw[0]), int(hw[1]), n, "nifti", (str(p),), aff)
-        elif low.endswith(".dcm") or _is_dicom(p):
-            import pydicom
-
-            ds = pydicom.dcmread(
-                p, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "Rows", "Columns", "InstanceNumber"]
-            )
-            uid = str(ds.get("SeriesInstanceUID", ""))
-            dicom.setdefault(uid, []).append((int(ds.get("InstanceNumber", 0) or 0), p, int(ds.Rows), int(ds.Columns)))
+                sid = stimuli.file_stem(p)
+                out[sid] = StimulusInfo(sid, shape[-2], shape[-1], n, "hdf5", (str(p),))
+        elif low.endswith(stimuli.NIFTI_SUFFIXES):
+            info = _volume_info(stimuli.load_nifti(p), (str(p),))
+            out[info.stimulus_id] = info
+        elif low.endswith(".dcm") or stimuli._is_dicom(p):
+            for _, ds in stimuli._headers(p):  # only the series UID is kept
+                dicom.setdefault(str(ds.SeriesInstanceUID), []).append(str(p))
     for sid, items in slices.items():
         items.sort(key=lambda t: t[0])
         ks = [k for k, _, _ in items]
@@ -110,25 +117,23 @@ def index_stimuli(root: str | Path, dataset: str = "image") -> dict[str, Stimulu
             raise GazekitError(root, sid, f"expected slice files {sid}_slice_1..{len(ks)}, found slices {ks[:10]}")
         h, w = items[0][2]
         out[sid] = StimulusInfo(sid, h, w, len(items), "hdf5-slices", tuple(str(p) for _, p, _ in items))
-    for uid, items in dicom.items():
-        items.sort(key=lambda t: (t[0], str(t[1])))
-        out[uid] = StimulusInfo(
-            uid, items[0][2], items[0][3], len(items), "dicom", tuple(str(p) for _, p, _, _ in items)
-        )
+    for uid, paths in dicom.items():
+        out[uid] = _volume_info(stimuli.load_dicom(_dicom_source(tuple(paths)), series=uid), tuple(paths))
     return out
 
 
-def _is_dicom(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
+@lru_cache(maxsize=2)
+def _volume(kind: str, paths: tuple[str, ...], stimulus_id: str, dataset: str) -> stimuli.Stimulus:
+    """The volume behind an index entry, read by gazekit.stimuli (the last two kept: qc reads slice by slice)."""
+    if kind == "nifti":
+        return stimuli.load_nifti(paths[0])
+    if kind == "dicom":
+        return stimuli.load_dicom(_dicom_source(paths), series=stimulus_id)
+    return stimuli.load_hdf5(paths[0], dataset)
 
 
 def load_slice(info: StimulusInfo, slice_index: int | None, dataset: str = "image") -> np.ndarray:
-    """Pixels of one image or slice: [H, W] or [H, W, 3] (RGB), as stored."""
+    """Pixels of one image or slice: [H, W] or [H, W, 3] (RGB); volumes as :mod:`gazekit.stimuli` shows them."""
     k = 0 if slice_index is None else int(slice_index)
     if info.n_slices is not None and not 0 <= k < info.n_slices:
         raise GazekitError(info.paths[0], f"slice {k}", f"expected a slice index in [0, {info.n_slices})")
@@ -137,18 +142,9 @@ def load_slice(info: StimulusInfo, slice_index: int | None, dataset: str = "imag
 
         with Image.open(info.paths[0]) as im:
             return np.asarray(im.convert("RGB") if im.mode not in ("L", "I", "I;16", "F") else im)
-    if info.kind in ("hdf5", "hdf5-slices"):
+    if info.kind == "hdf5-slices" or (info.kind == "hdf5" and info.n_slices is None):  # 2D: not a stimuli volume
         import h5py
 
-        path = info.paths[k] if info.kind == "hdf5-slices" else info.paths[0]
-        with h5py.File(path, "r") as f:
-            data = f[dataset]
-            return np.asarray(data[k] if info.n_slices is not None and info.kind == "hdf5" else data[...])
-    if info.kind == "nifti":
-        import nibabel as nib
-
-        data = np.asarray(nib.load(info.paths[0]).dataobj)
-        return data[k] if data.ndim >= 3 else data
-    import pydicom
-
-    return np.asarray(pydicom.dcmread(info.paths[k]).pixel_array)
+        with h5py.File(info.paths[k] if info.kind == "hdf5-slices" else info.paths[0], "r") as f:
+            return np.asarray(f[dataset][...])
+    return _volume(info.kind, info.paths, info.stimulus_id, dataset).slice(k)

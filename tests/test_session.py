@@ -116,3 +116,17 @@ def test_viewer_events_checked_against_stimuli(tmp_path, column, value, message)
     with pytest.raises(GazekitError, match=f"row 0, column '{column}'.*{message}"):
         session.write_session(tmp_path / "sess", make_meta(), samples, events)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_recording_says_recover(tmp_path):
+    from gazekit.record import writer
+
+    folder = tmp_path / "rec"
+    w = writer.SessionWriter(folder, {**make_meta(), "status": "recording"})
+    w.add_samples([(0.0, 10.0, 20.0, True, 3.0, "both")])
+    w.flush()
+    w.wait()  # a crash now leaves part files and no samples.parquet
+    with pytest.raises(GazekitError) as err:
+        session.read_session(folder)
+    msg = str(err.value)
+    assert "\n" not in msg and f"gazekit record --recover -o {folder}" in msg and "not found" not in msg

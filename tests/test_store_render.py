@@ -133,7 +133,8 @@ def test_volumes_from_hdf5_slices_and_nifti_with_affine(tmp_path):
             f["image"] = np.zeros((40, 30), np.float32)
     affine = np.diag([0.7, 0.8, 2.5, 1.0])
     affine[:3, 3] = [10, -5, 3]
-    nib.save(nib.Nifti1Image(np.zeros((3, 20, 24), np.float32), affine), str(vols / "p2.nii.gz"))
+    # stored RAS+ (i, j, k) = (24, 20, 3); shown like gazekit.stimuli (LPS+): [slice k, row 19 - j, column 23 - i]
+    nib.save(nib.Nifti1Image(np.zeros((24, 20, 3), np.float32), affine), str(vols / "p2.nii.gz"))
     rows = [
         ("s", "r", "p1", 2, 0.0, 200.0, 15.0, 20.0),
         ("s", "r", "p2", 1, 300.0, 200.0, 12.0, 10.0),
@@ -150,7 +151,9 @@ def test_volumes_from_hdf5_slices_and_nifti_with_affine(tmp_path):
     assert man[man.stimulus_id == "p1"]["file"].notna().tolist() == [False, False, True, False]
     assert st.get("p1", 0) is None and st.get("p1", 2).shape == (40, 30)
     img = nib.load(str(out / "heatmaps" / "p2.nii.gz"))
-    np.testing.assert_allclose(img.affine, affine)
+    for s, r, c in [(0, 0, 0), (1, 10, 12), (2, 19, 23)]:  # each heatmap voxel lies on its source voxel
+        np.testing.assert_allclose(img.affine @ [s, r, c, 1], affine @ [23 - c, 19 - r, s, 1], atol=1e-5)
+    assert man[man.stimulus_id == "p2"]["slice_index"].tolist() == [0, 1, 2]
     vol = np.asarray(img.dataobj)
     assert vol.shape == (3, 20, 24) and vol[0].sum() == 0 and vol[2].sum() == 0
     np.testing.assert_allclose(vol[1], st.get("p2", 1), rtol=1e-6)

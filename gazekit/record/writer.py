@@ -23,8 +23,8 @@ import pandas as pd
 from gazekit import __version__, tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
+from gazekit.session import PARTS
 
-PARTS = {"samples": "samples.parts", "viewer_events": "viewer_events.parts"}
 FINAL = {"samples": "samples.parquet", "viewer_events": "viewer_events.parquet"}
 SAMPLE_COLUMNS = ("t_ms", "x_screen_px", "y_screen_px", "valid", "pupil", "eye")
 
