@@ -32,7 +32,7 @@ gazekit qc "$OUT/fixations.parquet" --stimuli "$OUT/data/images" --labels "$OUT/
 step "4. hgdtgl: gaze-guided semi-supervised training (short CPU schedule) and evaluation"
 hgdtgl train --data "$OUT/data" --format images --gaze-dir "$OUT/store" --method hgdtgl --labeled-ratio 0.25 \
   --iterations "$ITERS" --pretrain-iterations $(( ITERS / 3 )) --rampup-iterations "$ITERS" --batch-size 8 \
-  --labeled-bs 4 --size 64 --base-channels 8 --lr 0.03 --val-every 100 --device cpu --seed 0 --out "$OUT/run"
+  --labeled-bs 4 --size 64 --base-channels 8 --lr 0.03 --val-every 50 --device cpu --seed 0 --out "$OUT/run"
 hgdtgl evaluate "$OUT/run/checkpoint_best.pt" --data "$OUT/data" --split val -o "$OUT/metrics.csv"
 
 step "done"
@@ -47,4 +47,4 @@ outputs:
   validation metrics       $OUT/metrics.csv
 TXT
 echo "validation metrics (mean rows):"
-grep -E '^(case|mean)' "$OUT/metrics.csv" || head -5 "$OUT/metrics.csv"
+grep -E '^(case,class|mean)' "$OUT/metrics.csv" || head -5 "$OUT/metrics.csv"
