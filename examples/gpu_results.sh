@@ -8,16 +8,18 @@
 # Usage, from the repository root on the GPU machine (installs nothing, needs no network):
 #   bash examples/gpu_results.sh [KVASIR.npz=.carry/kvasir.npz]
 # where KVASIR.npz was made on the CPU machine (examples/kvasir/pack.sh) and carried over (carry: .carry).
-# Outputs: $OUT/results/kvasir/{summary.csv,runs.csv,gpu/<row>/...} (copy them into results/kvasir/), logs
-# and checkpoints under $GPU_RUNS (default /tmp/gpu_runs).
-# Variables: ITERS (default 6000: ~25 it/s per process with seven sharing an H100 at 256 px, batch 24),
-# TRAIN_S (default 270), ROWS, SEEDS (default 0), LABELED (default 81), SIZE (read from the .npz), GPU_DEVICE=cpu for a dry run
-# (e.g. `GPU_DEVICE=cpu ITERS=4 OUT=/tmp/o bash examples/gpu_results.sh small.npz`).
+# Outputs (three files, as the device tool returns at most 8 files, 2 folders deep): $OUT/kvasir_gpu_summary.csv,
+# $OUT/kvasir_gpu_runs.csv and $OUT/kvasir_gpu_results.tgz (results/kvasir/{summary.csv,runs.csv,gpu/<row>/*,logs/});
+# merge with `tar xzf kvasir_gpu_results.tgz` + appending the csv rows to results/kvasir/. Checkpoints stay
+# under $GPU_RUNS (default /tmp/gpu_runs).
+# Variables: ITERS (default 5000: ~25 it/s per process assumed with seven sharing an H100, batch 24, plus five
+# validations), TRAIN_S (default 270), ROWS, SEEDS (default 0), LABELED (default 81), SIZE (read from the .npz),
+# GPU_DEVICE=cpu for a dry run (`GPU_DEVICE=cpu ITERS=4 LABELED=4 OUT=/tmp/o bash examples/gpu_results.sh s.npz`).
 set -uo pipefail
 NPZ=${1:-.carry/kvasir.npz}
 PY=${PYTHON:-python}
 OUT=${OUT:-/tmp/gpu_out}
-ITERS=${ITERS:-6000}
+ITERS=${ITERS:-5000}
 TRAIN_S=${TRAIN_S:-270}
 SEEDS=${SEEDS:-0}
 LABELED=${LABELED:-81}
@@ -35,19 +37,23 @@ N_SEEDS=$(echo "$SEEDS" | tr ',' '\n' | wc -l)
 JOBS=$((N_ROWS * N_SEEDS))
 echo "== $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo no nvidia-smi)"
 echo "== $NPZ ($(du -h "$NPZ" | cut -f1)), size $SIZE px, $JOBS processes, $ITERS iterations, stop at ${TRAIN_S} s"
-mkdir -p "$OUT/results/kvasir"
+RES="$GPU_RUNS/results/kvasir"
+mkdir -p "$RES" "$OUT"
 "$PY" examples/run_rows.py --dataset kvasir --schedule gpu --data "$NPZ" --rows "$ROWS" --seeds "$SEEDS" \
   --labeled "$LABELED" --iters "$ITERS" --jobs "$JOBS" --train-timeout "$TRAIN_S" \
-  --results "$OUT/results/kvasir" --runs "$GPU_RUNS"
+  --results "$RES" --runs "$GPU_RUNS"
 RC=$?
 for d in "$GPU_RUNS"/gpu/*/; do
   [ -f "$d/log.txt" ] && { echo "-- $(basename "$d")"; grep -v "it/s\]\|s/it\]" "$d/log.txt" | tail -3; }
 done
-mkdir -p "$OUT/results/kvasir/logs"
+mkdir -p "$RES/logs"
 for d in "$GPU_RUNS"/gpu/*/; do
-  [ -f "$d/log.txt" ] && grep -v "it/s\]\|s/it\]" "$d/log.txt" | tail -40 > "$OUT/results/kvasir/logs/$(basename "$d").txt"
+  [ -f "$d/log.txt" ] && grep -v "it/s\]\|s/it\]" "$d/log.txt" | tail -40 > "$RES/logs/$(basename "$d").txt"
 done
-echo "== summary"; cat "$OUT/results/kvasir/summary.csv" 2>/dev/null
-echo "== runs"; cut -d, -f1-7 "$OUT/results/kvasir/runs.csv" 2>/dev/null
-echo "== exit $RC, total $(( $(date +%s) - T0 )) s; copy $OUT/results/kvasir/* into results/kvasir/"
+cp "$RES/summary.csv" "$OUT/kvasir_gpu_summary.csv" 2>/dev/null
+cp "$RES/runs.csv" "$OUT/kvasir_gpu_runs.csv" 2>/dev/null
+tar czf "$OUT/kvasir_gpu_results.tgz" -C "$GPU_RUNS" results
+echo "== summary"; cat "$RES/summary.csv" 2>/dev/null
+echo "== runs"; cut -d, -f1-7 "$RES/runs.csv" 2>/dev/null
+echo "== exit $RC, total $(( $(date +%s) - T0 )) s; outputs: $(ls "$OUT" | tr '\n' ' ')"
 exit $RC

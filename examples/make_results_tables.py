@@ -71,18 +71,29 @@ def run_info(runs: list[dict[str, str]], schedule: str, row: str, labeled: str) 
     return iters, f"{wall:.1f}", portable(rs[0]["command"])
 
 
+def best_iterations(results: Path, schedule: str, row: str, labeled: str) -> str:
+    """Iteration of the best validation Dice (the evaluated checkpoint) of each seed, from the copied metrics.csv."""
+    out = []
+    for m in sorted((results / schedule).glob(f"{row}_l{labeled}_s*/metrics.csv")):
+        rs = read_csv(m)
+        if rs:
+            out.append(max(rs, key=lambda r: float(r["val_dice_mean"]))["iteration"])
+    return "/".join(out)
+
+
 def kvasir_table(results: Path) -> str:
     summary, runs = read_csv(results / "summary.csv"), read_csv(results / "runs.csv")
     lines = [
-        "| row | schedule | labeled | seeds | Dice % | IoU % | GazeMedSeg ref. Dice % | iterations | wall min/row |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| row | schedule | labeled | seeds | Dice % | IoU % | GazeMedSeg ref. Dice % | iterations | best at "
+        "| wall min/row |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     gaze = read_csv(results / "sigma_choice.csv")
     if gaze:
         best = max(gaze, key=lambda r: float(r["dice"]))
         lines.append(
             f"| gaze only (heatmap >= 0.5, no training) | none | 0 | - | {float(best['dice']) * 100:.2f} "
-            f"| {float(best['iou']) * 100:.2f} | {KVASIR_REF['gaze_only']} | - | - |"
+            f"| {float(best['iou']) * 100:.2f} | {KVASIR_REF['gaze_only']} | - | - | - |"
         )
     commands = []
     for (sched, row, lab), rs in groups(summary).items():
@@ -90,7 +101,8 @@ def kvasir_table(results: Path) -> str:
         dice = mean_std([float(r["dice"]) for r in rs])
         iou = mean_std([float(r["iou"]) for r in rs])
         ref = KVASIR_REF.get(row, "")
-        cells = [ROW_LABEL[row], SCHEDULE_LABEL[sched], lab, str(len(rs)), dice, iou, ref, iters, wall]
+        best_at = best_iterations(results, sched, row, lab)
+        cells = [ROW_LABEL[row], SCHEDULE_LABEL[sched], lab, str(len(rs)), dice, iou, ref, iters, best_at, wall]
         lines.append("| " + " | ".join(cells) + " |")
         if cmd:
             commands.append(f"# {row} ({sched}, labeled {lab}; seed 0, other seeds differ only in --seed/--out)\n{cmd}")

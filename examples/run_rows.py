@@ -49,7 +49,7 @@ def schedule_args(schedule: str, iters: int) -> list[str]:
     device = os.environ.get("GPU_DEVICE", "cuda")
     amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
     gpu = ["--size", os.environ.get("SIZE", "256"), "--batch-size", "24", "--labeled-bs", "12", "--device", device]
-    return [*common, "--val-every", str(max(iters // 10, 1)), *gpu, *amp]
+    return [*common, "--val-every", str(max(iters // 5, 1)), *gpu, *amp]
 
 
 SUMMARY_COLUMNS = {
