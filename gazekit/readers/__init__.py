@@ -67,6 +67,11 @@ def read_head(path: Path) -> str:
         raise GazekitError(path, None, "the file is empty")
     if b"\x00" in raw[:4096]:
         raise GazekitError(path, None, "expected a text export, got binary data")
+    return decode_text(raw)
+
+
+def decode_text(raw: bytes) -> str:
+    """Text of an export: UTF-8 (BOM dropped), else Windows-1252, else Latin-1 (never fails)."""
     for enc in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(enc)

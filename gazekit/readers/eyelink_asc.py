@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording
+from gazekit.readers import ReadOptions, Recording, decode_text
 
 NAME = "eyelink-asc"
 TRIALID = r"^(?:-?\d+\s+)?TRIALID\s+(\S.*?)\s*$"
@@ -36,7 +36,7 @@ def sniff(head: str) -> bool:
 
 def read(path: Path, opts: ReadOptions) -> Recording:
     """Parse one ASC file into a Recording (one session, named after the file stem)."""
-    text = _text(path)
+    text = decode_text(path.read_bytes())
     lines = text.splitlines()
     cut_last = not text.endswith(("\n", "\r"))  # the last line may be incomplete
     sid = path.stem
@@ -135,16 +135,6 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         messages=messages,
         warnings=warnings,
     )
-
-
-def _text(path: Path) -> str:
-    raw = path.read_bytes()
-    for enc in ("utf-8", "cp1252"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1")
 
 
 def compile_pattern(pattern: str | None, path: Path) -> re.Pattern:
