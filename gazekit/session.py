@@ -187,6 +187,17 @@ def write_session(
     return dir
 
 
+def read_sidecar(dir: str | Path) -> dict[str, Any]:
+    """The session.json of a session folder as parsed JSON (not validated)."""
+    path = Path(dir) / META_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise GazekitError(path, None, "file not found (not a session folder?)") from None
+    except json.JSONDecodeError as exc:
+        raise GazekitError(path, f"line {exc.lineno}", f"expected JSON: {exc.msg}") from None
+
+
 def read_session(dir: str | Path) -> Session:
     """Read and validate a session folder."""
     dir = Path(dir)
@@ -201,12 +212,7 @@ def read_session(dir: str | Path) -> Session:
             None,
             f"missing: an interrupted recording (part files remain); run gazekit record --recover -o {dir}",
         )
-    try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError:
-        raise GazekitError(meta_path, None, "file not found (not a session folder?)") from None
-    except json.JSONDecodeError as exc:
-        raise GazekitError(meta_path, f"line {exc.lineno}", f"expected JSON: {exc.msg}") from None
+    meta = read_sidecar(dir)
     validate_meta(meta, meta_path)
     samples, _ = tables.read_table("samples", dir / SAMPLES_FILE)
     events, _ = tables.read_table("viewer_events", dir / EVENTS_FILE)

@@ -23,7 +23,7 @@ import pandas as pd
 from gazekit import __version__, tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
-from gazekit.session import PARTS
+from gazekit.session import PARTS, read_sidecar
 
 FINAL = {"samples": "samples.parquet", "viewer_events": "viewer_events.parquet"}
 SAMPLE_COLUMNS = ("t_ms", "x_screen_px", "y_screen_px", "valid", "pupil", "eye")
@@ -142,12 +142,7 @@ def recover(folder: str | Path) -> dict[str, Any]:
     """Finish a session folder left by a crash: compact its part files; returns the new session.json."""
     folder = Path(folder)
     path = folder / "session.json"
-    try:
-        sidecar = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GazekitError(path, None, "file not found: not a session folder") from None
-    except json.JSONDecodeError as exc:
-        raise GazekitError(path, f"line {exc.lineno}", f"expected JSON: {exc.msg}") from None
+    sidecar = read_sidecar(folder)
     if sidecar.get("status") != "recording":
         raise GazekitError(path, "status", f"expected an interrupted recording, got {sidecar.get('status')!r}")
     return compact(folder, sidecar, status="recovered")
