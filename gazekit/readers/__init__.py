@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
@@ -48,6 +49,25 @@ class Recording:
     messages: pd.DataFrame | None = None  # t_ms, session_id, text (EyeLink MSG lines and the like)
     warnings: list[str] = field(default_factory=list)
     viewer_events: pd.DataFrame | None = None  # display log of a session folder (gazekit.viewer)
+
+
+def normalised_samples(
+    t_ms: np.ndarray, x: np.ndarray, y: np.ndarray, valid: np.ndarray, pupil: np.ndarray | float, eye: str
+) -> pd.DataFrame:
+    """Samples of one eye with positions normalised to the screen (0-1, origin top-left); t_ms in ms.
+
+    Positions are NaN where ``valid`` is false; ``pupil`` (mm, NaN when unknown) should already be masked.
+    """
+    return pd.DataFrame(
+        {
+            "t_ms": t_ms,
+            "x_norm": np.where(valid, x, np.nan),
+            "y_norm": np.where(valid, y, np.nan),
+            "valid": valid,
+            "pupil": pupil,
+            "eye": eye,
+        }
+    )
 
 
 def reader_names() -> list[str]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording
+from gazekit.readers import ReadOptions, Recording, normalised_samples
 from gazekit.readers.eyelink_asc import stimulus_id
 
 NAME = "gazepoint"
@@ -100,17 +100,6 @@ def _samples(df: pd.DataFrame, path: Path, time_col: str | None, opts: ReadOptio
         pcol = f"{p}PMM" if f"{p}PMM" in df.columns else None
         pupil = _number(df, pcol, path) if pcol else np.full(len(df), np.nan)
         pupil_ok = _number(df, f"{p}PMMV", path) == 1 if f"{p}PMMV" in df.columns else np.ones(len(df), bool)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "t_ms": t_ms,
-                    "x_norm": np.where(valid, x, np.nan),
-                    "y_norm": np.where(valid, y, np.nan),
-                    "valid": valid,
-                    "pupil": np.where(valid & pupil_ok, pupil, np.nan),
-                    "eye": eye,
-                }
-            )
-        )
+        parts.append(normalised_samples(t_ms, x, y, valid, np.where(valid & pupil_ok, pupil, np.nan), eye))
     out = pd.concat(parts, ignore_index=True)
     return out[np.isfinite(out["t_ms"])].reset_index(drop=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording
+from gazekit.readers import ReadOptions, Recording, normalised_samples
 
 NAME = "pupil-core"
 FIXATION_COLS = ("start_timestamp", "duration", "norm_pos_x", "norm_pos_y")
@@ -58,17 +58,8 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     x = _number(df, "norm_pos_x", path)
     y = 1.0 - _number(df, "norm_pos_y", path)
     valid = (_number(df, "confidence", path) >= opts.min_confidence) & np.isfinite(x) & np.isfinite(y)
-    samples = pd.DataFrame(
-        {
-            "session_id": sid,
-            "t_ms": (t_s - t0) * 1000.0,
-            "x_norm": np.where(valid, x, np.nan),
-            "y_norm": np.where(valid, y, np.nan),
-            "valid": valid,
-            "pupil": np.nan,
-            "eye": "both",
-        }
-    )
+    samples = normalised_samples((t_s - t0) * 1000.0, x, y, valid, np.nan, "both")
+    samples.insert(0, "session_id", sid)
     samples = samples.sort_values("t_ms", kind="stable").reset_index(drop=True)
     session = {"reader_id": "", "pupil_time_start_s": t0, "min_confidence": opts.min_confidence}
     return Recording(source_format=NAME, samples=samples, sessions={sid: session})

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording
+from gazekit.readers import ReadOptions, Recording, normalised_samples
 
 NAME = "tobii-sdk"
 KEY = "left_gaze_point_on_display_area"
@@ -55,18 +55,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         valid = (validity == 1) & np.isfinite(x) & np.isfinite(y)
         pupil = _number(df, f"{eye}_pupil_diameter", path, default=np.nan)
         pupil_ok = _number(df, f"{eye}_pupil_validity", path, default=1.0) == 1
-        parts.append(
-            pd.DataFrame(
-                {
-                    "t_ms": t_ms,
-                    "x_norm": np.where(valid, x, np.nan),
-                    "y_norm": np.where(valid, y, np.nan),
-                    "valid": valid,
-                    "pupil": np.where(pupil_ok & (pupil > 0), pupil, np.nan),
-                    "eye": eye,
-                }
-            )
-        )
+        parts.append(normalised_samples(t_ms, x, y, valid, np.where(pupil_ok & (pupil > 0), pupil, np.nan), eye))
     sid = path.stem
     samples = pd.concat(parts, ignore_index=True)
     samples.insert(0, "session_id", sid)
