@@ -2,7 +2,7 @@
 Dice over iterations, and qualitative overlays.
 
     python examples/make_results_tables.py [--results results] [--readme README.md] [-o tables.md]
-        [--curves results/figures/kvasir_val_dice.png]
+        [--curves results/figures/kvasir_val_dice.png] [--acdc-curves results/figures/acdc_val_dice.png]
         [--overlays results/figures/kvasir_overlays.png --run-dir RUN --store STORE --shared-data DIR]
 
 The tables are written between the README markers ``<!-- results-tables:begin -->`` and
@@ -47,9 +47,18 @@ def mean_std(values: list[float], scale: float = 100.0) -> str:
 
 
 def groups(summary: list[dict[str, str]]) -> dict[tuple[str, str, str], list[dict[str, str]]]:
-    """Summary rows grouped by (schedule, row, labeled), in schedule then ROW_ORDER order."""
+    """Summary rows grouped by (schedule, row, labeled): per schedule the largest label budget first (with the
+    all-masks upper bound at its end), then the smaller budgets, rows in ROW_ORDER within a budget."""
+    top: dict[str, int] = {}
+    for r in summary:
+        if r["row"] != "supervised_all":
+            top[r["schedule"]] = max(top.get(r["schedule"], 0), int(r["labeled"]))
+
+    def key(r: dict[str, str]) -> tuple:
+        budget = top.get(r["schedule"], 0) if r["row"] == "supervised_all" else int(r["labeled"])
+        return (r["schedule"], -budget, ROW_ORDER.index(r["row"]), int(r["seed"]))
+
     out: dict[tuple[str, str, str], list[dict[str, str]]] = {}
-    key = lambda r: (r["schedule"], ROW_ORDER.index(r["row"]), int(r["labeled"]), int(r["seed"]))  # noqa: E731
     for r in sorted(summary, key=key):
         out.setdefault((r["schedule"], r["row"], r["labeled"]), []).append(r)
     return out
@@ -153,8 +162,9 @@ def write_readme(readme: Path, text: str) -> None:
     readme.write_text(head + BEGIN + "\n" + text + END + rest.split(END, 1)[1])
 
 
-def plot_curves(results: Path, out: Path) -> None:
-    """Validation Dice over iterations of the seed-0 runs of each row (one panel per schedule)."""
+def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
+    """Validation Dice over iterations of the seed-0 runs with ``budget`` labels (and the all-masks upper bound),
+    one panel per schedule."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,13 +174,17 @@ def plot_curves(results: Path, out: Path) -> None:
     fig, axes = plt.subplots(1, max(len(scheds), 1), figsize=(5.5 * max(len(scheds), 1), 4), squeeze=False)
     for ax, sched in zip(axes[0], scheds, strict=False):
         for row in ROW_ORDER:
-            runs = sorted((results / sched).glob(f"{row}_l*_s0/metrics.csv"))
-            for m in runs:
+            pattern = f"{row}_l*_s0" if row == "supervised_all" else f"{row}_l{budget}_s0"
+            for m in sorted((results / sched).glob(f"{pattern}/metrics.csv")):
                 rs = read_csv(m)
                 ax.plot(
                     [int(r["iteration"]) for r in rs], [float(r["val_dice_mean"]) * 100 for r in rs], "o-", label=row
                 )
-        ax.set(title=f"Kvasir-SEG, {SCHEDULE_LABEL[sched]} schedule", xlabel="iteration", ylabel="validation Dice %")
+        ax.set(
+            title=f"{title}, {SCHEDULE_LABEL[sched]} schedule, {budget} labeled",
+            xlabel="iteration",
+            ylabel="validation Dice %",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -235,7 +249,8 @@ def main() -> None:
     ap.add_argument("--results", default="results")
     ap.add_argument("--readme", default=None, help="README to update between the markers")
     ap.add_argument("-o", "--output", default=None, help="also write the tables (markdown) here")
-    ap.add_argument("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir)")
+    ap.add_argument("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir, 81 labeled)")
+    ap.add_argument("--acdc-curves", default=None, help="the same for ACDC (7 labeled patients)")
     ap.add_argument("--overlays", default=None, help="PNG of qualitative overlays (needs --run-dir, --store)")
     ap.add_argument("--run-dir", default=None, help="run directory whose checkpoint_best.pt is shown")
     ap.add_argument("--store", default="runs/kvasir/store")
@@ -249,7 +264,9 @@ def main() -> None:
     if not a.output and not a.readme:
         print(text)
     if a.curves:
-        plot_curves(Path(a.results) / "kvasir", Path(a.curves))
+        plot_curves(Path(a.results) / "kvasir", Path(a.curves), "Kvasir-SEG", "81")
+    if a.acdc_curves:
+        plot_curves(Path(a.results) / "acdc", Path(a.acdc_curves), "ACDC", "7")
     if a.overlays:
         val = Path(a.results) / "kvasir" / "splits" / "val.list"
         plot_overlays(Path(a.run_dir), a.store, Path(a.shared_data), val, Path(a.overlays))

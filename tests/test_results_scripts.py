@@ -73,10 +73,12 @@ def test_tables_equal_summary_values(tmp_path):
         {"row": "supervised", "labeled": 81, "seed": s, "schedule": "cpu", "dice": d, "iou": j}
         for s, (d, j) in enumerate(zip(dice_sup, iou_sup, strict=True))
     ]
+    summary.append({"row": "supervised", "labeled": 41, "seed": 0, "schedule": "cpu", "dice": 0.4, "iou": 0.3})
     summary.append({"row": "hgdtgl", "labeled": 81, "seed": 0, "schedule": "cpu", "dice": 0.7234, "iou": 0.6})
+    summary.append({"row": "supervised_all", "labeled": 810, "seed": 0, "schedule": "cpu", "dice": 0.8, "iou": 0.7})
     _write(res / "kvasir" / "summary.csv", summary)
     runs = [
-        {"row": r["row"], "labeled": 81, "seed": r["seed"], "schedule": "cpu", "iterations": 800}
+        {"row": r["row"], "labeled": r["labeled"], "seed": r["seed"], "schedule": "cpu", "iterations": 800}
         | {"wall_train_s": 600 + 60 * r["seed"], "wall_eval_s": 30, "command": f"hgdtgl train --method {r['row']}"}
         for r in summary
     ]
@@ -95,7 +97,12 @@ def test_tables_equal_summary_values(tmp_path):
     subprocess.run([*cmd, "--readme", str(readme)], cwd=ROOT, check=True, capture_output=True)
     md = out.read_text()
 
-    (sup,) = _table_rows(md, "supervised (labeled only)")
+    sup, sup_5 = _table_rows(md, "supervised (labeled only)")
+    assert sup_5[1:5] == ["cpu (reduced)", "41", "1", "40.00"]
+    order = [row[2] for row in _table_rows(md, "supervised (labeled only)") + _table_rows(md, "HG-DTGL (full)")]
+    kvasir = md.split("#### ACDC")[0].splitlines()
+    labels = [line.split("|")[3].strip() for line in kvasir if line.startswith("| ") and "cpu" in line]
+    assert labels == ["81", "81", "810", "41"] and order == ["81", "41", "81"]  # 10 % block + upper bound, then 5 %
     m, s = np.mean(dice_sup) * 100, np.std(dice_sup, ddof=1) * 100
     assert sup[4] == f"{m:.2f} +- {s:.2f}" == "65.33 +- 4.51"
     assert sup[5] == f"{np.mean(iou_sup) * 100:.2f} +- {np.std(iou_sup, ddof=1) * 100:.2f}"
