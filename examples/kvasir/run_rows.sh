@@ -3,7 +3,7 @@
 # skipped; an interrupted row resumes from its checkpoint). CPU schedule, at most two rows at a time:
 #   bash examples/kvasir/run_rows.sh [cpu|gpu] [extra options of examples/run_rows.py]
 # Order: the 10 % rows supervised, mt, hgdtgl (seed 0), the ablations, the upper bound, then seeds 1 and 2 of
-# supervised, mt, hgdtgl, then the 5 % budget (41 labeled) for supervised, mt, hgdtgl.
+# supervised, mt, hgdtgl, then the 5 % budget (41 labeled) for supervised, mt, hgdtgl, seeds 0-2.
 # Needs the split (make_split.py) and the store (make_gaze.sh -> runs/kvasir/store).
 set -euo pipefail
 SCHEDULE=${1:-cpu}
@@ -13,4 +13,4 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 R="$PY examples/run_rows.py --dataset kvasir --schedule $SCHEDULE --gaze-dir runs/kvasir/store --labeled 81"
 $R --rows supervised,mt,hgdtgl,bcp,hgdtgl_no_gazemix,hgdtgl_no_gazeloss,supervised_all --seeds 0 --jobs 2 "$@"
 $R --rows supervised,mt,hgdtgl --seeds 1,2 --jobs 2 "$@"
-$R --rows supervised,mt,hgdtgl --seeds 0 --jobs 2 "$@" --labeled 41
+$R --rows supervised,mt,hgdtgl --seeds 0,1,2 --jobs 2 "$@" --labeled 41
