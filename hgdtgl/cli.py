@@ -56,6 +56,7 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option("--gazemix/--no-gazemix", default=None, help="Paste gaze regions instead of random boxes.")
 @click.option("--mgp/--no-mgp", default=None, help="Multi-scale gaze perception heads + gaze loss.")
 @click.option("--gaze-loss-weight", type=float, help="lambda of the KL gaze loss (default 0.1).")
+@click.option("--gaze-scales", help="Decoder levels whose MGP maps enter the gaze loss: a subset of 1,2,4,8 (default).")
 @click.option("--consistency", type=float, help="Consistency weight after ramp-up (default 0.1).")
 @click.option("--rampup-iterations", type=int, help="Sigmoid ramp-up length (default 30000 = 200 x 150).")
 @click.option("--lr", type=float, help="SGD learning rate (default 0.01, poly decay).")
@@ -75,10 +76,20 @@ def train(config_file, **options) -> None:
     from hgdtgl.engine import train as run
 
     values = load_yaml(config_file) if config_file else {}
+    options["gaze_scales"] = _ints("--gaze-scales", options["gaze_scales"])
     renames = {"format_": "format", "compile_": "compile"}
     values.update({renames.get(k, k): v for k, v in options.items() if v is not None})
     out = run(from_mapping(values, config_file or "command line"))
     click.echo(f"run directory: {out} (best model: {Path(out) / 'checkpoint_best.pt'})")
+
+
+def _ints(option: str, text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise GazekitError(option, text, "comma-separated integers, e.g. 1,2,4,8") from None
 
 
 def _spacing(text: str | None) -> list[float] | None:

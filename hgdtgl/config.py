@@ -115,6 +115,8 @@ class TrainConfig:
             bad("amp", f"auto, bf16, fp16 or none, got {self.amp!r}")
         if self.gazemix_mode not in ("region", "box"):
             bad("gazemix_mode", f"region or box, got {self.gazemix_mode!r}")
+        if not self.gaze_scales or not set(self.gaze_scales) <= {1, 2, 4, 8}:
+            bad("gaze_scales", f"a non-empty subset of 1, 2, 4, 8 (the U-Net decoder levels), got {self.gaze_scales}")
         if self.iterations <= 0 or self.val_every <= 0:
             bad("iterations", "positive iterations and val_every")
 

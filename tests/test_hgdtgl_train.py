@@ -109,12 +109,15 @@ def test_cli_train_config_file_and_errors(acdc, tmp_path):
         f"base_channels: 4\nval_every: 4\ndevice: cpu\n"
     )
     out = tmp_path / "run"
-    r = CliRunner().invoke(
-        main, ["train", "--config", str(cfg), "--iterations", "2", "--val-every", "2", "--out", str(out)]
-    )
+    args = ["train", "--config", str(cfg), "--iterations", "2", "--val-every", "2", "--gaze-scales", "1,8"]
+    r = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert r.exit_code == 0, r.output
     saved = (out / "config.yaml").read_text()
     assert "iterations: 2\n" in saved and "method: mt\n" in saved and "gazemix: false\n" in saved
+    assert "gaze_scales:\n- 1\n- 8\n" in saved
+    for scales, expected in (("1,3", "a non-empty subset of 1, 2, 4, 8"), ("1;2", "comma-separated integers")):
+        r = CliRunner().invoke(main, [*args[:-1], scales, "--out", str(tmp_path / "s")])
+        assert r.exit_code == 2 and expected in r.output and "Traceback" not in r.output, r.output
     # the same run directory again without --resume
     r = CliRunner().invoke(main, ["train", "--config", str(cfg), "--out", str(out)])
     assert r.exit_code == 2 and "--resume" in r.output and "Traceback" not in r.output
