@@ -35,6 +35,7 @@ ROWS = {
     "supervised_all": ["--method", "supervised"],
 }
 GAZE_ROWS = {"hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl"}
+MGP_ROWS = {"hgdtgl_no_gazemix", "hgdtgl"}  # rows with the gaze loss: --gaze-scales applies to them
 
 
 def schedule_args(schedule: str, iters: int) -> list[str]:
@@ -135,6 +136,8 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     train = ["train", *data_args(a.dataset, a.data, a.splits), *ROWS[row]]
     if row in GAZE_ROWS and a.gaze_dir and not a.data.endswith(".npz"):
         train += ["--gaze-dir", a.gaze_dir]
+    if row in MGP_ROWS and a.gaze_scales:
+        train += ["--gaze-scales", a.gaze_scales]
     if row != "supervised_all":
         train += ["--labeled", str(labeled)]
     if a.dataset == "kvasir" and not a.data.endswith(".npz"):
@@ -196,6 +199,7 @@ def main() -> None:
     ap.add_argument("--results", default=None, help="default results/<dataset>")
     ap.add_argument("--runs", default=None, help="run directories (checkpoints), default runs/<dataset>")
     ap.add_argument("--jobs", type=int, default=1, help="rows trained at the same time")
+    ap.add_argument("--gaze-scales", default=None, help="decoder levels of the gaze loss for the gaze-loss rows")
     ap.add_argument("--train-args", default="", help="more `hgdtgl train` options, e.g. '--gaze-scales 1'")
     ap.add_argument("--train-timeout", type=float, default=None, help="seconds; then the best checkpoint is used")
     a = ap.parse_args()
