@@ -7,8 +7,8 @@ summary.csv are skipped; an interrupted run continues from its checkpoint (`--re
     python examples/run_rows.py --dataset acdc --schedule cpu --rows supervised,mt --labeled 7
 
 Rows: supervised, mt, bcp, hgdtgl_no_gazemix, hgdtgl_no_gazeloss, hgdtgl, supervised_all.
-Schedules (SCHEDULES below): ``cpu`` (reduced: 128 px, 8-128 U-Net, batch 8) and ``gpu`` (256 px, SSL4MIS
-16-256 U-Net, batch 24, ITERS iterations, bf16). Environment: KVASIR_CPU_ITERS / ITERS override iterations.
+Schedules (schedule_args below): ``cpu`` (reduced: 128 px, 8-128 U-Net, batch 8) and ``gpu`` (256 px, SSL4MIS
+16-256 U-Net, batch 24, ITERS iterations, bf16). Environment: ITERS overrides the iterations (default 800).
 """
 
 from __future__ import annotations
