@@ -142,8 +142,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         train += ["--labeled", str(labeled)]
     if a.dataset == "kvasir" and not a.data.endswith(".npz"):
         train += ["--val-split", f"{a.splits}/val.list"]
-    train += [*schedule_args(a.schedule, a.iters), *shlex.split(a.train_args)]
-    train += ["--seed", str(seed), "--out", str(run_dir), "--resume"]
+    train += [*schedule_args(a.schedule, a.iters), "--seed", str(seed), "--out", str(run_dir), "--resume"]
     evaluate = ["evaluate", str(run_dir / "checkpoint_best.pt"), *eval_split_args(a.dataset, a.data, a.splits)]
     evaluate += ["-o", str(run_dir / "val_metrics.csv")]
     evaluate += ["--device", "cpu" if a.schedule == "cpu" else os.environ.get("GPU_DEVICE", "cuda")]
@@ -200,7 +199,6 @@ def main() -> None:
     ap.add_argument("--runs", default=None, help="run directories (checkpoints), default runs/<dataset>")
     ap.add_argument("--jobs", type=int, default=1, help="rows trained at the same time")
     ap.add_argument("--gaze-scales", default=None, help="decoder levels of the gaze loss for the gaze-loss rows")
-    ap.add_argument("--train-args", default="", help="more `hgdtgl train` options, e.g. '--gaze-scales 1'")
     ap.add_argument("--train-timeout", type=float, default=None, help="seconds; then the best checkpoint is used")
     a = ap.parse_args()
     shared = os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data")

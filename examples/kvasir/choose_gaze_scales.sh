@@ -3,7 +3,8 @@
 #   bash examples/kvasir/choose_gaze_scales.sh            # candidates SCALES="1 8 1,2,4,8"
 # Trains the full HG-DTGL row (CPU schedule, 81 labeled, seed 0) with `--gaze-scales S` for each candidate
 # (examples/run_rows.py, resumable; results/kvasir/scale_choice/scales_S/), writes
-# results/kvasir/scale_choice.csv and prints the best; examples/kvasir/run_rows.sh passes it to the gaze-loss rows.
+# results/kvasir/scale_choice.csv and the best to results/kvasir/gaze_scales.txt, which examples/kvasir/run_rows.sh
+# passes to the gaze-loss rows.
 set -euo pipefail
 PY=${PYTHON:-python}
 SCALES=${SCALES:-"1 8 1,2,4,8"}
@@ -28,5 +29,7 @@ with open("results/kvasir/scale_choice.csv", "w", newline="") as f:
     w.writerows(rows)
 for r in rows:
     print(f"--gaze-scales {r['gaze_scales']}: val Dice {float(r['dice']) * 100:.2f}")
-print("chosen:", max(rows, key=lambda r: float(r["dice"]))["gaze_scales"])
+best = max(rows, key=lambda r: float(r["dice"]))["gaze_scales"]
+Path("results/kvasir/gaze_scales.txt").write_text(best + "\n")
+print("chosen:", best, "-> results/kvasir/gaze_scales.txt")
 PY
