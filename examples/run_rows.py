@@ -7,8 +7,14 @@ summary.csv are skipped; an interrupted run continues from its checkpoint (`--re
     python examples/run_rows.py --dataset acdc --schedule cpu --rows supervised,mt --labeled 7
 
 Rows: supervised, mt, bcp, hgdtgl_no_gazemix, hgdtgl_no_gazeloss, hgdtgl, supervised_all.
-Schedules (schedule_args below): ``cpu`` (reduced: 128 px, 8-128 U-Net, batch 8) and ``gpu`` (256 px, SSL4MIS
-16-256 U-Net, batch 24, ITERS iterations, bf16). Environment: ITERS overrides the iterations (default 800).
+Schedules (schedule_args below, the one place that defines them):
+- ``cpu``: the converged CPU protocol for 2 cores (128 px, 8-128 U-Net, batch 8 = 4 + 4, AdamW with a cosine
+  schedule per stage, CPU_ITERS self-training iterations; bcp / hgdtgl add a third of that as labeled-only
+  pre-training before them). The learning rate is CPU_LR, chosen on validation (examples/choose_lr.sh).
+- ``gpu``: the published recipe (256 px, SSL4MIS 16-256 U-Net, batch 24, SGD 0.01, method-default schedules,
+  ITERS iterations, bf16).
+Environment: ITERS overrides the iterations. With --export, the best student of each finished row is written as
+an fp16 file (``hgdtgl export``) to RESULTS/models/<row>.pt (seed 0 rows).
 """
 
 from __future__ import annotations
@@ -38,15 +44,21 @@ GAZE_ROWS = {"hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl"}
 MGP_ROWS = {"hgdtgl_no_gazemix", "hgdtgl"}  # rows with the gaze loss: --gaze-scales applies to them
 
 
-def schedule_args(schedule: str, iters: int) -> list[str]:
-    """Training options of a schedule with ``iters`` iterations (pre-training iters/4, ramp-up 3/4 iters).
-    ``gpu`` reads SIZE (default 256; must equal a packed .npz's size) and GPU_DEVICE (default cuda; ``cpu`` for
-    a dry run of the GPU script)."""
-    common = ["--iterations", str(iters), "--pretrain-iterations", str(iters // 4)]
+CPU_ITERS = 3000  # self-training iterations of the cpu protocol
+CPU_LR = 0.003  # AdamW learning rate of the cpu protocol, chosen on validation: results/lr_sweep.csv
+CPU_OPTIONS = ["--size", "128", "--base-channels", "8", "--batch-size", "8", "--labeled-bs", "4"]
+CPU_OPTIONS += ["--optimizer", "adamw", "--lr-schedule", "cosine", "--weight-decay", "1e-4", "--device", "cpu"]
+
+
+def schedule_args(schedule: str, iters: int, lr: float | None = None) -> list[str]:
+    """Training options of a schedule with ``iters`` (self-)training iterations (bcp/hgdtgl pre-training iters/3
+    before them, consistency ramp-up 3/4 iters). ``gpu`` reads SIZE (default 256; must equal a packed .npz's
+    size) and GPU_DEVICE (default cuda; ``cpu`` for a dry run of the GPU script)."""
+    common = ["--iterations", str(iters), "--pretrain-iterations", str(iters // 3)]
     common += ["--rampup-iterations", str(3 * iters // 4)]
     if schedule == "cpu":
-        cpu = ["--size", "128", "--base-channels", "8", "--batch-size", "8", "--labeled-bs", "4", "--device", "cpu"]
-        return [*common, "--val-every", str(max(iters // 4, 1)), *cpu]
+        val = ["--val-every", str(max(iters // 10, 1))]
+        return [*common, *val, *CPU_OPTIONS, "--lr", str(lr if lr is not None else CPU_LR)]
     device = os.environ.get("GPU_DEVICE", "cuda")
     amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
     gpu = ["--size", os.environ.get("SIZE", "256"), "--batch-size", "24", "--labeled-bs", "12", "--device", device]
@@ -142,7 +154,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         train += ["--labeled", str(labeled)]
     if a.dataset == "kvasir" and not a.data.endswith(".npz"):
         train += ["--val-split", f"{a.splits}/val.list"]
-    train += [*schedule_args(a.schedule, a.iters), "--seed", str(seed), "--out", str(run_dir), "--resume"]
+    train += [*schedule_args(a.schedule, a.iters, a.lr), "--seed", str(seed), "--out", str(run_dir), "--resume"]
     evaluate = ["evaluate", str(run_dir / "checkpoint_best.pt"), *eval_split_args(a.dataset, a.data, a.splits)]
     evaluate += ["-o", str(run_dir / "val_metrics.csv")]
     evaluate += ["--device", "cpu" if a.schedule == "cpu" else os.environ.get("GPU_DEVICE", "cuda")]
@@ -166,7 +178,15 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
             shutil.copy(run_dir / f, res_dir / f)
     cmd_train = "hgdtgl " + shlex.join(train)
     cmd_eval = "hgdtgl " + shlex.join(evaluate)
-    (res_dir / "command.txt").write_text(f"{cmd_train}\n{cmd_eval}\n")
+    commands = [cmd_train, cmd_eval]
+    if a.export and seed == 0:
+        model = Path(a.results) / "models" / f"{row}.pt"
+        model.parent.mkdir(parents=True, exist_ok=True)
+        export = ["export", str(run_dir / "checkpoint_best.pt"), "-o", str(model)]
+        if subprocess.run(py + export, stdout=log, stderr=log).returncode != 0:
+            return f"{name}: export FAILED (see {run_dir}/log.txt)"
+        commands.append("hgdtgl " + shlex.join(export))
+    (res_dir / "command.txt").write_text("\n".join(commands) + "\n")
     key = {"row": row, "labeled": n_lab, "seed": seed, "schedule": a.schedule}
     vals = summary_values(a.dataset, run_dir / "val_metrics.csv")
     append_row(Path(a.results) / "summary.csv", SUMMARY_COLUMNS[a.dataset], {**key, **vals})
@@ -200,11 +220,13 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="rows trained at the same time")
     ap.add_argument("--gaze-scales", default=None, help="decoder levels of the gaze loss for the gaze-loss rows")
     ap.add_argument("--train-timeout", type=float, default=None, help="seconds; then the best checkpoint is used")
+    ap.add_argument("--lr", type=float, default=None, help="cpu schedule: learning rate (default CPU_LR)")
+    ap.add_argument("--export", action="store_true", help="fp16 student of seed-0 rows -> RESULTS/models/<row>.pt")
     a = ap.parse_args()
     shared = os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data")
     a.data = a.data or (f"{shared}/kvasir-seg" if a.dataset == "kvasir" else f"{shared}/ACDC")
     a.labeled = a.labeled or (81 if a.dataset == "kvasir" else 7)
-    a.iters = a.iters or int(os.environ.get("ITERS", 800))
+    a.iters = a.iters or int(os.environ.get("ITERS", CPU_ITERS if a.schedule == "cpu" else 30000))
     a.n_train = 810 if a.dataset == "kvasir" else 70
     a.results = a.results or f"results/{a.dataset}"
     a.runs = a.runs or f"runs/{a.dataset}"

@@ -1,4 +1,4 @@
-"""Command line of the trainer: ``hgdtgl train | evaluate | predict | pack``."""
+"""Command line of the trainer: ``hgdtgl train | evaluate | predict | pack | export``."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def user_errors(fn):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hgdtgl")
 def main() -> None:
-    """hgdtgl: gaze-guided semi-supervised segmentation (train, evaluate, predict, pack)."""
+    """hgdtgl: gaze-guided semi-supervised segmentation (train, evaluate, predict, pack, export)."""
 
 
 FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
@@ -39,19 +39,31 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option(
     "--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML of options; CLI wins."
 )
-@click.option("--data", type=click.Path(exists=True), help="Dataset folder or a .npz from `hgdtgl pack`.")
+@click.option(
+    "--data", type=click.Path(exists=True), help="[required] Dataset folder or a .npz from `hgdtgl pack`."
+)
 @click.option("--format", "format_", type=FORMATS, help="Dataset format (default: detected).")
 @click.option("--gaze-dir", type=click.Path(exists=True, file_okay=False), help="gazekit heatmap store.")
 @click.option("--train-list", type=click.Path(exists=True, dir_okay=False), help="A .list replacing the training list.")
-@click.option("--method", type=click.Choice(["supervised", "mt", "bcp", "hgdtgl"]))
+@click.option(
+    "--method",
+    type=click.Choice(["supervised", "mt", "bcp", "hgdtgl"]),
+    help="supervised (labeled only), mt (mean teacher), bcp (copy-paste), hgdtgl (BCP + gaze; default).",
+)
 @click.option("--labeled", type=int, help="First N patients/cases of the training list are labeled.")
 @click.option("--labeled-ratio", type=float, help="Seeded share of patients/cases that are labeled.")
-@click.option("--iterations", type=int, help="Training iterations (default 30000).")
-@click.option("--pretrain-iterations", type=int, help="Labeled-only pre-training of bcp/hgdtgl (default iterations/4).")
+@click.option("--iterations", type=int, help="(Self-)training iterations (default 30000).")
+@click.option(
+    "--pretrain-iterations",
+    type=int,
+    help="bcp/hgdtgl: labeled-only pre-training BEFORE --iterations; self-training starts from its best "
+    "checkpoint on validation (default iterations/3: BCP's 10k + 30k).",
+)
 @click.option("--batch-size", type=int, help="Global batch (default 24).")
 @click.option("--labeled-bs", type=int, help="Labeled part of the batch (default 12).")
 @click.option("--size", type=int, help="Training size in px (square; default 256).")
-@click.option("--base-channels", type=int, help="U-Net width (16 = SSL4MIS 16-32-64-128-256).")
+@click.option("--base-channels", type=int, help="U-Net width (16 = SSL4MIS 16-32-64-128-256; 64 = 64-1024).")
+@click.option("--norm", type=click.Choice(["batch", "group"]), help="BatchNorm (default) or GroupNorm (8 groups).")
 @click.option("--dropout/--no-dropout", default=None, help="SSL4MIS encoder dropout (default on).")
 @click.option("--gazemix/--no-gazemix", default=None, help="Paste gaze regions instead of random boxes.")
 @click.option("--mgp/--no-mgp", default=None, help="Multi-scale gaze perception heads + gaze loss.")
@@ -59,27 +71,47 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option("--gaze-scales", help="Decoder levels whose MGP maps enter the gaze loss: a subset of 1,2,4,8 (default).")
 @click.option("--consistency", type=float, help="Consistency weight after ramp-up (default 0.1).")
 @click.option("--rampup-iterations", type=int, help="Sigmoid ramp-up length (default 30000 = 200 x 150).")
-@click.option("--lr", type=float, help="SGD learning rate (default 0.01, poly decay).")
+@click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), help="Default sgd.")
+@click.option("--lr", type=float, help="Learning rate (default 0.01).")
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(["poly", "cosine", "constant"]),
+    help="Per stage (default: constant for bcp/hgdtgl as BCP, poly for supervised/mt as SSL4MIS).",
+)
+@click.option("--momentum", type=float, help="SGD momentum / AdamW beta1 (default 0.9).")
+@click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum for SGD (default off).")
+@click.option("--weight-decay", type=float, help="Weight decay (default 1e-4).")
+@click.option(
+    "--pseudo-lcc/--no-pseudo-lcc",
+    default=None,
+    help="Keep the largest connected component per class of teacher pseudo-labels (default on for bcp/hgdtgl).",
+)
 @click.option("--val-every", type=int, help="Validate + checkpoint every N iterations (default 200).")
 @click.option("--val-split", help="val | test | FILE.list (default val).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="auto (default): CUDA when visible.")
 @click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "none"]), help="Autocast (auto: bf16 on CUDA).")
 @click.option("--channels-last/--no-channels-last", default=None, help="Default: on for CUDA.")
 @click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the student.")
-@click.option("--seed", type=int)
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--seed", type=int, help="Seed of weights, sampling, augmentation and --labeled-ratio (default 1337).")
+@click.option("--out", type=click.Path(file_okay=False), help="[required] Run directory.")
 @click.option("--resume", is_flag=True, default=None, help="Continue RUN_DIR/checkpoint_latest.pt if present.")
 @user_errors
 def train(config_file, **options) -> None:
     """Train a segmentation model (supervised, mean teacher, BCP or HG-DTGL) into RUN_DIR."""
     from hgdtgl.config import from_mapping, load_yaml
-    from hgdtgl.engine import train as run
 
     values = load_yaml(config_file) if config_file else {}
     options["gaze_scales"] = _ints("--gaze-scales", options["gaze_scales"])
     renames = {"format_": "format", "compile_": "compile"}
     values.update({renames.get(k, k): v for k, v in options.items() if v is not None})
-    out = run(from_mapping(values, config_file or "command line"))
+    for key in ("data", "out"):
+        if values.get(key) is None:
+            raise GazekitError(f"--{key}", None, "a value: hgdtgl train needs --data DIR and --out RUN_DIR")
+    cfg = from_mapping(values, config_file or "command line").resolved()  # checked before torch is imported
+
+    from hgdtgl.engine import train as run
+
+    out = run(cfg)
     click.echo(f"run directory: {out} (best model: {Path(out) / 'checkpoint_best.pt'})")
 
 
@@ -139,7 +171,7 @@ def evaluate(checkpoint, data, format_, split, spacing_mm, device, teacher, outp
                 "channels",
                 f"{ckpt['model']['in_channels']} image channel(s) as the checkpoint expects, got {case.image.shape[1]}",
             )
-    model = model_from_checkpoint(ckpt, "teacher" if teacher else "student").to(dev)
+    model = model_from_checkpoint(ckpt, "teacher" if teacher else "student", checkpoint).to(dev)
     table = evaluate_cases(model, cases, names, int(ckpt["model"]["size"]), dev, _spacing(spacing_mm), progress=True)
     with atomic_path(output) as tmp:
         table.to_csv(tmp, index=False)
@@ -169,7 +201,7 @@ def predict(checkpoint, input_path, split, device, perception, output) -> None:
 
     ckpt = load_checkpoint(checkpoint)
     dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
-    model = model_from_checkpoint(ckpt).to(dev)
+    model = model_from_checkpoint(ckpt, source=checkpoint).to(dev)
     written = run(ckpt, model, Path(input_path), Path(output), split, dev, perception)
     click.echo(f"{len(written)} file(s) -> {output}")
 
@@ -195,3 +227,25 @@ def pack(data, format_, gaze_dir, size, image_dtype, train_list, val_split, outp
     splits = ", ".join(f"{k}: {len(v)}" for k, v in meta["splits"].items()) or "none"
     counts = f"{meta['n_train']} training images ({meta['n_with_gaze']} with gaze), cases {splits}"
     click.echo(f"{counts} -> {output} ({mb:.1f} MiB)")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .pt file to write.")
+@user_errors
+def export(checkpoint, output) -> None:
+    """Write CHECKPOINT's student as a small fp16 file (no teacher / optimiser) for evaluate and predict."""
+    import torch
+
+    from gazekit.atomic import atomic_path
+    from hgdtgl.engine import export_student, load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    small = export_student(ckpt)
+    model_from_checkpoint(small, source=checkpoint)  # the exported weights load into the described model
+    with atomic_path(output) as tmp:
+        torch.save(small, tmp)
+    mb = Path(output).stat().st_size / 2**20
+    best = ckpt.get("best", {})
+    score = f"best val Dice {best['dice']:.4f}" if "dice" in best else "no validation"
+    click.echo(f"student of iteration {ckpt['iteration']} ({score}) -> {output} ({mb:.1f} MiB)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -205,6 +206,24 @@ def gaze_masks(
         raise ValueError(f"unknown GazeMix mode {mode!r}")
     missing = ~valid.bool() | (masks.flatten(1).sum(dim=1) == 0)
     return torch.where(missing[:, None, None], fallback.to(masks), masks)
+
+
+def largest_component_per_class(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Pseudo-label maps [B,H,W] with each foreground class kept only in its largest 8-connected component
+    (BCP's ``get_ACDC_masks(nms=1)``); the removed pixels become background."""
+    from scipy import ndimage
+
+    lab = labels.detach().cpu().numpy()
+    out = np.zeros_like(lab)
+    structure = np.ones((3, 3), bool)
+    for i in range(lab.shape[0]):
+        for k in range(1, num_classes):
+            comps, n = ndimage.label(lab[i] == k, structure=structure)
+            if n == 0:
+                continue
+            sizes = np.bincount(comps.ravel())[1:]
+            out[i][comps == 1 + int(np.argmax(sizes))] = k
+    return torch.from_numpy(out).to(labels.device)
 
 
 def mix(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

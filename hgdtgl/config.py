@@ -4,6 +4,7 @@ config (method defaults applied) is written as ``config.yaml`` into every run di
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import yaml
 from gazekit.errors import GazekitError
 
 METHODS = ("supervised", "mt", "bcp", "hgdtgl")
+COPY_PASTE = ("bcp", "hgdtgl")  # methods with BCP's labeled-only pre-training stage
+SCHEDULES = ("poly", "cosine", "constant")
 
 
 @dataclass(frozen=True)
@@ -27,20 +30,25 @@ class TrainConfig:
     train_list: str | None = None  # a .list file replacing the dataset's training list
     labeled: int | None = None  # first N patients / cases of the training list
     labeled_ratio: float | None = None  # seeded share of patients / cases
-    iterations: int = 30000
-    pretrain_iterations: int | None = None  # labeled-only pre-training (bcp, hgdtgl); None = iterations // 4
+    iterations: int = 30000  # self-training iterations (after the pre-training of bcp / hgdtgl)
+    pretrain_iterations: int | None = None  # labeled-only pre-training BEFORE them (bcp, hgdtgl); None = 1/3
     batch_size: int = 24
     labeled_bs: int = 12
     size: int = 256
     base_channels: int = 16
+    norm: str = "batch"  # batch (SSL4MIS) | group (GroupNorm, 8 groups: MONAI BasicUNet-like)
     dropout: bool = True
+    optimizer: str = "sgd"  # sgd | adamw
     lr: float = 0.01
-    momentum: float = 0.9
+    lr_schedule: str | None = None  # poly | cosine | constant, per stage; None = method default
+    momentum: float = 0.9  # SGD momentum (adamw: beta1)
+    nesterov: bool = False
     weight_decay: float = 1e-4
     ema_decay: float = 0.99
     consistency: float = 0.1
     rampup_iterations: int = 30000  # SSL4MIS: 200 "epochs" of 150 iterations
     unlabeled_weight: float = 0.5  # weight of pseudo-labels in mixed images (BCP)
+    pseudo_lcc: bool | None = None  # largest connected component per class of pseudo-labels; None = method default
     gazemix: bool | None = None  # None = method default (on for hgdtgl)
     mgp: bool | None = None  # None = method default (on for hgdtgl)
     gaze_loss_weight: float = 0.1
@@ -74,9 +82,36 @@ class TrainConfig:
 
     @property
     def pretrain(self) -> int:
-        if self.method not in ("bcp", "hgdtgl"):
+        """Labeled-only pre-training iterations that come before ``iterations`` (BCP: 10k before 30k)."""
+        if self.method not in COPY_PASTE:
             return 0
-        return self.pretrain_iterations if self.pretrain_iterations is not None else self.iterations // 4
+        return self.pretrain_iterations if self.pretrain_iterations is not None else self.iterations // 3
+
+    @property
+    def total_iterations(self) -> int:
+        return self.pretrain + self.iterations
+
+    @property
+    def schedule(self) -> str:
+        """Learning-rate schedule of each stage: BCP's constant lr for copy-paste methods, SSL4MIS's poly else."""
+        if self.lr_schedule is not None:
+            return self.lr_schedule
+        return "constant" if self.method in COPY_PASTE else "poly"
+
+    @property
+    def uses_pseudo_lcc(self) -> bool:
+        """BCP keeps the largest connected component per class of the teacher's pseudo-labels."""
+        return bool(self.pseudo_lcc if self.pseudo_lcc is not None else self.method in COPY_PASTE)
+
+    def lr_at(self, it: int) -> float:
+        """Learning rate of iteration ``it`` (0-based over the whole run): the schedule restarts with each stage."""
+        start, length = (0, self.pretrain) if it < self.pretrain else (self.pretrain, self.iterations)
+        frac = (it - start) / max(length, 1)
+        if self.schedule == "poly":
+            return self.lr * (1.0 - frac) ** 0.9
+        if self.schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
+        return self.lr
 
     def resolved(self) -> TrainConfig:
         """Method defaults made explicit, checked for consistency."""
@@ -85,6 +120,8 @@ class TrainConfig:
             gazemix=self.uses_gazemix,
             mgp=self.uses_mgp,
             pretrain_iterations=self.pretrain,
+            lr_schedule=self.schedule,
+            pseudo_lcc=self.uses_pseudo_lcc,
             gaze_scales=tuple(int(s) for s in self.gaze_scales),
             scale_range=tuple(float(s) for s in self.scale_range),
         )
@@ -119,6 +156,22 @@ class TrainConfig:
             bad("gaze_scales", f"a non-empty subset of 1, 2, 4, 8 (the U-Net decoder levels), got {self.gaze_scales}")
         if self.iterations <= 0 or self.val_every <= 0:
             bad("iterations", "positive iterations and val_every")
+        if self.pretrain < 0:
+            bad("pretrain_iterations", f"zero or more, got {self.pretrain}")
+        if self.size <= 0:
+            bad("size", f"a positive multiple of 16, got {self.size}")
+        if self.base_channels <= 0:
+            bad("base_channels", f"a positive number of channels, got {self.base_channels}")
+        if self.norm not in ("batch", "group"):
+            bad("norm", f"batch or group, got {self.norm!r}")
+        if self.norm == "group" and self.base_channels % 8:
+            bad("base_channels", f"a multiple of 8 for --norm group (8 groups), got {self.base_channels}")
+        if self.optimizer not in ("sgd", "adamw"):
+            bad("optimizer", f"sgd or adamw, got {self.optimizer!r}")
+        if self.lr_schedule is not None and self.lr_schedule not in SCHEDULES:
+            bad("lr_schedule", f"one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}")
+        if not self.lr > 0:
+            bad("lr", f"a positive learning rate, got {self.lr}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -46,7 +46,11 @@ RESUME_FIELDS = (
     "labeled_bs",
     "size",
     "base_channels",
+    "norm",
     "dropout",
+    "optimizer",
+    "lr_schedule",
+    "pseudo_lcc",
     "gazemix",
     "mgp",
     "seed",
@@ -103,6 +107,7 @@ def model_spec(cfg: TrainConfig, data: TrainData) -> dict:
         "in_channels": data.in_channels,
         "num_classes": data.num_classes,
         "base_channels": cfg.base_channels,
+        "norm": cfg.norm,
         "dropout": cfg.dropout,
         "mgp": cfg.uses_mgp,
         "size": cfg.size,
@@ -225,7 +230,19 @@ def train_step(
     return loss, terms
 
 
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    """SGD (momentum, optional Nesterov) or AdamW (beta1 = --momentum) with decoupled weight decay."""
+    params = list(params)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov
+    )
+
+
 # ---------------------------------------------------------------- checkpoints
+
+TRAINING_STATE = ("teacher", "optimizer", "scaler", "rng")  # what only resuming needs
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -236,16 +253,36 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign files
-        raise GazekitError(path, None, f"an hgdtgl checkpoint readable with weights_only=True: {exc}") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if path.stat().st_size == 0:
+            reason = "the file is empty (0 bytes)"
+        raise GazekitError(path, None, f"an hgdtgl checkpoint readable with weights_only=True: {reason}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise GazekitError(path, "format", f"an hgdtgl checkpoint (format {CHECKPOINT_FORMAT!r})")
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict, which: str = "student") -> UNet:
-    model = build_model(ckpt["model"])
-    model.load_state_dict(ckpt[which])
+def model_from_checkpoint(ckpt: dict, which: str = "student", source: str | Path = "checkpoint") -> UNet:
+    """The network of a checkpoint (or an exported fp16 student file) with its weights, as float32."""
+    if ckpt.get(which) is None:
+        raise GazekitError(source, which, f"{which} weights (an exported file holds the student only)")
+    try:
+        model = build_model(ckpt["model"])
+        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt[which].items()}
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        expected = f"weights matching the model described in the file ({ckpt.get('model')}): {first}"
+        raise GazekitError(source, f"{which} weights", expected) from None
     return model
+
+
+def export_student(ckpt: dict) -> dict:
+    """A small shareable file: the student's weights in fp16 plus the self-description (config, model, data,
+    iteration, best score); no teacher, optimiser or RNG state. Loads like a checkpoint for evaluate / predict."""
+    student = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["student"].items()}
+    keep = ("format", "hgdtgl_version", "config", "model", "data", "iteration", "best")
+    return {**{k: ckpt[k] for k in keep if k in ckpt}, "student": student, "teacher": None, "exported": True}
 
 
 def _unwrap(m: nn.Module) -> nn.Module:
@@ -357,6 +394,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     try:
         val_cases = load_cases(cfg.data, cfg.val_split, cfg.format) if rank == 0 else []
     except GazekitError as exc:
+        if cfg.val_split != "val":  # a split the user named must exist
+            raise
         log(f"no validation ({exc}); checkpoint_best.pt = the latest weights", rank)
 
     spec = model_spec(cfg, data)
@@ -376,10 +415,13 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     if teacher is not None:
         for p in teacher.parameters():
             p.requires_grad_(False)
-    optim = torch.optim.SGD(student.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    optim = make_optimizer(cfg, student.parameters())
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+    total = cfg.total_iterations
+    pre_best_path = out / "checkpoint_pretrain_best.pt"
 
     start, best, rows = 0, {"dice": -1.0, "iteration": 0}, []
+    pre_best: dict = {"dice": -1.0, "iteration": 0}  # best labeled-only pre-training weights (bcp, hgdtgl)
     if cfg.resume and latest.exists():
         ckpt = load_checkpoint(latest)
         for key in ("in_channels", "num_classes", "base_channels", "mgp"):
@@ -400,9 +442,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         optim.load_state_dict(ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
         start, best = int(ckpt["iteration"]), dict(ckpt["best"])
+        pre_best = dict(ckpt.get("pretrain_best") or pre_best)
         rows = read_metrics(out / "metrics.csv", start)
         log(f"resumed {latest} at iteration {start}", rank)
-    if start >= cfg.iterations:
+    if start >= total:
         log(f"run already complete ({start} iterations)", rank)
         return out
 
@@ -445,9 +488,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     from tqdm import tqdm
 
     bar = tqdm(
-        range(start, cfg.iterations),
+        range(start, total),
         initial=start,
-        total=cfg.iterations,
+        total=total,
         disable=rank != 0,
         desc=f"train {cfg.method}",
         mininterval=1.0,
@@ -457,12 +500,20 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
             t_start = time.perf_counter()
             timed = device.type != "cuda" or it % 10 == 0  # CUDA: synchronise only on every 10th iteration
             sync = timed and device.type == "cuda"
-            lr = cfg.lr * (1.0 - it / cfg.iterations) ** 0.9
+            if it == cfg.pretrain and cfg.pretrain > 0:
+                # BCP: student and teacher start self-training from the best pre-training weights (on validation;
+                # the last ones without validation), with a fresh optimiser
+                if pre_best_path.is_file():
+                    _unwrap(student).load_state_dict(load_checkpoint(pre_best_path)["student"])
+                optim = make_optimizer(cfg, student.parameters())
+                best = {"dice": -1.0, "iteration": 0}
+                log(f"self-training starts from the pre-training weights of iteration {pre_best['iteration']}", rank)
+            if teacher is not None and it == cfg.pretrain:
+                teacher.load_state_dict(_unwrap(student).state_dict())
+            lr = cfg.lr_at(it)
             for group in optim.param_groups:
                 group["lr"] = lr
             torch.manual_seed(cfg.seed * 15485863 + it * 7 + rank)  # dropout
-            if teacher is not None and it == cfg.pretrain:  # BCP: the teacher starts from the pre-trained student
-                teacher.load_state_dict(_unwrap(student).state_dict())
             batch, g = make_batch(it)
             if sync:
                 torch.cuda.synchronize(device)
@@ -481,8 +532,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.4f}")
 
             done = it + 1
-            if done % cfg.val_every == 0 or done == cfg.iterations or done == stop_after:
-                row = {"iteration": done, "lr": lr, **{f"loss_{k}": float(v) / counts[k] for k, v in sums.items()}}
+            end_of_stage = done == cfg.pretrain or done == total
+            if done % cfg.val_every == 0 or end_of_stage or done == stop_after:
+                stage = "pretrain" if done <= cfg.pretrain else "train"
+                row = {"iteration": done, "stage": stage, "lr": lr}
+                row.update({f"loss_{k}": float(v) / counts[k] for k, v in sums.items()})
                 if not np.isfinite(row["loss_total"]):
                     raise GazekitError(cfg.out, f"iterations {done - n_sum}-{done}", f"a finite loss, got {row}")
                 elapsed = time.perf_counter() - t0
@@ -513,10 +567,14 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                             row[f"val_dice_{c}"] = float(means.loc[c, "dice"])
                         row["val_hd95_mean"] = float(means["hd95"].mean())
                         row["val_asd_mean"] = float(means["asd"].mean())
-                        improved = row["val_dice_mean"] > best["dice"]
-                        if improved:
-                            best = {"dice": row["val_dice_mean"], "iteration": done}
-                    row["best_dice"] = best["dice"]
+                        improved = row["val_dice_mean"] > (pre_best if stage == "pretrain" else best)["dice"]
+                    if stage == "pretrain":
+                        if improved or not val_cases:
+                            pre_best = {"dice": row.get("val_dice_mean", -1.0), "iteration": done}
+                        improved = False  # checkpoint_best.pt holds self-training weights only
+                    elif improved:
+                        best = {"dice": row.get("val_dice_mean", -1.0), "iteration": done}
+                    row["best_dice"] = (pre_best if stage == "pretrain" else best)["dice"]
                     rows.append(row)
                     if writer is not None:
                         for k, v in row.items():
@@ -535,8 +593,12 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                         "optimizer": optim.state_dict(),
                         "scaler": scaler.state_dict(),
                         "best": best,
+                        "pretrain_best": pre_best,
                         "rng": {"torch": torch.get_rng_state()},
                     }
+                    if stage == "pretrain" and pre_best["iteration"] == done:
+                        with atomic_path(pre_best_path) as tmp:
+                            torch.save({k: v for k, v in ckpt.items() if k not in TRAINING_STATE}, tmp)
                     with atomic_path(latest) as tmp:
                         torch.save(ckpt, tmp)
                     if improved:
@@ -547,9 +609,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
                         plot_curves(out / "curves.png", rows)
                     except ImportError:
                         pass  # matplotlib absent (a bare GPU machine): metrics.csv has the curves
-                    msg = f"iteration {done}: loss {row['loss_total']:.4f}"
+                    msg = f"iteration {done} ({stage}): loss {row['loss_total']:.4f}"
+                    shown = pre_best if stage == "pretrain" else best
                     if "val_dice_mean" in row:
-                        msg += f", val Dice {row['val_dice_mean']:.4f} (best {best['dice']:.4f} at {best['iteration']})"
+                        msg += f", val Dice {row['val_dice_mean']:.4f}"
+                        msg += f" (best {shown['dice']:.4f} at {shown['iteration']})"
                     bar.write(msg, file=sys.stderr)
                 if world > 1:
                     torch.distributed.barrier()

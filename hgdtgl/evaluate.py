@@ -1,7 +1,8 @@
 """Evaluation protocol and metrics (DESIGN.md section 5).
 
 Per-case inference is slice-wise at the training size: each slice is resized (bilinear) to size x size,
-segmented, and the label map resized back with nearest neighbour (order 0). Per case and foreground class:
+segmented, and the logits resized back to the case size (bilinear) before the argmax (BCP / nnU-Net style; the
+older argmax-then-nearest-neighbour loses ~0.7 Dice on an ideal 256 px map). Per case and foreground class:
 Dice, Jaccard, HD95 and ASD with medpy semantics -- surfaces are the mask minus its erosion (face
 connectivity, the array border counts as outside); HD95 is the 95th percentile of the pooled surface
 distances of both directions, ASD the mean distance from the prediction's surface to the ground truth's.
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -100,7 +102,8 @@ def predict_case(
     amp_dtype: torch.dtype | None = None,
     channels_last: bool = False,
 ) -> np.ndarray:
-    """Label map [D,H,W] uint8 of a case image [D,C,H,W] in [0,1]: slice-wise at size x size, back with order 0."""
+    """Label map [D,H,W] uint8 of a case image [D,C,H,W] in [0,1]: slice-wise at size x size, the logits
+    up-sampled (bilinear) to the case size, then the argmax (DESIGN.md section 4)."""
     d, c, h, w = image.shape
     slices = np.stack(
         [
@@ -118,9 +121,10 @@ def predict_case(
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast:
             logits = model(x)[0]
-        lab = logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
-        for j, m in enumerate(lab):
-            out[i + j] = m if (h, w) == (size, size) else cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
+        logits = logits.float()
+        if (h, w) != (size, size):
+            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+        out[i : i + len(x)] = logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
     model.train(was_training)
     return out
 

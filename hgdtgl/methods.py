@@ -20,6 +20,7 @@ from hgdtgl.components import (
     consistency_loss,
     gaze_kl,
     gaze_masks,
+    largest_component_per_class,
     mix,
     mix_heat,
     random_box_masks,
@@ -137,11 +138,15 @@ class CopyPaste(Method):
         with torch.no_grad():
             t_prob = teacher(b.u_img)[0].float().softmax(dim=1)
         pa, pb = t_prob[0::2], t_prob[1::2]
+        pseudo = t_prob.argmax(dim=1)
+        if self.cfg.pseudo_lcc:
+            pseudo = largest_component_per_class(pseudo, t_prob.shape[1])
+        qa, qb = pseudo[0::2].float(), pseudo[1::2].float()
         m1 = self.masks(ha, va, g)  # labeled a (its gaze region) pasted into unlabeled a
         m2 = self.masks(hub, vub, g)  # unlabeled b (its gaze region) pasted into labeled b
         x1, x2 = mix(la, ua, m1), mix(ub, lb, m2)
-        y1 = mix(ya.float(), pa.argmax(dim=1).float(), m1).long()
-        y2 = mix(pb.argmax(dim=1).float(), yb.float(), m2).long()
+        y1 = mix(ya.float(), qa, m1).long()
+        y2 = mix(qb, yb.float(), m2).long()
         w = self.cfg.unlabeled_weight
         w1, w2 = m1 + (1 - m1) * w, m2 * w + (1 - m2)
         heat = torch.cat([mix_heat(ha, hua, m1), mix_heat(hub, hb, m2)])

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -26,7 +27,7 @@ def test_two_process_ddp_equals_one_process(tmp_path, method):
     opts = dict(
         method=method,
         labeled=2,
-        iterations=6,
+        iterations=4,  # after 2 pre-training iterations
         pretrain_iterations=2,
         batch_size=8,
         labeled_bs=4,
@@ -70,7 +71,7 @@ def test_two_process_ddp_equals_one_process(tmp_path, method):
                 assert torch.allclose(v, b[which][k], atol=2e-5, rtol=1e-4), (which, k, (v - b[which][k]).abs().max())
     la, lb = pd.read_csv(tmp_path / "one" / "metrics.csv"), pd.read_csv(tmp_path / "two" / "metrics.csv")
     for col in ("loss_total", "loss_mix", "loss_gaze", "loss_sup"):
-        assert la[col].item() == pytest.approx(lb[col].item(), rel=1e-4)
+        assert np.allclose(la[col], lb[col], rtol=1e-4, equal_nan=True), col
     # the weights moved from their (seeded) initial values: the equality is not trivial
     torch.manual_seed(1337)
     init = build_model(a["model"]).state_dict()

@@ -10,17 +10,25 @@ from torch import nn
 DROPOUT = (0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-class ConvBlock(nn.Sequential):
-    """conv3x3-BN-LeakyReLU-Dropout-conv3x3-BN-LeakyReLU (SSL4MIS ConvBlock)."""
+GROUPS = 8  # GroupNorm groups of --norm group
 
-    def __init__(self, c_in: int, c_out: int, dropout_p: float):
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """BatchNorm (SSL4MIS) or GroupNorm with 8 groups (batch-size independent, as MONAI's BasicUNet can use)."""
+    return nn.GroupNorm(GROUPS, channels) if kind == "group" else nn.BatchNorm2d(channels)
+
+
+class ConvBlock(nn.Sequential):
+    """conv3x3-norm-LeakyReLU-Dropout-conv3x3-norm-LeakyReLU (SSL4MIS ConvBlock)."""
+
+    def __init__(self, c_in: int, c_out: int, dropout_p: float, norm: str = "batch"):
         super().__init__(
             nn.Conv2d(c_in, c_out, 3, padding=1),
-            nn.BatchNorm2d(c_out),
+            norm_layer(norm, c_out),
             nn.LeakyReLU(),
             nn.Dropout(dropout_p),
             nn.Conv2d(c_out, c_out, 3, padding=1),
-            nn.BatchNorm2d(c_out),
+            norm_layer(norm, c_out),
             nn.LeakyReLU(),
         )
 
@@ -28,10 +36,10 @@ class ConvBlock(nn.Sequential):
 class UpBlock(nn.Module):
     """ConvTranspose 2x2 up-sampling of the deeper features, concatenation with the skip, ConvBlock."""
 
-    def __init__(self, c_deep: int, c_skip: int, c_out: int):
+    def __init__(self, c_deep: int, c_skip: int, c_out: int, norm: str = "batch"):
         super().__init__()
         self.up = nn.ConvTranspose2d(c_deep, c_skip, kernel_size=2, stride=2)
-        self.conv = ConvBlock(2 * c_skip, c_out, 0.0)
+        self.conv = ConvBlock(2 * c_skip, c_out, 0.0, norm)
 
     def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         return self.conv(torch.cat([skip, self.up(deep)], dim=1))
@@ -42,16 +50,22 @@ class UNet(nn.Module):
     without MGP, else a dict {down-sampling factor s: logits [B, H/s, W/s]} for s in (8, 4, 2, 1)."""
 
     def __init__(
-        self, in_channels: int, num_classes: int, base_channels: int = 16, dropout: bool = True, mgp: bool = False
+        self,
+        in_channels: int,
+        num_classes: int,
+        base_channels: int = 16,
+        dropout: bool = True,
+        mgp: bool = False,
+        norm: str = "batch",
     ):
         super().__init__()
         ch = [base_channels * 2**i for i in range(5)]
         drop = DROPOUT if dropout else (0.0,) * 5
-        self.inc = ConvBlock(in_channels, ch[0], drop[0])
+        self.inc = ConvBlock(in_channels, ch[0], drop[0], norm)
         self.downs = nn.ModuleList(
-            nn.Sequential(nn.MaxPool2d(2), ConvBlock(ch[i], ch[i + 1], drop[i + 1])) for i in range(4)
+            nn.Sequential(nn.MaxPool2d(2), ConvBlock(ch[i], ch[i + 1], drop[i + 1], norm)) for i in range(4)
         )
-        self.ups = nn.ModuleList(UpBlock(ch[4 - i], ch[3 - i], ch[3 - i]) for i in range(4))
+        self.ups = nn.ModuleList(UpBlock(ch[4 - i], ch[3 - i], ch[3 - i], norm) for i in range(4))
         self.out_conv = nn.Conv2d(ch[0], num_classes, 3, padding=1)
         self.mgp = nn.ModuleList(nn.Conv2d(ch[3 - i], 1, 1) for i in range(4)) if mgp else None
 
@@ -70,11 +84,12 @@ class UNet(nn.Module):
 
 def build_model(spec: dict) -> UNet:
     """The network described by a checkpoint's ``model`` entry (in_channels, num_classes, base_channels,
-    dropout, mgp)."""
+    norm, dropout, mgp)."""
     return UNet(
         int(spec["in_channels"]),
         int(spec["num_classes"]),
         int(spec["base_channels"]),
         bool(spec.get("dropout", True)),
         bool(spec.get("mgp", False)),
+        str(spec.get("norm", "batch")),
     )
