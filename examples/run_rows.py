@@ -80,7 +80,27 @@ SUMMARY_COLUMNS = {
         "asd_mean",
     ],
 }
-RUNS_COLUMNS = ["row", "labeled", "seed", "schedule", "iterations", "wall_train_s", "wall_eval_s", "command"]
+RUNS_COLUMNS = [
+    "row",
+    "labeled",
+    "seed",
+    "schedule",
+    "iterations",
+    "wall_train_s",
+    "wall_eval_s",
+    "commit",
+    "command",
+]
+
+
+def code_commit() -> str:
+    """The commit of the code that trains the rows (``+dirty`` when the work tree has changes), or ``unknown``."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def data_args(dataset: str, data: str, splits: str | None) -> list[str]:
@@ -198,6 +218,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
             "iterations": done_iters,
             "wall_train_s": round(t1 - t0),
             "wall_eval_s": round(t2 - t1),
+            "commit": a.commit,
             "command": cmd_train,
         },
     )
@@ -230,6 +251,7 @@ def main() -> None:
     a.n_train = 810 if a.dataset == "kvasir" else 70
     a.results = a.results or f"results/{a.dataset}"
     a.runs = a.runs or f"runs/{a.dataset}"
+    a.commit = code_commit()
     done = done_keys(Path(a.results) / "summary.csv")
     todo = []
     for seed in [int(s) for s in a.seeds.split(",")]:
