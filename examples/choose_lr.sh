@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The learning rate of the cpu protocol, chosen on the validation split (never on a test set):
-#   bash examples/choose_lr.sh [DATASETS="kvasir acdc"]     # candidates LRS="0.001 0.003 0.01", SWEEP_ITERS=1500
+#   bash examples/choose_lr.sh [DATASETS="kvasir acdc"]     # candidates LRS="0.001 0.003 0.01", SWEEP_ITERS=1000
 # Trains the supervised row (10 % labels, seed 0) of each dataset with AdamW at each candidate learning rate on the
 # cpu protocol shortened to SWEEP_ITERS iterations (examples/run_rows.py, resumable;
 # results/<dataset>/lr_sweep/lr_<LR>/), writes results/lr_sweep.csv (dataset, lr, validation Dice) and the best
@@ -10,7 +10,7 @@ set -euo pipefail
 PY=${PYTHON:-python}
 DATASETS=${1:-"kvasir acdc"}
 LRS=${LRS:-"0.001 0.003 0.01"}
-SWEEP_ITERS=${SWEEP_ITERS:-1500}
+SWEEP_ITERS=${SWEEP_ITERS:-1000}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 pids=()
 for ds in $DATASETS; do

@@ -30,7 +30,9 @@ ROW_LABEL = {
 }
 KVASIR_REF = {"supervised_all": "82.12 (all masks)", "gaze_only": "77.80"}
 ACDC_REF = {"supervised": "79.41", "bcp": "88.84", "hgdtgl": "90.87"}
-SCHEDULE_LABEL = {"cpu": "cpu (reduced)", "gpu": "gpu"}
+SCHEDULE_LABEL = {"cpu": "cpu (converged, reduced size)", "gpu": "gpu (time-boxed)"}
+BASELINES = ("supervised", "mt", "bcp")  # what HG-DTGL is compared with, seed by seed
+FLAT_POINTS = 1.0  # a curve has flattened when its last three validations lie within this many Dice points
 BEGIN, END = "<!-- results-tables:begin -->", "<!-- results-tables:end -->"
 
 
@@ -80,14 +82,80 @@ def run_info(runs: list[dict[str, str]], schedule: str, row: str, labeled: str) 
     return iters, f"{wall:.1f}", portable(rs[0]["command"])
 
 
+def training_rows(metrics_csv: Path) -> list[dict[str, str]]:
+    """The validations of the self-training stage (pre-training rows of bcp / hgdtgl left out)."""
+    return [r for r in read_csv(metrics_csv) if r.get("stage", "train") == "train" and r.get("val_dice_mean")]
+
+
 def best_iterations(results: Path, schedule: str, row: str, labeled: str) -> str:
     """Iteration of the best validation Dice (the evaluated checkpoint) of each seed, from the copied metrics.csv."""
     out = []
     for m in sorted((results / schedule).glob(f"{row}_l{labeled}_s*/metrics.csv")):
-        rs = read_csv(m)
+        rs = training_rows(m)
         if rs:
             out.append(max(rs, key=lambda r: float(r["val_dice_mean"]))["iteration"])
     return "/".join(out)
+
+
+def last_three_spread(metrics_csv: Path) -> float | None:
+    """Max - min of the last three validation Dice values, in points (None with fewer than three)."""
+    dice = [float(r["val_dice_mean"]) * 100 for r in training_rows(metrics_csv)]
+    return max(dice[-3:]) - min(dice[-3:]) if len(dice) >= 3 else None
+
+
+def paired_differences(summary: list[dict[str, str]], metric: str, schedule: str = "cpu") -> list[dict]:
+    """HG-DTGL minus each baseline, seed by seed (same seed = same split, labeled set and initial weights), per
+    label budget: the seeds compared, the per-seed differences in points, their mean and range."""
+    by = {(r["row"], r["labeled"], r["seed"]): float(r[metric]) * 100 for r in summary if r["schedule"] == schedule}
+    out = []
+    for lab in sorted({k[1] for k in by if k[0] == "hgdtgl"}, key=int, reverse=True):
+        for base in BASELINES:
+            seeds = sorted(s for (row, la, s) in by if row == "hgdtgl" and la == lab and (base, lab, s) in by)
+            if not seeds:
+                continue
+            diffs = [by[("hgdtgl", lab, s)] - by[(base, lab, s)] for s in seeds]
+            out.append({"labeled": lab, "baseline": base, "seeds": seeds, "diffs": diffs})
+    return out
+
+
+def verdict(pairs: list[dict]) -> str:
+    """One sentence from the paired differences: gaze helps when HG-DTGL beats every baseline on every seed,
+    does not help when it loses to every baseline on every seed, else it cannot be told at this budget."""
+    if not pairs:
+        return "no paired rows yet"
+    diffs = [d for p in pairs for d in p["diffs"]]
+    n_seeds = min(len(p["seeds"]) for p in pairs)
+    if n_seeds < 3:
+        return f"cannot be told yet (only {n_seeds} seed(s) per comparison; the protocol asks for 3)"
+    if all(d > 0 for d in diffs):
+        return "HG-DTGL (with gaze) is better than every baseline on every seed"
+    if all(d < 0 for d in diffs):
+        return "HG-DTGL (with gaze) is worse than every baseline on every seed"
+    return "cannot be told at this budget: the sign of the paired difference changes between seeds or baselines"
+
+
+def evidence(results: Path, metric: str) -> str:
+    """Markdown: paired differences per budget and baseline, the verdict, and which curves have flattened."""
+    summary = read_csv(results / "summary.csv")
+    pairs = paired_differences(summary, metric)
+    lines = ["| labeled | HG-DTGL minus | seeds | per-seed difference (points) | mean | range |"]
+    lines.append("|---|---|---|---|---|---|")
+    for p in pairs:
+        d = p["diffs"]
+        lines.append(
+            f"| {p['labeled']} | {ROW_LABEL[p['baseline']]} | {','.join(p['seeds'])} | "
+            f"{' / '.join(f'{x:+.2f}' for x in d)} | {statistics.fmean(d):+.2f} | {min(d):+.2f} .. {max(d):+.2f} |"
+        )
+    flat, not_flat = [], []
+    for m in sorted((results / "cpu").glob("*/metrics.csv")):
+        spread = last_three_spread(m)
+        if spread is not None:
+            (flat if spread <= FLAT_POINTS else not_flat).append(f"{m.parent.name} ({spread:.1f})")
+    text = "\n".join(lines) + f"\n\n**Does gaze help here?** {verdict(pairs)}.\n"
+    text += f"\nCurves flattened (last three validations within {FLAT_POINTS:g} Dice point): {len(flat)} of "
+    text += f"{len(flat) + len(not_flat)} cpu runs"
+    text += f"; not yet: {', '.join(not_flat)}.\n" if not_flat else ".\n"
+    return text
 
 
 def kvasir_table(results: Path) -> str:
@@ -115,7 +183,8 @@ def kvasir_table(results: Path) -> str:
         lines.append("| " + " | ".join(cells) + " |")
         if cmd:
             commands.append(f"# {row} ({sched}, labeled {lab}; seed 0, other seeds differ only in --seed/--out)\n{cmd}")
-    return "\n".join(lines) + "\n\n```bash\n" + "\n".join(commands) + "\n```\n" if commands else "\n".join(lines) + "\n"
+    table = "\n".join(lines) + "\n\n" + evidence(results, "dice")
+    return table + "\n```bash\n" + "\n".join(commands) + "\n```\n" if commands else table
 
 
 def acdc_table(results: Path) -> str:
@@ -140,7 +209,7 @@ def acdc_table(results: Path) -> str:
         if cmd:
             commands.append(f"# {row} ({sched}, {lab} labeled patients)\n{cmd}")
     out = "\n".join(lines) + "\n\nPublished 10 % references (SSL4MIS test set, not our val split): supervised U-Net "
-    out += "79.41, BCP 88.84, ABD 89.81, HG-DTGL 90.87.\n"
+    out += "79.41, BCP 88.84, ABD 89.81, HG-DTGL 90.87.\n\n" + evidence(results, "dice_mean")
     return out + ("\n```bash\n" + "\n".join(commands) + "\n```\n" if commands else "")
 
 
@@ -176,7 +245,7 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
         for row in ROW_ORDER:
             pattern = f"{row}_l*_s0" if row == "supervised_all" else f"{row}_l{budget}_s0"
             for m in sorted((results / sched).glob(f"{pattern}/metrics.csv")):
-                rs = read_csv(m)
+                rs = [r for r in read_csv(m) if r.get("val_dice_mean")]
                 ax.plot(
                     [int(r["iteration"]) for r in rs], [float(r["val_dice_mean"]) * 100 for r in rs], "o-", label=row
                 )

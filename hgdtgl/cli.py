@@ -106,7 +106,7 @@ def train(config_file, **options) -> None:
     values.update({renames.get(k, k): v for k, v in options.items() if v is not None})
     for key in ("data", "out"):
         if values.get(key) is None:
-            raise GazekitError(f"--{key}", None, "a value: hgdtgl train needs --data DIR and --out RUN_DIR")
+            raise GazekitError(None, None, f"missing option --{key}: hgdtgl train needs --data DIR and --out RUN_DIR")
     cfg = from_mapping(values, config_file or "command line").resolved()  # checked before torch is imported
 
     from hgdtgl.engine import train as run
