@@ -28,10 +28,12 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from hgdtgl.components import ema_update, sigmoid_rampup
 from hgdtgl.config import TrainConfig
+from hgdtgl.data.batches import BatchMaker, DeviceData
 from hgdtgl.data.formats import TrainData, resize_image, resize_label
-from hgdtgl.engine import BatchMaker, DeviceData, train_step
+from hgdtgl.ema import ema_update
+from hgdtgl.engine import train_step
+from hgdtgl.losses import sigmoid_rampup
 from hgdtgl.methods import make_method
 from hgdtgl.models import UNet
 

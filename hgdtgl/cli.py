@@ -150,8 +150,8 @@ def evaluate(checkpoint, data, format_, split, spacing_mm, device, teacher, outp
     import torch
 
     from gazekit.atomic import atomic_path
+    from hgdtgl.checkpoints import load_checkpoint, model_from_checkpoint
     from hgdtgl.data.formats import load_cases
-    from hgdtgl.engine import load_checkpoint, model_from_checkpoint
     from hgdtgl.evaluate import evaluate_cases
 
     ckpt = load_checkpoint(checkpoint)
@@ -196,7 +196,7 @@ def predict(checkpoint, input_path, split, device, perception, output) -> None:
     """Segment INPUT (NIfTI file/folder, image file/folder, SSL4MIS folder + --split) with CHECKPOINT."""
     import torch
 
-    from hgdtgl.engine import load_checkpoint, model_from_checkpoint
+    from hgdtgl.checkpoints import load_checkpoint, model_from_checkpoint
     from hgdtgl.predict import predict as run
 
     ckpt = load_checkpoint(checkpoint)
@@ -238,7 +238,7 @@ def export(checkpoint, output) -> None:
     import torch
 
     from gazekit.atomic import atomic_path
-    from hgdtgl.engine import export_student, load_checkpoint, model_from_checkpoint
+    from hgdtgl.checkpoints import export_student, load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
     small = export_student(ckpt)

@@ -13,8 +13,7 @@ import yaml
 
 from gazekit.errors import GazekitError
 
-METHODS = ("supervised", "mt", "bcp", "hgdtgl")
-COPY_PASTE = ("bcp", "hgdtgl")  # methods with BCP's labeled-only pre-training stage
+METHODS = ("supervised", "mt", "bcp", "hgdtgl")  # hgdtgl.methods.METHOD_CLASSES says what each one needs
 SCHEDULES = ("poly", "cosine", "constant")
 
 
@@ -69,12 +68,21 @@ class TrainConfig:
 
     # ------------------------------------------------------------ derived values
     @property
+    def method_class(self):
+        """The method's class (hgdtgl.methods; imported here so that reading options does not import torch)."""
+        from hgdtgl.methods import method_class
+
+        if self.method not in METHODS:
+            raise GazekitError("config", "method", f"one of {', '.join(METHODS)}, got {self.method!r}")
+        return method_class(self.method)
+
+    @property
     def uses_gazemix(self) -> bool:
-        return bool(self.gazemix if self.gazemix is not None else self.method == "hgdtgl")
+        return bool(self.gazemix if self.gazemix is not None else self.method_class.gaze_by_default)
 
     @property
     def uses_mgp(self) -> bool:
-        return bool(self.mgp if self.mgp is not None else self.method == "hgdtgl")
+        return bool(self.mgp if self.mgp is not None else self.method_class.gaze_by_default)
 
     @property
     def needs_gaze(self) -> bool:
@@ -83,7 +91,7 @@ class TrainConfig:
     @property
     def pretrain(self) -> int:
         """Labeled-only pre-training iterations that come before ``iterations`` (BCP: 10k before 30k)."""
-        if self.method not in COPY_PASTE:
+        if not self.method_class.copy_paste:
             return 0
         return self.pretrain_iterations if self.pretrain_iterations is not None else self.iterations // 3
 
@@ -96,12 +104,12 @@ class TrainConfig:
         """Learning-rate schedule of each stage: BCP's constant lr for copy-paste methods, SSL4MIS's poly else."""
         if self.lr_schedule is not None:
             return self.lr_schedule
-        return "constant" if self.method in COPY_PASTE else "poly"
+        return self.method_class.lr_schedule
 
     @property
     def uses_pseudo_lcc(self) -> bool:
         """BCP keeps the largest connected component per class of the teacher's pseudo-labels."""
-        return bool(self.pseudo_lcc if self.pseudo_lcc is not None else self.method in COPY_PASTE)
+        return bool(self.pseudo_lcc if self.pseudo_lcc is not None else self.method_class.copy_paste)
 
     def lr_at(self, it: int) -> float:
         """Learning rate of iteration ``it`` (0-based over the whole run): the schedule restarts with each stage."""
@@ -132,22 +140,16 @@ class TrainConfig:
         def bad(field: str, expected: str) -> None:
             raise GazekitError("config", field, expected)
 
-        if self.method not in METHODS:
-            bad("method", f"one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.method == "supervised" and (self.gazemix or self.mgp):
-            bad("method", "--gazemix/--mgp need a semi-supervised method (mt, bcp, hgdtgl), not supervised")
-        if self.method == "mt" and self.gazemix:
-            bad("gazemix", "GazeMix needs a copy-paste method (bcp or hgdtgl), not mt")
+        for field, expected in self.method_class.config_problems(self):
+            bad(field, expected)
         if self.labeled is not None and self.labeled_ratio is not None:
             bad("labeled", "either --labeled or --labeled-ratio, not both")
         if self.labeled_ratio is not None and not 0 < self.labeled_ratio <= 1:
             bad("labeled_ratio", f"a ratio in (0, 1], got {self.labeled_ratio}")
         if self.size % 16:
             bad("size", f"a multiple of 16 (four 2x poolings), got {self.size}")
-        if self.method != "supervised" and not 0 < self.labeled_bs < self.batch_size:
-            bad("labeled_bs", f"0 < labeled_bs < batch_size ({self.batch_size}), got {self.labeled_bs}")
-        if self.method in ("bcp", "hgdtgl") and (self.labeled_bs % 2 or 2 * self.labeled_bs != self.batch_size):
-            bad("labeled_bs", "an even labeled_bs = batch_size / 2 (copy-paste pairs labeled with unlabeled images)")
+        if self.batch_size <= 0:
+            bad("batch_size", f"a positive batch size, got {self.batch_size}")
         if self.amp not in ("auto", "bf16", "fp16", "none"):
             bad("amp", f"auto, bf16, fp16 or none, got {self.amp!r}")
         if self.gazemix_mode not in ("region", "box"):

@@ -1,16 +1,18 @@
-"""The one training loop of every method: data on the device, batch augmentation, AMP, DDP, EMA teacher,
-validation, checkpoints (exact resume), metrics.csv, TensorBoard and curves.png.
+"""The one training loop of every method, as a Trainer with named hooks (nnU-Net style):
 
-Every random draw of iteration ``it`` (sampling, augmentation, noise, paste boxes) comes from a generator
-seeded by (seed, it) and is drawn for the global batch, then sharded over DDP ranks; dropout uses the global
-torch RNG reseeded per iteration. A run killed after a checkpoint therefore resumes bit-exactly, and a
-2-process DDP run sees the same batch as one process.
+    start -> for each iteration: begin_stage, step -> every val_every: validate, checkpoint -> end
+
+Data sit on the device and are augmented as whole batches (hgdtgl.data.batches); AMP, DDP, the EMA teacher,
+BCP's two stages (labeled-only pre-training, then self-training from the best pre-training weights), exact
+resume, metrics.csv, TensorBoard and curves.png. Every random draw of iteration ``it`` (sampling, augmentation,
+noise, paste boxes) comes from a generator seeded by (seed, it); dropout uses the global torch RNG reseeded per
+iteration. A run killed after a checkpoint therefore resumes bit-exactly, and a 2-process DDP run sees the same
+batch as one process.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import os
 import sys
 import time
@@ -24,17 +26,20 @@ from torch import nn
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from hgdtgl import __version__
-from hgdtgl.components import convert_batchnorm, ema_update
+from hgdtgl.checkpoints import CHECKPOINT_FORMAT, TRAINING_STATE, load_checkpoint
 from hgdtgl.config import TrainConfig, dump_yaml
-from hgdtgl.data.augment import apply_affines, random_affines
+from hgdtgl.data.batches import BatchMaker, DeviceData
 from hgdtgl.data.formats import TrainData, load_cases, load_train, select_labeled
 from hgdtgl.data.gaze import join_gaze
+from hgdtgl.ddp import convert_batchnorm
+from hgdtgl.ema import ema_update
 from hgdtgl.evaluate import evaluate_cases, mean_dice
 from hgdtgl.methods import Batch, make_method
-from hgdtgl.models import UNet, build_model
+from hgdtgl.models import build_model
+from hgdtgl.runlog import plot_curves, read_metrics, write_metrics
 
-CHECKPOINT_FORMAT = "hgdtgl-checkpoint"
 ACDC_CLASSES = ("rv", "myo", "lv")
+
 # fields that must match when a run is resumed
 RESUME_FIELDS = (
     "method",
@@ -114,94 +119,14 @@ def model_spec(cfg: TrainConfig, data: TrainData) -> dict:
     }
 
 
-def stream_indices(pool: np.ndarray, count: int, it: int, seed: int, stream: int) -> np.ndarray:
-    """Items it*count .. it*count+count-1 of an endless stream of seeded permutations of ``pool``."""
-    n = len(pool)
-    out = np.empty(count, dtype=np.int64)
-    perms: dict[int, np.ndarray] = {}
-    for j, p in enumerate(range(it * count, it * count + count)):
-        epoch, r = divmod(p, n)
-        if epoch not in perms:
-            g = torch.Generator().manual_seed(seed * 7919 + stream * 104729 + epoch)
-            perms[epoch] = torch.randperm(n, generator=g).numpy()
-        out[j] = pool[perms[epoch][r]]
-    return out
-
-
-class DeviceData:
-    """The training set as tensors (on the GPU when it fits), gathered and augmented per batch."""
-
-    def __init__(self, data: TrainData, device: torch.device):
-        def put(a: np.ndarray) -> torch.Tensor:
-            t = torch.from_numpy(np.ascontiguousarray(a))
-            if device.type == "cuda":
-                try:
-                    return t.to(device)
-                except torch.cuda.OutOfMemoryError:
-                    return t.pin_memory()
-            return t
-
-        self.device = device
-        self.images = put(data.images)
-        self.uint8 = data.images.dtype == np.uint8
-        self.labels = put(data.labels)
-        heat = data.heat if data.heat is not None else np.zeros((len(data.labels), 1, 1), np.float16)
-        self.heat = put(heat)
-        self.has_gaze = put(data.has_gaze if data.has_gaze is not None else np.zeros(len(data.labels), bool))
-
-    def gather(self, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
-        i = torch.from_numpy(idx).to(self.images.device)
-        img = self.images[i].to(self.device, non_blocking=True).float()
-        if self.uint8:
-            img = img / 255.0
-        lab = self.labels[i].to(self.device, non_blocking=True)
-        heat = self.heat[i].to(self.device, non_blocking=True).float()
-        if heat.shape[-1] != img.shape[-1]:
-            heat = torch.zeros(img.shape[0], *img.shape[2:], device=self.device)
-        return img, lab, heat, self.has_gaze[i].to(self.device)
-
-
-class BatchMaker:
-    """``make(it)`` -> (this rank's augmented Batch, the iteration's generator): indices from the seeded
-    streams, affines and noise drawn for the global batch, then this rank's shard gathered and warped."""
-
-    def __init__(
-        self,
-        cfg: TrainConfig,
-        dev_data: DeviceData,
-        lab_pool: np.ndarray,
-        unl_pool: np.ndarray,
-        rank: int = 0,
-        world: int = 1,
-        channels_last: bool = False,
-    ):
-        self.cfg, self.dev_data, self.lab_pool, self.unl_pool = cfg, dev_data, lab_pool, unl_pool
-        self.rank, self.world, self.channels_last = rank, world, channels_last
-        self.lbs = cfg.batch_size if cfg.method == "supervised" else cfg.labeled_bs
-        self.ubs = 0 if cfg.method == "supervised" else cfg.batch_size - cfg.labeled_bs
-
-    def __call__(self, it: int) -> tuple[Batch, torch.Generator]:
-        cfg, lbs, ubs, rank, world = self.cfg, self.lbs, self.ubs, self.rank, self.world
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + it)
-        l_idx = stream_indices(self.lab_pool, lbs, it, cfg.seed, 0)
-        u_idx = stream_indices(self.unl_pool, ubs, it, cfg.seed, 1) if ubs else np.empty(0, np.int64)
-        theta = random_affines(lbs + ubs, g, cfg.rot_deg, cfg.scale_range)
-        channels = self.dev_data.images.shape[1]
-        noise = (
-            (torch.randn(ubs, channels, cfg.size, cfg.size, generator=g) * 0.1).clamp(-0.2, 0.2)
-            if cfg.method == "mt"
-            else torch.zeros(ubs, 1, 1, 1)
-        )
-        nl, nu = lbs // world, ubs // world
-        l_sel, u_sel = slice(rank * nl, (rank + 1) * nl), slice(rank * nu, (rank + 1) * nu)
-        idx = np.concatenate([l_idx[l_sel], u_idx[u_sel]])
-        th = torch.cat([theta[:lbs][l_sel], theta[lbs:][u_sel]])
-        img, lab, heat, has = self.dev_data.gather(idx)
-        img, lab, heat = apply_affines(th, img, lab, heat)
-        if self.channels_last:
-            img = img.contiguous(memory_format=torch.channels_last)
-        noise = noise[u_sel].to(img.device)
-        return Batch(img[:nl], lab[:nl], heat[:nl], has[:nl], img[nl:], heat[nl:], has[nl:], noise), g
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    """SGD (momentum, optional Nesterov) or AdamW (beta1 = --momentum) with decoupled weight decay."""
+    params = list(params)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov
+    )
 
 
 def train_step(
@@ -226,116 +151,13 @@ def train_step(
     scaler.step(optim)
     scaler.update()
     if teacher is not None and it >= cfg.pretrain:
-        ema_update(teacher, _unwrap(student), it - cfg.pretrain, cfg.ema_decay)
+        ema_update(teacher, unwrap(student), it - cfg.pretrain, cfg.ema_decay)
     return loss, terms
 
 
-def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
-    """SGD (momentum, optional Nesterov) or AdamW (beta1 = --momentum) with decoupled weight decay."""
-    params = list(params)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov
-    )
-
-
-# ---------------------------------------------------------------- checkpoints
-
-TRAINING_STATE = ("teacher", "optimizer", "scaler", "rng")  # what only resuming needs
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """A checkpoint written by ``hgdtgl train`` (weights_only loading); one-line error otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise GazekitError(path, None, "a checkpoint file (checkpoint_best.pt / checkpoint_latest.pt)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if path.stat().st_size == 0:
-            reason = "the file is empty (0 bytes)"
-        raise GazekitError(path, None, f"an hgdtgl checkpoint readable with weights_only=True: {reason}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise GazekitError(path, "format", f"an hgdtgl checkpoint (format {CHECKPOINT_FORMAT!r})")
-    return ckpt
-
-
-def model_from_checkpoint(ckpt: dict, which: str = "student", source: str | Path = "checkpoint") -> UNet:
-    """The network of a checkpoint (or an exported fp16 student file) with its weights, as float32."""
-    if ckpt.get(which) is None:
-        raise GazekitError(source, which, f"{which} weights (an exported file holds the student only)")
-    try:
-        model = build_model(ckpt["model"])
-        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt[which].items()}
-        model.load_state_dict(state)
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        expected = f"weights matching the model described in the file ({ckpt.get('model')}): {first}"
-        raise GazekitError(source, f"{which} weights", expected) from None
-    return model
-
-
-def export_student(ckpt: dict) -> dict:
-    """A small shareable file: the student's weights in fp16 plus the self-description (config, model, data,
-    iteration, best score); no teacher, optimiser or RNG state. Loads like a checkpoint for evaluate / predict."""
-    student = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["student"].items()}
-    keep = ("format", "hgdtgl_version", "config", "model", "data", "iteration", "best")
-    return {**{k: ckpt[k] for k in keep if k in ckpt}, "student": student, "teacher": None, "exported": True}
-
-
-def _unwrap(m: nn.Module) -> nn.Module:
+def unwrap(m: nn.Module) -> nn.Module:
     m = getattr(m, "module", m)
     return getattr(m, "_orig_mod", m)
-
-
-# ---------------------------------------------------------------- outputs
-
-
-def write_metrics(path: Path, rows: list[dict]) -> None:
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
-
-
-def read_metrics(path: Path, up_to: int) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        return [r for r in csv.DictReader(fh) if int(r["iteration"]) <= up_to]
-
-
-def plot_curves(path: Path, rows: list[dict]) -> None:
-    """Training losses and validation Dice against iterations."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    it = [int(r["iteration"]) for r in rows]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for key in [k for k in rows[-1] if k.startswith("loss_")]:
-        a.plot(it, [float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows], label=key[5:])
-    a.set_xlabel("iteration")
-    a.set_ylabel("training loss (mean since last validation)")
-    a.legend(fontsize=8)
-    dice = [float(r["val_dice_mean"]) if r.get("val_dice_mean") not in (None, "") else np.nan for r in rows]
-    b.plot(it, dice, marker="o")
-    b.set_xlabel("iteration")
-    b.set_ylabel("validation mean Dice")
-    b.set_ylim(0, 1)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-
-
-# ---------------------------------------------------------------- the loop
 
 
 def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray]:
@@ -363,272 +185,339 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
             f"images, e.g. stimulus {data.keys[0][0]!r} slice {data.keys[0][1]}, has one); give --gaze-dir STORE "
             "or turn gaze off with --no-gazemix --no-mgp",
         )
-    if cfg.method != "supervised" and n_u == 0:
+    if cfg.method_class.uses_unlabeled and n_u == 0:
         raise GazekitError("--labeled", str(cfg.labeled), f"unlabeled images for method {cfg.method} (all are labeled)")
     return data, labeled
+
+
+class Trainer:
+    """One training run. ``run()`` calls the hooks in order; each hook owns one concern."""
+
+    def __init__(self, cfg: TrainConfig, stop_after: int | None = None):
+        self.cfg = cfg.resolved()
+        self.stop_after = stop_after  # end right after the checkpoint of that iteration (the resume test's "kill")
+        self.device, self.rank, self.world, _ = setup_device(self.cfg)
+        self.out = Path(self.cfg.out)
+        self.latest = self.out / "checkpoint_latest.pt"
+        self.pre_best_path = self.out / "checkpoint_pretrain_best.pt"
+        self.total = self.cfg.total_iterations
+        self.start_it = 0
+        self.best: dict = {"dice": -1.0, "iteration": 0}  # best self-training validation
+        self.pre_best: dict = {"dice": -1.0, "iteration": 0}  # best labeled-only pre-training (bcp, hgdtgl)
+        self.rows: list[dict] = []
+        self.writer = None
+
+    # ------------------------------------------------------------ hooks
+    def start(self) -> None:
+        """Data, model, teacher, optimiser, resume state, run directory and logging."""
+        cfg, rank, world, device = self.cfg, self.rank, self.world, self.device
+        if self.latest.exists() and not cfg.resume:
+            raise GazekitError(self.out, "--out", "a new run directory (this one has a checkpoint; add --resume)")
+        data, labeled = prepare_data(cfg, rank)
+        lbs, ubs = cfg.method_class.batch_split(cfg)
+        if lbs % world or ubs % world or (cfg.method_class.copy_paste and (lbs // world) % 2):
+            raise GazekitError(
+                "--batch-size",
+                str(cfg.batch_size),
+                f"labeled/unlabeled parts divisible by {world} ranks"
+                + (" into even parts" if cfg.method_class.copy_paste else ""),
+            )
+        self.names = class_names(data.format, data.num_classes)
+        self.val_cases = []
+        try:
+            self.val_cases = load_cases(cfg.data, cfg.val_split, cfg.format) if rank == 0 else []
+        except GazekitError as exc:
+            if cfg.val_split != "val":  # a split the user named must exist
+                raise
+            log(f"no validation ({exc}); checkpoint_best.pt = the latest weights", rank)
+
+        self.spec = model_spec(cfg, data)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every run of this seed
+        student = build_model(self.spec)
+        if world > 1:
+            student = (
+                nn.SyncBatchNorm.convert_sync_batchnorm(student)
+                if device.type == "cuda"
+                else convert_batchnorm(student)
+            )
+        student.to(device)
+        self.amp = amp_dtype(cfg, device)
+        self.channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+        if self.channels_last:
+            student.to(memory_format=torch.channels_last)
+        self.student = student
+        self.method = make_method(cfg, rank, world)
+        self.teacher = copy.deepcopy(student) if self.method.uses_teacher else None
+        if self.teacher is not None:
+            for p in self.teacher.parameters():
+                p.requires_grad_(False)
+        self.optim = make_optimizer(cfg, student.parameters())
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp == torch.float16)
+        if cfg.resume and self.latest.exists():
+            self._resume()
+
+        self.model = student
+        if world > 1:
+            self.model = nn.parallel.DistributedDataParallel(
+                student,
+                device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=cfg.uses_mgp and cfg.gaze_loss_weight <= 0,
+            )
+        if cfg.compile:
+            self.model = torch.compile(self.model)
+        if rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.out / "config.yaml") as tmp:
+                Path(tmp).write_text(dump_yaml(cfg))
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(self.out / "tensorboard"))
+            except ImportError:
+                log("tensorboard is not installed: no TensorBoard events (metrics.csv has every value)")
+        lab_pool, unl_pool = np.flatnonzero(labeled), np.flatnonzero(~labeled)
+        self.make_batch = BatchMaker(cfg, DeviceData(data, device), lab_pool, unl_pool, rank, world, self.channels_last)
+        self.data_meta = {
+            "format": data.format,
+            "path": str(cfg.data),
+            "class_names": self.names,
+            "n_train": len(labeled),
+            "n_labeled": int(labeled.sum()),
+            "n_with_gaze": int(np.sum(data.has_gaze)) if data.has_gaze is not None else 0,
+        }
+        self.autocast = torch.autocast(device.type, dtype=self.amp) if self.amp is not None else nullcontext()
+        self._reset_window()
+
+    def begin_stage(self, it: int) -> None:
+        """BCP: at the end of pre-training, student and teacher start from the best pre-training weights (on
+        validation; the last ones without validation) with a fresh optimiser. Every teacher starts as the student."""
+        cfg = self.cfg
+        if it == cfg.pretrain and cfg.pretrain > 0:
+            if self.pre_best_path.is_file():
+                unwrap(self.student).load_state_dict(load_checkpoint(self.pre_best_path)["student"])
+            self.optim = make_optimizer(cfg, self.student.parameters())
+            self.best = {"dice": -1.0, "iteration": 0}
+            log(
+                f"self-training starts from the pre-training weights of iteration {self.pre_best['iteration']}",
+                self.rank,
+            )
+        if self.teacher is not None and it == cfg.pretrain:
+            self.teacher.load_state_dict(unwrap(self.student).state_dict())
+
+    def step(self, it: int) -> torch.Tensor:
+        """One optimisation step at the scheduled learning rate; losses summed on the device (no sync)."""
+        cfg, device = self.cfg, self.device
+        t_start = time.perf_counter()
+        timed = device.type != "cuda" or it % 10 == 0  # CUDA: synchronise only on every 10th iteration
+        sync = timed and device.type == "cuda"
+        self.lr = cfg.lr_at(it)
+        for group in self.optim.param_groups:
+            group["lr"] = self.lr
+        torch.manual_seed(cfg.seed * 15485863 + it * 7 + self.rank)  # dropout
+        batch, g = self.make_batch(it)
+        if sync:
+            torch.cuda.synchronize(device)
+        t_mid = time.perf_counter()
+        loss, terms = train_step(
+            it,
+            cfg,
+            self.method,
+            self.model,
+            self.student,
+            self.teacher,
+            self.optim,
+            self.scaler,
+            self.autocast,
+            batch,
+            g,
+        )
+        if sync:
+            torch.cuda.synchronize(device)
+        if timed:
+            self.t_data += t_mid - t_start
+            self.t_total += time.perf_counter() - t_start
+        for k, v in {"total": loss, **terms}.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v.detach().float()
+            self.counts[k] = self.counts.get(k, 0) + 1  # a term can be present for part of a window
+        self.n_sum += 1
+        return loss
+
+    def due(self, done: int) -> bool:
+        end_of_stage = done == self.cfg.pretrain or done == self.total
+        return done % self.cfg.val_every == 0 or end_of_stage or done == self.stop_after
+
+    def validate(self, done: int) -> dict:
+        """The window's mean losses, speed and memory, and (rank 0) the validation metrics; updates the bests."""
+        cfg, device = self.cfg, self.device
+        stage = "pretrain" if done <= cfg.pretrain else "train"
+        row = {"iteration": done, "stage": stage, "lr": self.lr}
+        row.update({f"loss_{k}": float(v) / self.counts[k] for k, v in self.sums.items()})
+        if not np.isfinite(row["loss_total"]):
+            raise GazekitError(cfg.out, f"iterations {done - self.n_sum}-{done}", f"a finite loss, got {row}")
+        elapsed = time.perf_counter() - self.t0
+        row["wall_s"] = round(elapsed, 3)
+        row["it_per_s"] = round(self.n_sum / elapsed, 4)
+        if self.t_total > 0:
+            row["data_wait_share"] = round(self.t_data / self.t_total, 4)
+        if device.type == "cuda":
+            row["gpu_mem_max_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+            torch.cuda.reset_peak_memory_stats(device)
+        self.improved = False
+        if self.rank != 0:
+            return row
+        improved = True
+        if self.val_cases:
+            table = evaluate_cases(
+                unwrap(self.student),
+                self.val_cases,
+                self.names,
+                cfg.size,
+                device,
+                amp_dtype=self.amp,
+                channels_last=self.channels_last,
+            )
+            means = table[table["case"] == "mean"].set_index("class")
+            row["val_dice_mean"] = mean_dice(table)
+            for c in self.names:
+                row[f"val_dice_{c}"] = float(means.loc[c, "dice"])
+            row["val_hd95_mean"] = float(means["hd95"].mean())
+            row["val_asd_mean"] = float(means["asd"].mean())
+            improved = row["val_dice_mean"] > (self.pre_best if stage == "pretrain" else self.best)["dice"]
+        score = {"dice": row.get("val_dice_mean", -1.0), "iteration": done}
+        if stage == "pretrain":
+            if improved:
+                self.pre_best = score
+        elif improved:
+            self.best = score
+            self.improved = True  # checkpoint_best.pt holds self-training weights only
+        row["best_dice"] = (self.pre_best if stage == "pretrain" else self.best)["dice"]
+        self.rows.append(row)
+        return row
+
+    def checkpoint(self, done: int, row: dict) -> None:
+        """checkpoint_latest.pt (+ checkpoint_best.pt / checkpoint_pretrain_best.pt), metrics.csv, curves, log."""
+        if self.rank == 0:
+            if self.writer is not None:
+                for k, v in row.items():
+                    if k != "iteration" and isinstance(v, float):
+                        self.writer.add_scalar(k, v, done)
+                self.writer.flush()
+            ckpt = {
+                "format": CHECKPOINT_FORMAT,
+                "hgdtgl_version": __version__,
+                "config": self.cfg.to_dict(),
+                "model": self.spec,
+                "data": self.data_meta,
+                "iteration": done,
+                "student": unwrap(self.student).state_dict(),
+                "teacher": self.teacher.state_dict() if self.teacher is not None else None,
+                "optimizer": self.optim.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "best": self.best,
+                "pretrain_best": self.pre_best,
+                "rng": {"torch": torch.get_rng_state()},
+            }
+            if row["stage"] == "pretrain" and self.pre_best["iteration"] == done:
+                with atomic_path(self.pre_best_path) as tmp:
+                    torch.save({k: v for k, v in ckpt.items() if k not in TRAINING_STATE}, tmp)
+            with atomic_path(self.latest) as tmp:
+                torch.save(ckpt, tmp)
+            if self.improved:
+                with atomic_path(self.out / "checkpoint_best.pt") as tmp:
+                    torch.save(ckpt, tmp)
+            write_metrics(self.out / "metrics.csv", self.rows)
+            try:
+                plot_curves(self.out / "curves.png", self.rows)
+            except ImportError:
+                pass  # matplotlib absent (a bare GPU machine): metrics.csv has the curves
+            shown = self.pre_best if row["stage"] == "pretrain" else self.best
+            msg = f"iteration {done} ({row['stage']}): loss {row['loss_total']:.4f}"
+            if "val_dice_mean" in row:
+                msg += f", val Dice {row['val_dice_mean']:.4f} (best {shown['dice']:.4f} at {shown['iteration']})"
+            self.bar.write(msg, file=sys.stderr)
+        if self.world > 1:
+            torch.distributed.barrier()
+        self._reset_window()  # it/s of the next window excludes validation and checkpoints
+
+    def end(self) -> None:
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+
+    # ------------------------------------------------------------ the loop
+    def run(self) -> Path:
+        self.start()
+        if self.start_it >= self.total:
+            log(f"run already complete ({self.start_it} iterations)", self.rank)
+            return self.out
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            range(self.start_it, self.total),
+            initial=self.start_it,
+            total=self.total,
+            disable=self.rank != 0,
+            desc=f"train {self.cfg.method}",
+            mininterval=1.0,
+        )
+        try:
+            for it in self.bar:
+                self.begin_stage(it)
+                loss = self.step(it)
+                if self.rank == 0 and it % 50 == 0:
+                    self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{self.lr:.4f}")
+                done = it + 1
+                if self.due(done):
+                    self.checkpoint(done, self.validate(done))
+                    if done == self.stop_after:
+                        break
+        except torch.cuda.OutOfMemoryError:
+            cfg = self.cfg
+            raise GazekitError(
+                "--batch-size",
+                str(cfg.batch_size),
+                f"a batch that fits the GPU (out of memory at {cfg.batch_size} x {cfg.size}^2); try --batch-size "
+                f"{max(cfg.batch_size // 2, 2)} --labeled-bs {max(cfg.labeled_bs // 2, 1)}",
+            ) from None
+        finally:
+            self.end()
+        return self.out
+
+    # ------------------------------------------------------------ helpers
+    def _resume(self) -> None:
+        cfg, spec = self.cfg, self.spec
+        ckpt = load_checkpoint(self.latest)
+        for key in ("in_channels", "num_classes", "base_channels", "mgp"):
+            if ckpt["model"][key] != spec[key]:
+                raise GazekitError(
+                    self.latest,
+                    f"model.{key}",
+                    f"{spec[key]} as this run's data/options give, got {ckpt['model'][key]}",
+                )
+        for key in RESUME_FIELDS:
+            if ckpt["config"].get(key) != cfg.to_dict()[key]:
+                raise GazekitError(
+                    self.latest,
+                    f"config.{key}",
+                    f"{cfg.to_dict()[key]!r} (resume with the run's options), got {ckpt['config'].get(key)!r}",
+                )
+        unwrap(self.student).load_state_dict(ckpt["student"])
+        if self.teacher is not None:
+            self.teacher.load_state_dict(ckpt["teacher"])
+        self.optim.load_state_dict(ckpt["optimizer"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.start_it, self.best = int(ckpt["iteration"]), dict(ckpt["best"])
+        self.pre_best = dict(ckpt.get("pretrain_best") or self.pre_best)
+        self.rows = read_metrics(self.out / "metrics.csv", self.start_it)
+        log(f"resumed {self.latest} at iteration {self.start_it}", self.rank)
+
+    def _reset_window(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self.n_sum, self.t_data, self.t_total, self.t0 = 0, 0.0, 0.0, time.perf_counter()
 
 
 def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     """Train (or resume) a run; returns the run directory. ``stop_after`` ends the process-equivalent of a
     kill right after the checkpoint of that iteration (used by the resume test)."""
-    cfg = cfg.resolved()
-    device, rank, world, _ = setup_device(cfg)
-    out = Path(cfg.out)
-    latest = out / "checkpoint_latest.pt"
-    if latest.exists() and not cfg.resume:
-        raise GazekitError(out, "--out", "a new run directory (this one has a checkpoint; add --resume to continue)")
-
-    data, labeled = prepare_data(cfg, rank)
-    lab_pool, unl_pool = np.flatnonzero(labeled), np.flatnonzero(~labeled)
-    lbs = cfg.batch_size if cfg.method == "supervised" else cfg.labeled_bs
-    ubs = 0 if cfg.method == "supervised" else cfg.batch_size - cfg.labeled_bs
-    if lbs % world or ubs % world or (cfg.method in ("bcp", "hgdtgl") and (lbs // world) % 2):
-        raise GazekitError(
-            "--batch-size",
-            str(cfg.batch_size),
-            f"labeled/unlabeled parts divisible by {world} ranks"
-            + (" into even parts" if cfg.method in ("bcp", "hgdtgl") else ""),
-        )
-    names = class_names(data.format, data.num_classes)
-    val_cases = []
-    try:
-        val_cases = load_cases(cfg.data, cfg.val_split, cfg.format) if rank == 0 else []
-    except GazekitError as exc:
-        if cfg.val_split != "val":  # a split the user named must exist
-            raise
-        log(f"no validation ({exc}); checkpoint_best.pt = the latest weights", rank)
-
-    spec = model_spec(cfg, data)
-    torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every run of this seed
-    student = build_model(spec)
-    if world > 1:
-        student = (
-            nn.SyncBatchNorm.convert_sync_batchnorm(student) if device.type == "cuda" else convert_batchnorm(student)
-        )
-    student.to(device)
-    amp = amp_dtype(cfg, device)
-    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
-    if channels_last:
-        student.to(memory_format=torch.channels_last)
-    method = make_method(cfg, rank, world)
-    teacher = copy.deepcopy(student) if method.uses_teacher else None
-    if teacher is not None:
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-    optim = make_optimizer(cfg, student.parameters())
-    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-    total = cfg.total_iterations
-    pre_best_path = out / "checkpoint_pretrain_best.pt"
-
-    start, best, rows = 0, {"dice": -1.0, "iteration": 0}, []
-    pre_best: dict = {"dice": -1.0, "iteration": 0}  # best labeled-only pre-training weights (bcp, hgdtgl)
-    if cfg.resume and latest.exists():
-        ckpt = load_checkpoint(latest)
-        for key in ("in_channels", "num_classes", "base_channels", "mgp"):
-            if ckpt["model"][key] != spec[key]:
-                raise GazekitError(
-                    latest, f"model.{key}", f"{spec[key]} as this run's data/options give, got {ckpt['model'][key]}"
-                )
-        for key in RESUME_FIELDS:
-            if ckpt["config"].get(key) != cfg.to_dict()[key]:
-                raise GazekitError(
-                    latest,
-                    f"config.{key}",
-                    f"{cfg.to_dict()[key]!r} (resume with the run's options), got {ckpt['config'].get(key)!r}",
-                )
-        _unwrap(student).load_state_dict(ckpt["student"])
-        if teacher is not None:
-            teacher.load_state_dict(ckpt["teacher"])
-        optim.load_state_dict(ckpt["optimizer"])
-        scaler.load_state_dict(ckpt["scaler"])
-        start, best = int(ckpt["iteration"]), dict(ckpt["best"])
-        pre_best = dict(ckpt.get("pretrain_best") or pre_best)
-        rows = read_metrics(out / "metrics.csv", start)
-        log(f"resumed {latest} at iteration {start}", rank)
-    if start >= total:
-        log(f"run already complete ({start} iterations)", rank)
-        return out
-
-    model = student
-    if world > 1:
-        model = nn.parallel.DistributedDataParallel(
-            student,
-            device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=cfg.uses_mgp and cfg.gaze_loss_weight <= 0,
-        )
-    if cfg.compile:
-        model = torch.compile(model)
-
-    writer = None
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "config.yaml") as tmp:
-            Path(tmp).write_text(dump_yaml(cfg))
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(out / "tensorboard"))
-        except ImportError:
-            log("tensorboard is not installed: no TensorBoard events (metrics.csv has every value)")
-
-    make_batch = BatchMaker(cfg, DeviceData(data, device), lab_pool, unl_pool, rank, world, channels_last)
-    meta = {
-        "format": data.format,
-        "path": str(cfg.data),
-        "class_names": names,
-        "n_train": len(labeled),
-        "n_labeled": int(labeled.sum()),
-        "n_with_gaze": int(np.sum(data.has_gaze)) if data.has_gaze is not None else 0,
-    }
-    autocast = torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
-
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}  # a term can be present for part of a window (pre-training -> self-training)
-    n_sum, t_data, t_total, t0 = 0, 0.0, 0.0, time.perf_counter()
-    from tqdm import tqdm
-
-    bar = tqdm(
-        range(start, total),
-        initial=start,
-        total=total,
-        disable=rank != 0,
-        desc=f"train {cfg.method}",
-        mininterval=1.0,
-    )
-    try:
-        for it in bar:
-            t_start = time.perf_counter()
-            timed = device.type != "cuda" or it % 10 == 0  # CUDA: synchronise only on every 10th iteration
-            sync = timed and device.type == "cuda"
-            if it == cfg.pretrain and cfg.pretrain > 0:
-                # BCP: student and teacher start self-training from the best pre-training weights (on validation;
-                # the last ones without validation), with a fresh optimiser
-                if pre_best_path.is_file():
-                    _unwrap(student).load_state_dict(load_checkpoint(pre_best_path)["student"])
-                optim = make_optimizer(cfg, student.parameters())
-                best = {"dice": -1.0, "iteration": 0}
-                log(f"self-training starts from the pre-training weights of iteration {pre_best['iteration']}", rank)
-            if teacher is not None and it == cfg.pretrain:
-                teacher.load_state_dict(_unwrap(student).state_dict())
-            lr = cfg.lr_at(it)
-            for group in optim.param_groups:
-                group["lr"] = lr
-            torch.manual_seed(cfg.seed * 15485863 + it * 7 + rank)  # dropout
-            batch, g = make_batch(it)
-            if sync:
-                torch.cuda.synchronize(device)
-            t_mid = time.perf_counter()
-            loss, terms = train_step(it, cfg, method, model, student, teacher, optim, scaler, autocast, batch, g)
-            if sync:
-                torch.cuda.synchronize(device)
-            if timed:
-                t_data += t_mid - t_start
-                t_total += time.perf_counter() - t_start
-            for k, v in {"total": loss, **terms}.items():  # summed on the device: no sync per iteration
-                sums[k] = sums.get(k, 0.0) + v.detach().float()
-                counts[k] = counts.get(k, 0) + 1
-            n_sum += 1
-            if rank == 0 and it % 50 == 0:
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.4f}")
-
-            done = it + 1
-            end_of_stage = done == cfg.pretrain or done == total
-            if done % cfg.val_every == 0 or end_of_stage or done == stop_after:
-                stage = "pretrain" if done <= cfg.pretrain else "train"
-                row = {"iteration": done, "stage": stage, "lr": lr}
-                row.update({f"loss_{k}": float(v) / counts[k] for k, v in sums.items()})
-                if not np.isfinite(row["loss_total"]):
-                    raise GazekitError(cfg.out, f"iterations {done - n_sum}-{done}", f"a finite loss, got {row}")
-                elapsed = time.perf_counter() - t0
-                row["wall_s"] = round(elapsed, 3)
-                row["it_per_s"] = round(n_sum / elapsed, 4)
-                if t_total > 0:
-                    row["data_wait_share"] = round(t_data / t_total, 4)
-                    t_data = t_total = 0.0
-                if device.type == "cuda":
-                    row["gpu_mem_max_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-                    torch.cuda.reset_peak_memory_stats(device)
-                sums, counts, n_sum = {}, {}, 0
-                if rank == 0:
-                    improved = True
-                    if val_cases:
-                        table = evaluate_cases(
-                            _unwrap(student),
-                            val_cases,
-                            names,
-                            cfg.size,
-                            device,
-                            amp_dtype=amp,
-                            channels_last=channels_last,
-                        )
-                        means = table[table["case"] == "mean"].set_index("class")
-                        row["val_dice_mean"] = mean_dice(table)
-                        for c in names:
-                            row[f"val_dice_{c}"] = float(means.loc[c, "dice"])
-                        row["val_hd95_mean"] = float(means["hd95"].mean())
-                        row["val_asd_mean"] = float(means["asd"].mean())
-                        improved = row["val_dice_mean"] > (pre_best if stage == "pretrain" else best)["dice"]
-                    if stage == "pretrain":
-                        if improved or not val_cases:
-                            pre_best = {"dice": row.get("val_dice_mean", -1.0), "iteration": done}
-                        improved = False  # checkpoint_best.pt holds self-training weights only
-                    elif improved:
-                        best = {"dice": row.get("val_dice_mean", -1.0), "iteration": done}
-                    row["best_dice"] = (pre_best if stage == "pretrain" else best)["dice"]
-                    rows.append(row)
-                    if writer is not None:
-                        for k, v in row.items():
-                            if k != "iteration" and isinstance(v, float):
-                                writer.add_scalar(k, v, done)
-                        writer.flush()
-                    ckpt = {
-                        "format": CHECKPOINT_FORMAT,
-                        "hgdtgl_version": __version__,
-                        "config": cfg.to_dict(),
-                        "model": spec,
-                        "data": meta,
-                        "iteration": done,
-                        "student": _unwrap(student).state_dict(),
-                        "teacher": teacher.state_dict() if teacher is not None else None,
-                        "optimizer": optim.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "best": best,
-                        "pretrain_best": pre_best,
-                        "rng": {"torch": torch.get_rng_state()},
-                    }
-                    if stage == "pretrain" and pre_best["iteration"] == done:
-                        with atomic_path(pre_best_path) as tmp:
-                            torch.save({k: v for k, v in ckpt.items() if k not in TRAINING_STATE}, tmp)
-                    with atomic_path(latest) as tmp:
-                        torch.save(ckpt, tmp)
-                    if improved:
-                        with atomic_path(out / "checkpoint_best.pt") as tmp:
-                            torch.save(ckpt, tmp)
-                    write_metrics(out / "metrics.csv", rows)
-                    try:
-                        plot_curves(out / "curves.png", rows)
-                    except ImportError:
-                        pass  # matplotlib absent (a bare GPU machine): metrics.csv has the curves
-                    msg = f"iteration {done} ({stage}): loss {row['loss_total']:.4f}"
-                    shown = pre_best if stage == "pretrain" else best
-                    if "val_dice_mean" in row:
-                        msg += f", val Dice {row['val_dice_mean']:.4f}"
-                        msg += f" (best {shown['dice']:.4f} at {shown['iteration']})"
-                    bar.write(msg, file=sys.stderr)
-                if world > 1:
-                    torch.distributed.barrier()
-                t0 = time.perf_counter()  # it/s of the next window excludes validation and checkpoints
-                if done == stop_after:
-                    break
-    except torch.cuda.OutOfMemoryError:
-        raise GazekitError(
-            "--batch-size",
-            str(cfg.batch_size),
-            f"a batch that fits the GPU (out of memory at {cfg.batch_size} x {cfg.size}^2); try --batch-size "
-            f"{max(cfg.batch_size // 2, 2)} --labeled-bs {max(cfg.labeled_bs // 2, 1)}",
-        ) from None
-    finally:
-        bar.close()
-        if writer is not None:
-            writer.close()
-    return out
+    return Trainer(cfg, stop_after).run()

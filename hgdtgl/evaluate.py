@@ -133,7 +133,7 @@ def predict_case(
 def perception_case(model: torch.nn.Module, image: np.ndarray, size: int, device: torch.device) -> np.ndarray:
     """Fused MGP perception map [D,H,W] float32 of a case (each slice a density over the training-size grid,
     resized back bilinearly): where the model expects a reader to look. Needs a model with MGP heads."""
-    from hgdtgl.components import fused_perception
+    from hgdtgl.losses import fused_perception
 
     d, _, h, w = image.shape
     was_training = model.training

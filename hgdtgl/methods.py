@@ -15,18 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hgdtgl.components import (
-    ce_dice_loss,
-    consistency_loss,
-    gaze_kl,
-    gaze_masks,
-    largest_component_per_class,
-    mix,
-    mix_heat,
-    random_box_masks,
-    sigmoid_rampup,
-)
 from hgdtgl.config import TrainConfig
+from hgdtgl.losses import ce_dice_loss, consistency_loss, gaze_kl, sigmoid_rampup
+from hgdtgl.mixing import gaze_masks, largest_component_per_class, mix, mix_heat, random_box_masks
 
 
 @dataclass
@@ -47,10 +38,38 @@ class Batch:
 
 
 class Method:
-    """Base: ``losses`` returns {name: weighted scalar}; the engine sums and back-propagates them."""
+    """Base: ``losses`` returns {name: weighted scalar}; the engine sums and back-propagates them. The class
+    attributes say what a method needs, so nothing outside this module branches on a method's name."""
 
-    uses_teacher = False
-    uses_unlabeled = False
+    uses_teacher = False  # an EMA teacher is kept
+    uses_unlabeled = False  # batches hold unlabeled images (batch_size - labeled_bs of them)
+    copy_paste = False  # BCP: labeled-only pre-training stage first, copy-paste pairs of labeled + unlabeled
+    gaze_by_default = False  # GazeMix and MGP on unless switched off
+    allows_gazemix = False
+    allows_mgp = False
+    teacher_noise = False  # the teacher sees the unlabeled images with Gaussian noise (mean teacher)
+    lr_schedule = "poly"  # published default schedule (SSL4MIS poly; BCP constant)
+
+    @classmethod
+    def batch_split(cls, cfg: TrainConfig) -> tuple[int, int]:
+        """(labeled, unlabeled) images in a global batch."""
+        if not cls.uses_unlabeled:
+            return cfg.batch_size, 0
+        return cfg.labeled_bs, cfg.batch_size - cfg.labeled_bs
+
+    @classmethod
+    def config_problems(cls, cfg: TrainConfig) -> list[tuple[str, str]]:
+        """(field, what was expected) for every option this method cannot run with."""
+        out = []
+        if cfg.gazemix and not cls.allows_gazemix:
+            out.append(("gazemix", f"a copy-paste method (bcp or hgdtgl) for GazeMix, not {cfg.method}"))
+        if cfg.mgp and not cls.allows_mgp:
+            out.append(("mgp", f"a semi-supervised method (mt, bcp, hgdtgl) for --mgp, not {cfg.method}"))
+        if cls.uses_unlabeled and not 0 < cfg.labeled_bs < cfg.batch_size:
+            out.append(("labeled_bs", f"0 < labeled_bs < batch_size ({cfg.batch_size}), got {cfg.labeled_bs}"))
+        if cls.copy_paste and (cfg.labeled_bs % 2 or 2 * cfg.labeled_bs != cfg.batch_size):
+            out.append(("labeled_bs", "an even labeled_bs = batch_size / 2 (copy-paste pairs labeled with unlabeled)"))
+        return out
 
     def __init__(self, cfg: TrainConfig, rank: int = 0, world: int = 1):
         self.cfg, self.rank, self.world = cfg, rank, world
@@ -84,6 +103,7 @@ class Supervised(Method):
 
 class MeanTeacher(Method):
     uses_teacher = uses_unlabeled = True
+    allows_mgp = teacher_noise = True
 
     def losses(self, it, student, teacher, b, g):
         nl = b.l_img.shape[0]
@@ -101,6 +121,8 @@ class CopyPaste(Method):
     """BCP: random-box (or GazeMix) bidirectional copy-paste after a labeled-only pre-training."""
 
     uses_teacher = uses_unlabeled = True
+    copy_paste = allows_gazemix = allows_mgp = True
+    lr_schedule = "constant"
     extra_terms = False  # hgdtgl: + supervised term on the unmixed labeled images + consistency
 
     def masks(self, heat: torch.Tensor, valid: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -169,10 +191,14 @@ class CopyPaste(Method):
 
 
 class HGDTGL(CopyPaste):
-    extra_terms = True
+    extra_terms = gaze_by_default = True
 
 
 METHOD_CLASSES = {"supervised": Supervised, "mt": MeanTeacher, "bcp": CopyPaste, "hgdtgl": HGDTGL}
+
+
+def method_class(name: str) -> type[Method]:
+    return METHOD_CLASSES[name]
 
 
 def make_method(cfg: TrainConfig, rank: int = 0, world: int = 1) -> Method:

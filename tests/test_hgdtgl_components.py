@@ -9,19 +9,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hgdtgl.components import (
-    ce_dice_loss,
-    ema_update,
-    fused_perception,
-    gaze_kl,
-    gaze_masks,
-    gaze_pyramid,
-    mix,
-    mix_heat,
-    random_box_masks,
-    sigmoid_rampup,
-)
 from hgdtgl.data.augment import apply_affines, random_affines
+from hgdtgl.ema import ema_update
+from hgdtgl.losses import ce_dice_loss, fused_perception, gaze_kl, gaze_pyramid, sigmoid_rampup
+from hgdtgl.mixing import gaze_masks, mix, mix_heat, random_box_masks
 from hgdtgl.models import UNet
 
 

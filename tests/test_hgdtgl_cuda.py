@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
+from hgdtgl.checkpoints import load_checkpoint, model_from_checkpoint
 from hgdtgl.config import TrainConfig
 from hgdtgl.data.formats import load_cases
-from hgdtgl.engine import load_checkpoint, model_from_checkpoint, train
+from hgdtgl.engine import train
 from hgdtgl.evaluate import predict_case
 from tests.hgdtgl_testdata import blob, make_images, make_store
 

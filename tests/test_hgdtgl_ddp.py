@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import torch
 
+from hgdtgl.checkpoints import load_checkpoint
 from hgdtgl.config import TrainConfig
-from hgdtgl.engine import load_checkpoint, train
+from hgdtgl.engine import train
 from hgdtgl.models import build_model
 from tests.hgdtgl_testdata import acdc_store, make_acdc
 

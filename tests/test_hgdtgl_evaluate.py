@@ -14,10 +14,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from hgdtgl.checkpoints import load_checkpoint, model_from_checkpoint
 from hgdtgl.cli import main
 from hgdtgl.config import TrainConfig
 from hgdtgl.data.formats import load_cases
-from hgdtgl.engine import load_checkpoint, model_from_checkpoint, train
+from hgdtgl.engine import train
 from hgdtgl.evaluate import case_metrics, predict_case, summarise
 from tests.hgdtgl_testdata import acdc_store, blob, make_acdc, make_images, make_store
 

@@ -17,11 +17,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from hgdtgl.checkpoints import load_checkpoint, model_from_checkpoint
 from hgdtgl.cli import main
-from hgdtgl.components import largest_component_per_class
 from hgdtgl.config import TrainConfig
-from hgdtgl.engine import load_checkpoint, make_optimizer, model_from_checkpoint, train
+from hgdtgl.engine import make_optimizer, train
 from hgdtgl.evaluate import predict_case
+from hgdtgl.mixing import largest_component_per_class
 from hgdtgl.models import build_model
 from tests.hgdtgl_testdata import make_acdc
 

@@ -13,9 +13,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from hgdtgl.checkpoints import load_checkpoint
 from hgdtgl.cli import main
 from hgdtgl.config import TrainConfig
-from hgdtgl.engine import load_checkpoint, train
+from hgdtgl.engine import train
 from tests.hgdtgl_testdata import acdc_store, make_acdc
 
 REPO = Path(__file__).resolve().parents[1]

@@ -174,8 +174,6 @@ def load_train(root: str | Path, size: int, fmt: str | None = None, train_list: 
     if fmt != detect_format(root):
         raise GazekitError(root, "--format", f"a {fmt} dataset, but the folder looks like {detect_format(root)}")
     if fmt == "npz":
-        from hgdtgl.data.pack import load_packed_train
-
         return load_packed_train(root, size)
     loader = {"ssl4mis": _train_ssl4mis, "images": _train_images, "nifti": _train_nifti}[fmt]
     return loader(root, size, train_list or "train")
@@ -330,8 +328,6 @@ def load_cases(root: str | Path, split: str, fmt: str | None = None, with_labels
     root = Path(root)
     fmt = fmt or detect_format(root)
     if fmt == "npz":
-        from hgdtgl.data.pack import load_packed_cases
-
         return load_packed_cases(root, split)
     cases = []
     if fmt == "ssl4mis":
@@ -364,4 +360,74 @@ def load_cases(root: str | Path, split: str, fmt: str | None = None, with_labels
             cases.append(Case(case, image, label, str(root / "imagesTr" / f"{case}_0000.nii.gz"), affine))
     else:
         raise GazekitError(root, "--format", f"ssl4mis, images, nifti or npz, got {fmt!r}")
+    return cases
+
+
+# ---------------------------------------------------------------- packed .npz (written by hgdtgl.data.pack)
+
+PACK_FORMAT = "hgdtgl-pack"
+
+
+def _get_images(z, key: str) -> np.ndarray:
+    if key in z.files:
+        return z[key]
+    data, off, shape = z[f"{key}_png"], z[f"{key}_offsets"], tuple(z[f"{key}_shape"])
+    out = np.empty(shape, dtype=np.uint8)
+    for i in range(shape[0]):
+        im = cv2.imdecode(data[off[i] : off[i + 1]], cv2.IMREAD_UNCHANGED)
+        out[i] = im[None] if im.ndim == 2 else im.transpose(2, 0, 1)
+    return out
+
+
+def _open(path: Path) -> tuple[np.lib.npyio.NpzFile, dict]:
+    try:
+        z = np.load(path, allow_pickle=False)
+        meta = json.loads(str(z["meta"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise GazekitError(path, "meta", f"a dataset packed by `hgdtgl pack`: {exc}") from None
+    if meta.get("format") != PACK_FORMAT:
+        raise GazekitError(path, "meta.format", f"{PACK_FORMAT!r}")
+    return z, meta
+
+
+def load_packed_train(path: str | Path, size: int) -> TrainData:
+    z, meta = _open(Path(path))
+    if meta["size"] != size:
+        raise GazekitError(path, "size", f"--size {meta['size']} (the size it was packed at), got {size}")
+    keys = [(str(s), None if int(k) < 0 else int(k)) for s, k in zip(z["train_sid"], z["train_slice"], strict=True)]
+    data = TrainData(
+        _get_images(z, "train_images"),
+        z["train_labels"],
+        keys,
+        [str(g) for g in z["train_group"]],
+        int(meta["num_classes"]),
+        meta["source_format"],
+    )
+    if "train_heat" in z.files:
+        heat = z["train_heat"].astype(np.float32)
+        sums = heat.reshape(len(heat), -1).sum(axis=1).clip(1e-12)
+        data.heat = (heat / sums[:, None, None] * size * size).astype(np.float16)  # mean 1, as join_gaze
+        data.has_gaze = z["train_has_gaze"]
+    return data
+
+
+def load_packed_cases(path: str | Path, split: str) -> list[Case]:
+    """Cases of a packed split (``val``/``test``), or those of a .list file found in a packed split."""
+    path = Path(path)
+    z, meta = _open(path)
+    splits: dict[str, list[str]] = meta["splits"]
+    if split in splits:
+        wanted = [(split, i) for i in range(len(splits[split]))]
+    else:
+        where = {n: (s, i) for s, names in splits.items() for i, n in enumerate(names)}
+        names = read_list(Path(split))
+        missing = [n for n in names if n not in where]
+        if missing:
+            raise GazekitError(path, split, f"cases packed in splits {list(splits)}; missing {missing[:3]}")
+        wanted = [where[n] for n in names]
+    cases = []
+    for s, i in wanted:
+        img = _get_images(z, f"{s}__{i}__image")
+        img = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img.astype(np.float32)
+        cases.append(Case(splits[s][i], img, z[f"{s}__{i}__label"], f"{path}:{s}/{splits[s][i]}"))
     return cases
