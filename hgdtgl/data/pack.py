@@ -102,6 +102,7 @@ def pack(
         "source": str(root),
         "size": size,
         "num_classes": data.num_classes,
+        "class_names": data.class_names,
         "image_dtype": image_dtype,
         "n_train": len(data.keys),
         "n_with_gaze": int(data.has_gaze.sum()) if data.has_gaze is not None else 0,
@@ -137,6 +138,7 @@ def load_packed_train(path: str | Path, size: int) -> TrainData:
         [str(g) for g in z["train_group"]],
         int(meta["num_classes"]),
         meta["source_format"],
+        names=meta.get("class_names"),
     )
     if "train_heat" in z.files:
         heat = z["train_heat"].astype(np.float32)
