@@ -20,7 +20,7 @@ from hgdtgl.config import TrainConfig
 from hgdtgl.data.formats import load_cases
 from hgdtgl.engine import load_checkpoint, model_from_checkpoint, train
 from hgdtgl.evaluate import case_metrics, predict_case, summarise
-from tests.hgdtgl_testdata import acdc_store, blob, make_acdc, make_images, make_store
+from tests.hgdtgl_testdata import acdc_store, blob, make_acdc, make_images, make_label_maps, make_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -320,29 +320,13 @@ def test_nifti_format_is_sliced_along_the_last_axis(tmp_path):
     assert np.array_equal(cases[0].label[1], lab[:, :, 1])
 
 
-def _label_map_images(root: Path, n: int = 8, size: int = 36) -> Path:
-    """Grey PNG images with 3-class PNG label maps (0 background, 1 left box, 2 right box, 3 a bar at the top)."""
-    rng = np.random.default_rng(1)
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    for i in range(n):
-        lab = np.zeros((size, size), np.uint8)
-        lab[10:30, 4 : 12 + i % 3] = 1
-        lab[12:28, 20:32] = 2
-        lab[2:6, 6:30] = 3
-        img = lab * 60.0 + 20 + rng.normal(0, 5, lab.shape)
-        cv2.imwrite(str(root / "images" / f"c{i}.png"), np.clip(img, 0, 255).astype(np.uint8))
-        cv2.imwrite(str(root / "masks" / f"c{i}.png"), lab)
-    return root
-
-
 def test_class_names_from_classes_json_reach_metrics(tmp_path):
     """classes.json next to the training list names the classes of a grey label-map dataset; the names go into
     the checkpoint and from there into `hgdtgl evaluate`'s metrics.csv and printout (and through a pack)."""
     from hgdtgl.data.formats import load_train
     from hgdtgl.data.pack import load_packed_train, pack
 
-    data = _label_map_images(tmp_path / "d")
+    data = make_label_maps(tmp_path / "d")
     splits = tmp_path / "splits"
     splits.mkdir()
     (splits / "train.list").write_text("".join(f"c{i}\n" for i in range(6)))
@@ -387,7 +371,7 @@ def test_label_names_rule(tmp_path):
     p.write_text('{"labels": ["lv"]}')
     with pytest.raises(GazekitError, match='"labels" mapping'):
         label_names(p)
-    data = _label_map_images(tmp_path / "d", n=2)
+    data = make_label_maps(tmp_path / "d", n=2)
     (data / "dataset.json").write_text('{"labels": {"background": 0, "a": 1, "b": 2, "c": 3}}')
     assert name_file(data, None) == data / "dataset.json"
     (data / "classes.json").write_text('{"labels": {"background": 0, "a": 1, "b": 2}}')  # classes.json first
