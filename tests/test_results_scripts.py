@@ -265,3 +265,22 @@ def test_overlays_of_a_label_map_run(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # `hgdtgl predict` runs as `python -m hgdtgl` from the repository
     tables.main()
     assert cv2.imread(str(fig)).shape[:2] == (3 * 130, 500)  # 2.6 x 10 inches per row at 50 dpi
+
+
+@pytest.mark.parametrize("dataset", ["camus", "scr"])
+def test_committed_splits_are_what_the_scripts_write(tmp_path, dataset):
+    """results/<dataset>/splits is reproduced by make_split.py from the shared data (skipped without it); every
+    listed image has its mask there."""
+    from tests.conftest import SHARED, shared_path
+
+    shared_path(dataset)
+    out = tmp_path / "splits"
+    cmd = [sys.executable, f"examples/{dataset}/make_split.py", "--shared-data", str(SHARED), "-o", str(out)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    committed = ROOT / "results" / dataset / "splits"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in committed.iterdir())
+    for p in out.iterdir():
+        assert p.read_text() == (committed / p.name).read_text(), p.name
+    names = _lines(out / "train.list") + _lines(out / "val.list")
+    masks = {p.stem for p in (SHARED / dataset / "masks").iterdir()}
+    assert len(set(names)) == len(names) == {"camus": 1800, "scr": 200}[dataset] and set(names) <= masks
