@@ -1,9 +1,10 @@
-"""README results tables (Kvasir-SEG and ACDC) from results/*/summary.csv + runs.csv, a figure of validation
-Dice over iterations, and qualitative overlays.
+"""README results tables (Kvasir-SEG, ACDC, CAMUS, SCR) from results/*/summary.csv + runs.csv, a figure of
+validation Dice over iterations, and qualitative overlays.
 
     python examples/make_results_tables.py [--results results] [--readme README.md] [-o tables.md]
         [--curves results/figures/kvasir_val_dice.png] [--acdc-curves results/figures/acdc_val_dice.png]
-        [--overlays results/figures/kvasir_overlays.png --run-dir RUN --store STORE --shared-data DIR]
+        [--overlays results/figures/kvasir_overlays.png --run-dir RUN [--overlay-dataset kvasir|camus|scr]
+         [--store runs/<dataset>/store] [--shared-data DIR]]
 
 The tables are written between the README markers ``<!-- results-tables:begin -->`` and
 ``<!-- results-tables:end -->`` (``--readme``) and/or to ``-o``. Numbers are means over seeds (+- sample std
@@ -30,6 +31,34 @@ ROW_LABEL = {
 }
 KVASIR_REF = {"supervised_all": "82.12 (all masks)", "gaze_only": "77.80"}
 ACDC_REF = {"supervised": "79.41", "bcp": "88.84", "hgdtgl": "90.87"}
+ACDC_NOTE = (
+    "Published 10 % references (SSL4MIS test set, not our val split): supervised U-Net 79.41, BCP 88.84, "
+    "ABD 89.81, HG-DTGL 90.87."
+)
+PAPER_NOTE = (
+    "HG-DTGL's paper reports {ref} Dice on {name} for orientation only: its label budget and split are unpublished "
+    "(its test set is held out outside the project), so the numbers do not compare directly."
+)
+# dataset -> (title, budget column, reference column, reference Dice per row, budget the references apply to, note)
+MULTICLASS = {
+    "acdc": ("ACDC", "labeled patients", "published 10 % Dice", ACDC_REF, "7", ACDC_NOTE),
+    "camus": (
+        "CAMUS",
+        "labeled images",
+        "HG-DTGL paper Dice (budget unpublished)",
+        {"hgdtgl": "88.05"},
+        "160",
+        PAPER_NOTE.format(ref="88.05", name="CAMUS"),
+    ),
+    "scr": (
+        "SCR",
+        "labeled images",
+        "HG-DTGL paper Dice (budget unpublished)",
+        {"hgdtgl": "90.75"},
+        "16",
+        PAPER_NOTE.format(ref="90.75", name="SCR (JSRT)"),
+    ),
+}
 SCHEDULE_LABEL = {"cpu": "cpu (converged, reduced size)", "gpu": "gpu (time-boxed)"}
 BASELINES = ("supervised", "mt", "bcp")  # what HG-DTGL is compared with, seed by seed
 FLAT_POINTS = 1.0  # a curve has flattened when its last three validations lie within this many Dice points
@@ -187,29 +216,31 @@ def kvasir_table(results: Path) -> str:
     return table + "\n```bash\n" + "\n".join(commands) + "\n```\n" if commands else table
 
 
-def acdc_table(results: Path) -> str:
+def multiclass_table(results: Path, dataset: str) -> str:
+    """Per-class Dice (class names from the summary's ``dice_<name>`` columns), mean Dice, HD95, ASD per row."""
+    title, unit, ref_col, refs, ref_budget, note = MULTICLASS[dataset]
     summary, runs = read_csv(results / "summary.csv"), read_csv(results / "runs.csv")
     if not summary:
-        return "_No ACDC rows have finished yet._\n"
+        return f"_No {title} rows have finished yet._\n"
+    classes = [k for k in summary[0] if k.startswith("dice_") and k != "dice_mean"]
     lines = [
-        "| row | schedule | labeled patients | seeds | RV | Myo | LV | mean Dice % | HD95 px | ASD px "
-        "| published 10 % Dice | iterations | wall min/row |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| row | schedule | {unit} | seeds | {' | '.join(k[5:] for k in classes)} | mean Dice % | HD95 px | ASD px "
+        f"| {ref_col} | iterations | wall min/row |",
+        "|---" * (len(classes) + 10) + "|",
     ]
     commands = []
     for (sched, row, lab), rs in groups(summary).items():
         iters, wall, cmd = run_info(runs, sched, row, lab)
-        cells = [mean_std([float(r[k]) for r in rs]) for k in ("dice_rv", "dice_myo", "dice_lv", "dice_mean")]
+        cells = [mean_std([float(r[k]) for r in rs]) for k in (*classes, "dice_mean")]
         cells += [mean_std([float(r[k]) for r in rs], 1.0) for k in ("hd95_mean", "asd_mean")]
-        ref = ACDC_REF.get(row, "") if lab == "7" else ""
+        ref = refs.get(row, "") if lab == ref_budget else ""
         lines.append(
             f"| {ROW_LABEL[row]} | {SCHEDULE_LABEL[sched]} | {lab} | {len(rs)} | {' | '.join(cells)} | {ref} "
             f"| {iters} | {wall} |"
         )
         if cmd:
-            commands.append(f"# {row} ({sched}, {lab} labeled patients)\n{cmd}")
-    out = "\n".join(lines) + "\n\nPublished 10 % references (SSL4MIS test set, not our val split): supervised U-Net "
-    out += "79.41, BCP 88.84, ABD 89.81, HG-DTGL 90.87.\n\n" + evidence(results, "dice_mean")
+            commands.append(f"# {row} ({sched}, {lab} {unit})\n{cmd}")
+    out = "\n".join(lines) + f"\n\n{note}\n\n" + evidence(results, "dice_mean")
     return out + ("\n```bash\n" + "\n".join(commands) + "\n```\n" if commands else "")
 
 
@@ -218,7 +249,12 @@ def tables(results: Path) -> str:
         "#### Kvasir-SEG (real GazeMedSeg gaze; validation split, 90 images; mean per-image Dice / IoU)\n\n"
         + kvasir_table(results / "kvasir")
         + "\n#### ACDC (SSL4MIS split, `val.list` 20 volumes; simulated gaze where a gaze row appears)\n\n"
-        + acdc_table(results / "acdc")
+        + multiclass_table(results / "acdc", "acdc")
+        + "\n#### CAMUS echocardiography (SIMULATED gaze; shipped `val.list`, 200 images of 50 patients; per-image "
+        "Dice / HD95 / ASD in px at 224x224)\n\n"
+        + multiclass_table(results / "camus", "camus")
+        + "\n#### SCR / JSRT chest X-ray (SIMULATED gaze; seeded validation split, 40 images; per-image Dice / HD95 / "
+        "ASD in px at 512x512)\n\n" + multiclass_table(results / "scr", "scr")
     )
 
 
@@ -261,9 +297,25 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
     fig.savefig(out, dpi=80)
 
 
-def plot_overlays(run_dir: Path, store_dir: str, shared: Path, val_list: Path, out: Path, n: int = 4) -> None:
-    """Image, ground truth, prediction (``hgdtgl predict`` of RUN/checkpoint_best.pt), gaze heatmap for the first
-    ``n`` validation images."""
+def overlay_names(dataset: str, results: Path, run_dir: Path, n: int = 4) -> tuple[list[str], str]:
+    """(image names, what they are) of the overlay figure: Kvasir's first validation images (all 900 have real
+    gaze); for CAMUS / SCR (simulated gaze on training images only) the first images of the run's training list
+    after its labeled prefix, i.e. images whose masks the shown run never used."""
+    if dataset == "kvasir":
+        return [s for s in (results / "splits" / "val.list").read_text().split() if s][:n], "validation cases"
+    from hgdtgl.engine import load_checkpoint
+
+    ckpt = load_checkpoint(run_dir / "checkpoint_best.pt")
+    n_lab = int(ckpt["data"]["n_labeled"])
+    train = [s for s in Path(ckpt["config"]["train_list"]).read_text().split() if s]
+    return train[n_lab : n_lab + n], "unlabeled training images (masks not used by this run)"
+
+
+def plot_overlays(
+    run_dir: Path, store_dir: str, data_root: Path, names: list[str], what: str, out: Path, gaze: str = "gaze heatmap"
+) -> None:
+    """Image, ground truth, prediction (``hgdtgl predict`` of RUN/checkpoint_best.pt), gaze heatmap (panel title
+    ``gaze``) of the images ``names`` of an images/ + masks/ dataset; label maps are drawn one colour per class."""
     import subprocess
     import sys
     import tempfile
@@ -276,38 +328,39 @@ def plot_overlays(run_dir: Path, store_dir: str, shared: Path, val_list: Path, o
     import matplotlib.pyplot as plt
 
     import gazekit.store
+    from hgdtgl.data.formats import load_cases
 
-    names = [s for s in val_list.read_text().split() if s][:n]
     store = gazekit.store.open(store_dir)
+    colours = matplotlib.colors.ListedColormap(plt.get_cmap("tab10").colors[:9])
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "shown.list").write_text("".join(f"{n}\n" for n in names))
+        cases = load_cases(data_root, str(Path(tmp) / "shown.list"), "images")
         few = Path(tmp) / "images"
         few.mkdir()
-        for name in names:
-            (few / f"{name}.jpg").symlink_to((shared / "kvasir-seg" / "images" / f"{name}.jpg").resolve())
+        for c in cases:
+            (few / Path(c.source).name).symlink_to(Path(c.source).resolve())
         cmd = [sys.executable, "-m", "hgdtgl", "predict", str(run_dir / "checkpoint_best.pt"), str(few)]
         cmd += ["-o", f"{tmp}/pred", "--device", "cpu"]
         subprocess.run(cmd, check=True, capture_output=True)
-        fig, axes = plt.subplots(n, 4, figsize=(10, 2.6 * n), squeeze=False)
-        for i, name in enumerate(names):
-            img = cv2.cvtColor(cv2.imread(str(shared / "kvasir-seg" / "images" / f"{name}.jpg")), cv2.COLOR_BGR2RGB)
-            gt = cv2.imread(str(shared / "kvasir-seg" / "masks" / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE) >= 128
-            pred = cv2.imread(str(next(Path(tmp, "pred").glob(f"{name}.*"))), cv2.IMREAD_GRAYSCALE) > 0
-            heat = cv2.resize(store.get(name, None, 1).astype("float32"), (img.shape[1], img.shape[0]))
-            panels = [(img, "image"), (gt, "ground truth"), (pred, "prediction"), (heat, "gaze heatmap")]
+        fig, axes = plt.subplots(len(cases), 4, figsize=(10, 2.6 * len(cases)), squeeze=False)
+        for i, c in enumerate(cases):
+            img = c.image[0].transpose(1, 2, 0)
+            img = np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img
+            pred = cv2.imread(str(Path(tmp, "pred", f"{c.name}.png")), cv2.IMREAD_GRAYSCALE)
+            pred = np.where(pred == 255, 1, pred)  # a binary model writes 0/255, a multi-class one the indices
+            heat = store.get(c.name, None, 1)
+            panels = [(None, "image"), (c.label[0], "ground truth"), (pred, "prediction"), (heat, gaze)]
             for ax, (a, title) in zip(axes[i], panels, strict=True):
-                if a.ndim == 2 and title != "gaze heatmap":
-                    ax.imshow(img)
-                    shade = np.ma.masked_where(~a, np.ones(a.shape))
-                    ax.imshow(shade, alpha=0.5, cmap="autumn" if title == "prediction" else "winter", vmin=0, vmax=1)
-                elif title == "gaze heatmap":
-                    ax.imshow(img)
-                    ax.imshow(a, alpha=0.5, cmap="jet")
-                else:
-                    ax.imshow(a)
+                ax.imshow(img)
+                if title == gaze and a is not None:
+                    ax.imshow(cv2.resize(a.astype("float32"), (img.shape[1], img.shape[0])), alpha=0.5, cmap="jet")
+                elif a is not None:
+                    lab = np.ma.masked_where(a == 0, a.astype(float) - 1)
+                    ax.imshow(lab, alpha=0.5, cmap=colours, vmin=0, vmax=colours.N - 1, interpolation="nearest")
                 ax.set_title(title if i == 0 else "", fontsize=9)
                 ax.axis("off")
-            axes[i][0].set_title(name[:12], fontsize=8, loc="left")
-    fig.suptitle(f"validation cases, {run_dir.name}", fontsize=9)
+            axes[i][0].set_title(f"image {c.name}", fontsize=8)
+    fig.suptitle(f"{what}, {run_dir.name}", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=50)
@@ -320,9 +373,10 @@ def main() -> None:
     ap.add_argument("-o", "--output", default=None, help="also write the tables (markdown) here")
     ap.add_argument("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir, 81 labeled)")
     ap.add_argument("--acdc-curves", default=None, help="the same for ACDC (7 labeled patients)")
-    ap.add_argument("--overlays", default=None, help="PNG of qualitative overlays (needs --run-dir, --store)")
+    ap.add_argument("--overlays", default=None, help="PNG of qualitative overlays (needs --run-dir)")
+    ap.add_argument("--overlay-dataset", choices=["kvasir", "camus", "scr"], default="kvasir")
     ap.add_argument("--run-dir", default=None, help="run directory whose checkpoint_best.pt is shown")
-    ap.add_argument("--store", default="runs/kvasir/store")
+    ap.add_argument("--store", default=None, help="heatmap store, default runs/<overlay dataset>/store")
     ap.add_argument("--shared-data", default=os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data"))
     a = ap.parse_args()
     text = tables(Path(a.results))
@@ -337,8 +391,12 @@ def main() -> None:
     if a.acdc_curves:
         plot_curves(Path(a.results) / "acdc", Path(a.acdc_curves), "ACDC", "7")
     if a.overlays:
-        val = Path(a.results) / "kvasir" / "splits" / "val.list"
-        plot_overlays(Path(a.run_dir), a.store, Path(a.shared_data), val, Path(a.overlays))
+        ds, run = a.overlay_dataset, Path(a.run_dir)
+        names, what = overlay_names(ds, Path(a.results) / ds, run)
+        store = a.store or f"runs/{ds}/store"
+        data = Path(a.shared_data) / {"kvasir": "kvasir-seg"}.get(ds, ds)
+        gaze = "real gaze heatmap" if ds == "kvasir" else "SIMULATED gaze heatmap"
+        plot_overlays(run, store, data, names, what, Path(a.overlays), gaze)
 
 
 if __name__ == "__main__":

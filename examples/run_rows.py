@@ -5,6 +5,10 @@ summary.csv are skipped; an interrupted run continues from its checkpoint (`--re
 
     python examples/run_rows.py --dataset kvasir --schedule cpu --rows supervised,mt,hgdtgl --seeds 0 --jobs 2
     python examples/run_rows.py --dataset acdc --schedule cpu --rows supervised,mt --labeled 7
+    python examples/run_rows.py --dataset camus --schedule cpu --rows supervised,hgdtgl --gaze-dir runs/camus/store
+
+Datasets (DATASETS below): kvasir, camus, scr (images + masks in the shared folder, split lists written by
+examples/<dataset>/make_split.py into results/<dataset>/splits) and acdc (SSL4MIS layout and lists).
 
 Rows: supervised, mt, bcp, hgdtgl_no_gazemix, hgdtgl_no_gazeloss, hgdtgl, supervised_all.
 Schedules (schedule_args below, the one place that defines them):
@@ -65,21 +69,23 @@ def schedule_args(schedule: str, iters: int, lr: float | None = None) -> list[st
     return [*common, "--val-every", str(max(iters // 5, 1)), *gpu, *amp]
 
 
-SUMMARY_COLUMNS = {
-    "kvasir": ["row", "labeled", "seed", "schedule", "dice", "iou"],
-    "acdc": [
-        "row",
-        "labeled",
-        "seed",
-        "schedule",
-        "dice_rv",
-        "dice_myo",
-        "dice_lv",
-        "dice_mean",
-        "hd95_mean",
-        "asd_mean",
-    ],
+# dataset -> (folder under the shared data, default labeled images/patients, training images/patients, foreground
+# class names of the multi-class summary (None: binary, mean per-image Dice / IoU), split lists or None for ACDC)
+DATASETS = {
+    "kvasir": ("kvasir-seg", 81, 810, None, "results/kvasir/splits"),
+    "acdc": ("ACDC", 7, 70, ("rv", "myo", "lv"), None),
+    "camus": ("camus", 160, 1600, ("lv", "myo", "la"), "results/camus/splits"),  # 160 images = 40 patients
+    "scr": ("scr", 16, 160, ("lungs", "heart", "clavicles"), "results/scr/splits"),
 }
+
+
+def summary_columns(dataset: str) -> list[str]:
+    classes = DATASETS[dataset][3]
+    if classes is None:
+        return ["row", "labeled", "seed", "schedule", "dice", "iou"]
+    return ["row", "labeled", "seed", "schedule", *[f"dice_{c}" for c in classes], "dice_mean", "hd95_mean", "asd_mean"]
+
+
 RUNS_COLUMNS = [
     "row",
     "labeled",
@@ -106,7 +112,7 @@ def code_commit() -> str:
 def data_args(dataset: str, data: str, splits: str | None) -> list[str]:
     if data.endswith(".npz"):
         return ["--data", data]
-    if dataset == "kvasir":
+    if splits:
         return ["--data", data, "--format", "images", "--train-list", f"{splits}/train.list"]
     return ["--data", data, "--format", "ssl4mis"]
 
@@ -115,7 +121,7 @@ def eval_split_args(dataset: str, data: str, splits: str | None) -> list[str]:
     """`hgdtgl evaluate` data and split options: the validation split (a packed .npz holds it as 'val')."""
     if data.endswith(".npz"):
         return ["--data", data, "--split", "val"]
-    if dataset == "kvasir":
+    if splits:
         return ["--data", data, "--format", "images", "--split", f"{splits}/val.list"]
     return ["--data", data, "--format", "ssl4mis", "--split", "val"]
 
@@ -124,13 +130,14 @@ def summary_values(dataset: str, metrics_csv: Path) -> dict[str, float]:
     """The summary columns of one run from `hgdtgl evaluate`'s metrics.csv (its per-class ``mean`` rows)."""
     rows = [r for r in csv.DictReader(open(metrics_csv)) if r["case"] == "mean"]
     by = {r["class"]: r for r in rows}
-    if dataset == "kvasir":
+    classes = DATASETS[dataset][3]
+    if classes is None:
         (r,) = rows
         return {"dice": float(r["dice"]), "iou": float(r["jaccard"])}
-    out = {f"dice_{c}": float(by[c]["dice"]) for c in ("rv", "myo", "lv")}
-    out["dice_mean"] = sum(out.values()) / 3
-    out["hd95_mean"] = sum(float(by[c]["hd95"]) for c in ("rv", "myo", "lv")) / 3
-    out["asd_mean"] = sum(float(by[c]["asd"]) for c in ("rv", "myo", "lv")) / 3
+    out = {f"dice_{c}": float(by[c]["dice"]) for c in classes}
+    out["dice_mean"] = sum(out.values()) / len(classes)
+    out["hd95_mean"] = sum(float(by[c]["hd95"]) for c in classes) / len(classes)
+    out["asd_mean"] = sum(float(by[c]["asd"]) for c in classes) / len(classes)
     return out
 
 
@@ -172,7 +179,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         train += ["--gaze-scales", a.gaze_scales]
     if row != "supervised_all":
         train += ["--labeled", str(labeled)]
-    if a.dataset == "kvasir" and not a.data.endswith(".npz"):
+    if a.splits and not a.data.endswith(".npz"):
         train += ["--val-split", f"{a.splits}/val.list"]
     train += [*schedule_args(a.schedule, a.iters, a.lr), "--seed", str(seed), "--out", str(run_dir), "--resume"]
     evaluate = ["evaluate", str(run_dir / "checkpoint_best.pt"), *eval_split_args(a.dataset, a.data, a.splits)]
@@ -209,7 +216,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     (res_dir / "command.txt").write_text("\n".join(commands) + "\n")
     key = {"row": row, "labeled": n_lab, "seed": seed, "schedule": a.schedule}
     vals = summary_values(a.dataset, run_dir / "val_metrics.csv")
-    append_row(Path(a.results) / "summary.csv", SUMMARY_COLUMNS[a.dataset], {**key, **vals})
+    append_row(Path(a.results) / "summary.csv", summary_columns(a.dataset), {**key, **vals})
     append_row(
         Path(a.results) / "runs.csv",
         RUNS_COLUMNS,
@@ -227,14 +234,14 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", choices=["kvasir", "acdc"], required=True)
+    ap.add_argument("--dataset", choices=list(DATASETS), required=True)
     ap.add_argument("--schedule", choices=["cpu", "gpu"], required=True)
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names, run in this order")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds")
-    ap.add_argument("--labeled", type=int, default=None, help="labeled images/patients (kvasir 81, acdc 7)")
+    ap.add_argument("--labeled", type=int, default=None, help="labeled images/patients (default: DATASETS)")
     ap.add_argument("--iters", type=int, default=None, help="iterations (cpu default 800)")
     ap.add_argument("--data", default=None, help="dataset folder or packed .npz")
-    ap.add_argument("--splits", default="results/kvasir/splits", help="kvasir split lists (make_split.py)")
+    ap.add_argument("--splits", default=None, help="split lists (default: DATASETS, make_split.py writes them)")
     ap.add_argument("--gaze-dir", default=None, help="heatmap store (not needed with a packed .npz)")
     ap.add_argument("--results", default=None, help="default results/<dataset>")
     ap.add_argument("--runs", default=None, help="run directories (checkpoints), default runs/<dataset>")
@@ -245,10 +252,11 @@ def main() -> None:
     ap.add_argument("--export", action="store_true", help="fp16 student of seed-0 rows -> RESULTS/models/<row>.pt")
     a = ap.parse_args()
     shared = os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data")
-    a.data = a.data or (f"{shared}/kvasir-seg" if a.dataset == "kvasir" else f"{shared}/ACDC")
-    a.labeled = a.labeled or (81 if a.dataset == "kvasir" else 7)
+    folder, labeled, a.n_train, _, splits = DATASETS[a.dataset]
+    a.data = a.data or f"{shared}/{folder}"
+    a.labeled = a.labeled or labeled
+    a.splits = a.splits or splits
     a.iters = a.iters or int(os.environ.get("ITERS", CPU_ITERS if a.schedule == "cpu" else 30000))
-    a.n_train = 810 if a.dataset == "kvasir" else 70
     a.results = a.results or f"results/{a.dataset}"
     a.runs = a.runs or f"runs/{a.dataset}"
     a.commit = code_commit()

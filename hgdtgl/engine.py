@@ -38,8 +38,6 @@ from hgdtgl.methods import Batch, make_method
 from hgdtgl.models import build_model
 from hgdtgl.runlog import plot_curves, read_metrics, write_metrics
 
-ACDC_CLASSES = ("rv", "myo", "lv")
-
 # fields that must match when a run is resumed
 RESUME_FIELDS = (
     "method",
@@ -97,13 +95,6 @@ def amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
             return None
         amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[amp]
-
-
-def class_names(data_format: str, num_classes: int) -> list[str]:
-    """Foreground class names: ACDC's rv/myo/lv for the 4-class SSL4MIS layout, else class_1 .. class_{K-1}."""
-    if data_format in ("ssl4mis", "npz-ssl4mis") and num_classes == 4:
-        return list(ACDC_CLASSES)
-    return [f"class_{k}" for k in range(1, num_classes)]
 
 
 def model_spec(cfg: TrainConfig, data: TrainData) -> dict:
@@ -222,7 +213,7 @@ class Trainer:
                 f"labeled/unlabeled parts divisible by {world} ranks"
                 + (" into even parts" if cfg.method_class.copy_paste else ""),
             )
-        self.names = class_names(data.format, data.num_classes)
+        self.names = data.class_names
         self.val_cases = []
         try:
             self.val_cases = load_cases(cfg.data, cfg.val_split, cfg.format) if rank == 0 else []

@@ -1,5 +1,5 @@
 """Small datasets for the hgdtgl tests: crops of the shared ACDC slices in the SSL4MIS layout, a gaze store
-written with gazekit.store (synthetic heatmaps: a Gaussian on the foreground centroid), an image folder."""
+written with gazekit.store (synthetic heatmaps: a Gaussian on the foreground centroid), image folders."""
 
 from __future__ import annotations
 
@@ -125,4 +125,20 @@ def make_images(root: Path, n: int = 12, size: int = 40) -> Path:
         cv2.imwrite(str(root / "images" / f"img{i:02d}.jpg"), np.clip(img, 0, 255).astype(np.uint8))
         cv2.imwrite(str(root / "masks" / f"img{i:02d}.jpg"), mask)
     (root / "val.list").write_text("img10\nimg11\n")
+    return root
+
+
+def make_label_maps(root: Path, n: int = 8, size: int = 36) -> Path:
+    """Grey PNG images with 3-class PNG label maps (0 background, 1 left box, 2 right box, 3 a bar at the top)."""
+    rng = np.random.default_rng(1)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        lab = np.zeros((size, size), np.uint8)
+        lab[10:30, 4 : 12 + i % 3] = 1
+        lab[12:28, 20:32] = 2
+        lab[2:6, 6:30] = 3
+        img = lab * 60.0 + 20 + rng.normal(0, 5, lab.shape)
+        cv2.imwrite(str(root / "images" / f"c{i}.png"), np.clip(img, 0, 255).astype(np.uint8))
+        cv2.imwrite(str(root / "masks" / f"c{i}.png"), lab)
     return root

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from hgdtgl.config import TrainConfig
 from hgdtgl.data.formats import load_cases
 from hgdtgl.engine import train
 from hgdtgl.evaluate import case_metrics, predict_case, summarise
-from tests.hgdtgl_testdata import acdc_store, blob, make_acdc, make_images, make_store
+from tests.hgdtgl_testdata import acdc_store, blob, make_acdc, make_images, make_label_maps, make_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -318,3 +319,66 @@ def test_nifti_format_is_sliced_along_the_last_axis(tmp_path):
     assert cases[0].image.shape == (3, 1, 20, 24) and cases[0].label.shape == (3, 20, 24)
     lab = np.asarray(nib.load(root / "labelsTr" / "case_b.nii.gz").dataobj)
     assert np.array_equal(cases[0].label[1], lab[:, :, 1])
+
+
+def test_class_names_from_classes_json_reach_metrics(tmp_path):
+    """classes.json next to the training list names the classes of a grey label-map dataset; the names go into
+    the checkpoint and from there into `hgdtgl evaluate`'s metrics.csv and printout (and through a pack)."""
+    from hgdtgl.data.formats import load_packed_train, load_train
+    from hgdtgl.data.pack import pack
+
+    data = make_label_maps(tmp_path / "d")
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "train.list").write_text("".join(f"c{i}\n" for i in range(6)))
+    (splits / "val.list").write_text("c6\nc7\n")
+    d = load_train(data, 32, train_list=str(splits / "train.list"))
+    assert d.in_channels == 1 and d.num_classes == 4 and d.class_names == ["class_1", "class_2", "class_3"]
+    (splits / "classes.json").write_text('{"labels": {"background": 0, "lv": 1, "myo": 2, "la": 3}}')
+    d = load_train(data, 32, train_list=str(splits / "train.list"))
+    assert d.class_names == ["lv", "myo", "la"] and d.num_classes == 4
+    pack(
+        data,
+        tmp_path / "p.npz",
+        size=32,
+        train_list=str(splits / "train.list"),
+        splits={"val": str(splits / "val.list")},
+    )
+    assert load_packed_train(tmp_path / "p.npz", 32).class_names == ["lv", "myo", "la"]
+    run = tmp_path / "run"
+    opts = ["--data", str(data), "--train-list", str(splits / "train.list"), "--val-split", str(splits / "val.list")]
+    opts += ["--method", "supervised", "--labeled", "3", "--iterations", "2", "--batch-size", "2", "--size", "32"]
+    r = CliRunner().invoke(main, ["train", *opts, "--base-channels", "4", "--device", "cpu", "--out", str(run)])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "m.csv"
+    ev = ["evaluate", str(run / "checkpoint_best.pt"), "--data", str(data), "--split", str(splits / "val.list")]
+    r = CliRunner().invoke(main, [*ev, "-o", str(out), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(out)
+    assert list(t["class"][:3]) == ["lv", "myo", "la"] and list(t["case"][:3]) == ["c6"] * 3
+    assert re.findall(r"(\w+): dice ", r.output) == ["lv", "myo", "la"]
+
+
+def test_label_names_rule(tmp_path):
+    from gazekit.errors import GazekitError
+    from hgdtgl.data.formats import label_names, load_train, name_file
+
+    p = tmp_path / "a.json"
+    p.write_text('{"labels": {"0": "background", "2": "heart", "1": "lungs"}}')  # nnU-Net v1: index -> name
+    assert label_names(p) == ["background", "lungs", "heart"]
+    p.write_text('{"labels": {"background": 0, "heart": 2}}')
+    with pytest.raises(GazekitError, match="indices 0 .. K-1"):
+        label_names(p)
+    p.write_text('{"labels": ["lv"]}')
+    with pytest.raises(GazekitError, match='"labels" mapping'):
+        label_names(p)
+    data = make_label_maps(tmp_path / "d", n=2)
+    (data / "dataset.json").write_text('{"labels": {"background": 0, "a": 1, "b": 2, "c": 3}}')
+    assert name_file(data, None) == data / "dataset.json"
+    (data / "classes.json").write_text('{"labels": {"background": 0, "a": 1, "b": 2}}')  # classes.json first
+    assert name_file(data, None) == data / "classes.json"
+    assert name_file(data, str(tmp_path / "x.list")) == data / "classes.json"  # nothing next to the list
+    (tmp_path / "classes.json").touch()
+    assert name_file(data, str(tmp_path / "x.list")) == tmp_path / "classes.json"
+    with pytest.raises(GazekitError, match="at least 4 classes"):  # the label maps go to 3
+        load_train(data, 16)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,14 +92,14 @@ def test_tables_equal_summary_values(tmp_path):
     acdc |= {"dice_mean": 0.6, "hd95_mean": 12.5, "asd_mean": 3.25}
     _write(res / "acdc" / "summary.csv", [acdc])
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- results-tables:begin -->\nold\n<!-- results-tables:end -->\ntail\n")
+    readme.write_text("intro\n<!-- results-tables:begin -->\nstale table\n<!-- results-tables:end -->\ntail\n")
     out = tmp_path / "tables.md"
     cmd = [sys.executable, "examples/make_results_tables.py", "--results", str(res), "-o", str(out)]
     subprocess.run([*cmd, "--readme", str(readme)], cwd=ROOT, check=True, capture_output=True)
     md = out.read_text()
 
     sup, sup_5 = _table_rows(md, "supervised (labeled only)")
-    assert sup_5[1:5] == ["cpu (reduced)", "41", "1", "40.00"]
+    assert sup_5[1:5] == ["cpu (converged, reduced size)", "41", "1", "40.00"]
     order = [row[2] for row in _table_rows(md, "supervised (labeled only)") + _table_rows(md, "HG-DTGL (full)")]
     kvasir = md.split("#### ACDC")[0].splitlines()
     labels = [line.split("|")[3].strip() for line in kvasir if line.startswith("| ") and "cpu" in line]
@@ -106,7 +107,7 @@ def test_tables_equal_summary_values(tmp_path):
     m, s = np.mean(dice_sup) * 100, np.std(dice_sup, ddof=1) * 100
     assert sup[4] == f"{m:.2f} +- {s:.2f}" == "65.33 +- 4.51"
     assert sup[5] == f"{np.mean(iou_sup) * 100:.2f} +- {np.std(iou_sup, ddof=1) * 100:.2f}"
-    assert sup[1:4] == ["cpu (reduced)", "81", "3"]
+    assert sup[1:4] == ["cpu (converged, reduced size)", "81", "3"]
     assert sup[7] == "800" and sup[9] == f"{(630 + 690 + 750) / 3 / 60:.1f}"
     (full,) = _table_rows(md, "HG-DTGL (full)")
     assert full[4] == "72.34" and full[3] == "1"
@@ -119,4 +120,175 @@ def test_tables_equal_summary_values(tmp_path):
     assert text.startswith("intro\n<!-- results-tables:begin -->\n") and text.endswith(
         "<!-- results-tables:end -->\ntail\n"
     )
-    assert "old" not in text and md in text
+    assert "stale table" not in text and md in text
+
+
+def _load(path: str):
+    """An examples/ script as a module (they are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_camus_split_keeps_patients_whole_and_uses_the_shipped_lists(tmp_path):
+    camus = tmp_path / "camus"
+    camus.mkdir()
+    views = ("2CH_ED", "2CH_ES", "4CH_ED", "4CH_ES")
+    train_names = [f"patient{p:04d}_{v}" for p in range(1, 41) for v in views]  # 40 patients
+    val_names = [f"patient{p:04d}_{v}" for p in range(41, 46) for v in views]
+    (camus / "train.list").write_text("".join(f"{n}\n" for n in train_names))
+    (camus / "val.list").write_text("".join(f"{n}\n" for n in val_names))
+    cmd = [sys.executable, "examples/camus/make_split.py", "--shared-data", str(tmp_path)]
+    for seed, out in ((0, "a"), (0, "b"), (1, "c")):
+        subprocess.run(
+            [*cmd, "--seed", str(seed), "-o", str(tmp_path / out)], cwd=ROOT, check=True, capture_output=True
+        )
+    a = tmp_path / "a"
+    train, val = _lines(a / "train.list"), _lines(a / "val.list")
+    assert val == val_names and sorted(train) == sorted(train_names)
+    patients = [n[:11] for n in train]
+    # each patient's four images are consecutive, in their shipped order
+    assert all(train[4 * i : 4 * i + 4] == [f"{patients[4 * i]}_{v}" for v in views] for i in range(40))
+    lab10, lab5 = _lines(a / "labeled_10.list"), _lines(a / "labeled_5.list")
+    assert (len(lab10), len(lab5)) == (16, 8)  # 10 % of 40 patients = 4 patients = 16 images; 5 % = 2 patients
+    assert lab10 == train[:16] and lab5 == train[:8]
+    assert (a / "train.list").read_text() == (tmp_path / "b" / "train.list").read_text()
+    assert _lines(tmp_path / "c" / "labeled_10.list") != lab10
+    assert __import__("json").loads((a / "classes.json").read_text())["labels"] == {
+        "background": 0,
+        "lv": 1,
+        "myo": 2,
+        "la": 3,
+    }
+
+
+def test_scr_split_by_image(tmp_path):
+    images = tmp_path / "scr" / "images"
+    images.mkdir(parents=True)
+    names = [f"JPCLN{i:03d}" for i in range(200)]
+    for n in names:
+        (images / f"{n}.png").touch()
+    out = tmp_path / "s"
+    subprocess.run(
+        [sys.executable, "examples/scr/make_split.py", "--shared-data", str(tmp_path), "-o", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    train, val = _lines(out / "train.list"), _lines(out / "val.list")
+    assert (len(val), len(train)) == (40, 160) and sorted(train + val) == names
+    # the same seeded permutation as the Kvasir split, with 40 validation images
+    order = np.random.default_rng(0).permutation(200)
+    assert val == sorted(names[i] for i in order[:40]) and train == [names[i] for i in order[40:]]
+    assert _lines(out / "labeled_10.list") == train[:16] and _lines(out / "labeled_5.list") == train[:8]
+    assert "clavicles" in (out / "classes.json").read_text()
+
+
+def test_run_rows_multiclass_summary(tmp_path):
+    rr = _load("examples/run_rows.py")
+    m = tmp_path / "val_metrics.csv"
+    rows = [("c0", "lungs", 0.9, 3.0, 1.0), ("mean", "lungs", 0.8, 4.0, 1.5), ("mean", "heart", 0.7, 10.0, 2.5)]
+    rows += [("mean", "clavicles", 0.3, 20.0, 6.5), ("std", "lungs", 0.1, 1.0, 0.5)]
+    _write(m, [{"case": c, "class": k, "dice": d, "hd95": h, "asd": s} for c, k, d, h, s in rows])
+    v = rr.summary_values("scr", m)
+    assert v == pytest.approx(
+        {"dice_lungs": 0.8, "dice_heart": 0.7, "dice_clavicles": 0.3, "dice_mean": 0.6, "hd95_mean": 34 / 3}
+        | {"asd_mean": 3.5}
+    )
+    assert rr.summary_columns("camus")[4:] == ["dice_lv", "dice_myo", "dice_la", "dice_mean", "hd95_mean", "asd_mean"]
+    assert rr.summary_columns("kvasir")[4:] == ["dice", "iou"]
+
+
+def test_camus_scr_tables(tmp_path):
+    res = tmp_path / "results"
+    cam = {"row": "hgdtgl", "labeled": 160, "seed": 0, "schedule": "cpu", "dice_lv": 0.9, "dice_myo": 0.8}
+    cam |= {"dice_la": 0.85, "dice_mean": 0.85, "hd95_mean": 5.5, "asd_mean": 1.25}
+    sup = cam | {"row": "supervised_all", "labeled": 1600, "dice_lv": 0.95}
+    _write(res / "camus" / "summary.csv", [cam, cam | {"seed": 1, "dice_lv": 0.7}, sup])
+    scr = {"row": "hgdtgl", "labeled": 16, "seed": 0, "schedule": "cpu", "dice_lungs": 0.96, "dice_heart": 0.9}
+    scr |= {"dice_clavicles": 0.8, "dice_mean": 0.8867, "hd95_mean": 7.0, "asd_mean": 2.0}
+    _write(res / "scr" / "summary.csv", [scr])
+    out = tmp_path / "t.md"
+    cmd = [sys.executable, "examples/make_results_tables.py", "--results", str(res), "-o", str(out)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    md = out.read_text()
+    camus, scr_md = md.split("#### CAMUS")[1].split("#### SCR")
+    assert "| lv | myo | la | mean Dice % | HD95 px | ASD px |" in camus and "lungs | heart | clavicles" in scr_md
+    (h,) = _table_rows(camus, "HG-DTGL (full)")
+    lv = f"{np.mean([0.9, 0.7]) * 100:.2f} +- {np.std([0.9, 0.7], ddof=1) * 100:.2f}"
+    assert h[1:11] == [
+        "cpu (converged, reduced size)",
+        "160",
+        "2",
+        lv,
+        "80.00 +- 0.00",
+        "85.00 +- 0.00",
+        "85.00 +- 0.00",
+    ] + [
+        "5.50 +- 0.00",
+        "1.25 +- 0.00",
+        "88.05",
+    ]
+    (u,) = _table_rows(camus, "supervised, all masks (upper bound)")
+    assert u[2:5] == ["1600", "1", "95.00"] and u[10] == ""
+    (h,) = _table_rows(scr_md, "HG-DTGL (full)")
+    assert h[4:11] == ["96.00", "90.00", "80.00", "88.67", "7.00", "2.00", "90.75"]
+    assert "unpublished" in scr_md and "SIMULATED gaze" in camus
+
+
+def test_overlays_of_a_label_map_run(tmp_path, monkeypatch):
+    """The overlay figure of a multi-class images dataset: the shown images are the first training images after the
+    run's labeled prefix (masks unseen), one figure row each."""
+    import cv2
+    from click.testing import CliRunner
+
+    from hgdtgl.cli import main
+    from tests.hgdtgl_testdata import blob, make_label_maps, make_store
+
+    data = make_label_maps(tmp_path / "shared" / "scr", n=8)
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "train.list").write_text("".join(f"c{i}\n" for i in (5, 0, 1, 2, 3, 4)))
+    (splits / "val.list").write_text("c6\nc7\n")
+    maps = {}
+    for i in range(6):
+        lab = cv2.imread(str(data / "masks" / f"c{i}.png"), cv2.IMREAD_GRAYSCALE)
+        maps[(f"c{i}", None)] = blob((lab > 0).astype(np.uint8), 4.0).astype(np.float32)
+    store = make_store(tmp_path / "store", maps, scales=(1, 2))
+    run = tmp_path / "run"
+    opts = ["--data", str(data), "--train-list", str(splits / "train.list"), "--val-split", str(splits / "val.list")]
+    opts += ["--method", "supervised", "--labeled", "3", "--iterations", "2", "--batch-size", "2", "--size", "32"]
+    r = CliRunner().invoke(main, ["train", *opts, "--base-channels", "4", "--device", "cpu", "--out", str(run)])
+    assert r.exit_code == 0, r.output
+    tables = _load("examples/make_results_tables.py")
+    names, what = tables.overlay_names("scr", tmp_path, run)
+    assert names == ["c2", "c3", "c4"] and what.startswith("unlabeled training images")
+    fig = tmp_path / "ov.png"
+    argv = ["make_results_tables.py", "--results", str(tmp_path / "none"), "-o", str(tmp_path / "t.md")]
+    argv += ["--overlays", str(fig), "--overlay-dataset", "scr", "--run-dir", str(run), "--store", str(store)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--shared-data", str(tmp_path / "shared")])
+    monkeypatch.chdir(ROOT)  # `hgdtgl predict` runs as `python -m hgdtgl` from the repository
+    tables.main()
+    assert cv2.imread(str(fig)).shape[:2] == (3 * 130, 500)  # 2.6 x 10 inches per row at 50 dpi
+
+
+@pytest.mark.parametrize("dataset", ["camus", "scr"])
+def test_committed_splits_are_what_the_scripts_write(tmp_path, dataset):
+    """results/<dataset>/splits is reproduced by make_split.py from the shared data (skipped without it); every
+    listed image has its mask there."""
+    from tests.conftest import SHARED, shared_path
+
+    shared_path(dataset)
+    out = tmp_path / "splits"
+    cmd = [sys.executable, f"examples/{dataset}/make_split.py", "--shared-data", str(SHARED), "-o", str(out)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    committed = ROOT / "results" / dataset / "splits"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in committed.iterdir())
+    for p in out.iterdir():
+        assert p.read_text() == (committed / p.name).read_text(), p.name
+    names = _lines(out / "train.list") + _lines(out / "val.list")
+    masks = {p.stem for p in (SHARED / dataset / "masks").iterdir()}
+    assert len(set(names)) == len(names) == {"camus": 1800, "scr": 200}[dataset] and set(names) <= masks

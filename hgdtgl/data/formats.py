@@ -4,6 +4,12 @@ dataset.json, sliced along the last array axis) and ``npz`` (a file written by `
 
 Stimulus ids follow DESIGN.md: an SSL4MIS slice file ``<case>_slice_K.h5`` is (case, K - 1); an image is
 (file stem, None); a NIfTI slice is (case, z).
+
+Class names (one rule for every format, :func:`label_names`): the nnU-Net style ``labels`` mapping
+(``{"background": 0, "lv": 1, ...}``) of the first of ``classes.json`` next to the training list,
+``classes.json`` in the dataset folder, ``dataset.json`` in the dataset folder; without one, ACDC's
+``rv, myo, lv`` for a 4-class SSL4MIS set, else ``class_1 .. class_{K-1}``. The names travel in the
+checkpoint, so ``hgdtgl evaluate`` writes them into metrics.csv.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from tqdm import tqdm
 from gazekit.errors import GazekitError
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+ACDC_CLASSES = ("rv", "myo", "lv")
 SLICE_RE = re.compile(r"^(?P<case>.+)_slice_(?P<k>\d+)$")
 
 
@@ -28,7 +35,8 @@ class TrainData:
     """Training images at the training size. ``images`` [N,C,S,S] uint8 (0-255) or float16 (0-1);
     ``labels`` [N,S,S] uint8; ``keys`` (stimulus_id, slice_index or None) per image; ``groups`` the
     patient / case of each image (labeled subsets are chosen by group); ``heat`` [N,S,S] float16 gaze
-    densities times S*S (mean 1, so float16 keeps its precision; zeros where ``has_gaze`` is False)."""
+    densities times S*S (mean 1, so float16 keeps its precision; zeros where ``has_gaze`` is False);
+    ``names`` the foreground class names when the dataset names its classes (module docstring)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -38,6 +46,16 @@ class TrainData:
     format: str
     heat: np.ndarray | None = None
     has_gaze: np.ndarray | None = None
+    names: list[str] | None = None
+
+    @property
+    def class_names(self) -> list[str]:
+        """Foreground class names (K - 1): ``names``, else ACDC's for a 4-class SSL4MIS set, else class_k."""
+        if self.names is not None:
+            return list(self.names)
+        if self.format == "ssl4mis" and self.num_classes == 4:
+            return list(ACDC_CLASSES)
+        return [f"class_{k}" for k in range(1, self.num_classes)]
 
     @property
     def in_channels(self) -> int:
@@ -163,6 +181,30 @@ def select_labeled(groups: list[str], labeled: int | None, ratio: float | None, 
     return np.array([g in chosen for g in groups], dtype=bool)
 
 
+def label_names(path: Path) -> list[str]:
+    """All class names, background first, of a JSON file with an nnU-Net ``labels`` mapping: name -> index
+    (``{"background": 0, "lv": 1}``, nnU-Net v2) or index -> name (``{"0": "background"}``, v1); the indices
+    must be 0 .. K-1, each once."""
+    try:
+        labels = json.loads(path.read_text())["labels"]
+        if all(isinstance(v, int) for v in labels.values()):
+            pairs = {int(v): str(k) for k, v in labels.items()}
+        else:
+            pairs = {int(k): str(v) for k, v in labels.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GazekitError(path, "labels", f'a "labels" mapping of class names to indices: {exc}') from None
+    if sorted(pairs) != list(range(len(labels))) or len(labels) < 2:
+        raise GazekitError(path, "labels", f"indices 0 .. K-1 (K >= 2), each once, got {sorted(pairs)}")
+    return [pairs[k] for k in range(len(pairs))]
+
+
+def name_file(root: Path, train_list: str | None) -> Path | None:
+    """The file that names the classes (module docstring), or None."""
+    candidates = [Path(train_list).parent / "classes.json"] if train_list else []
+    candidates += [root / "classes.json", root / "dataset.json"]
+    return next((p for p in candidates if p.is_file()), None)
+
+
 # ---------------------------------------------------------------- training sets
 
 
@@ -176,7 +218,16 @@ def load_train(root: str | Path, size: int, fmt: str | None = None, train_list: 
     if fmt == "npz":
         return load_packed_train(root, size)
     loader = {"ssl4mis": _train_ssl4mis, "images": _train_images, "nifti": _train_nifti}[fmt]
-    return loader(root, size, train_list or "train")
+    data = loader(root, size, train_list or "train")
+    path = name_file(root, train_list)
+    if path is not None:
+        names = label_names(path)
+        if data.num_classes > len(names):
+            raise GazekitError(
+                path, "labels", f"at least {data.num_classes} classes (the labels go to {data.num_classes - 1})"
+            )
+        data.num_classes, data.names = len(names), names[1:]
+    return data
 
 
 def _train_ssl4mis(root: Path, size: int, split: str) -> TrainData:
@@ -263,16 +314,6 @@ def _nifti_cases(root: Path, split: str) -> list[str]:
     return read_list(split_list(root, split))
 
 
-def _nifti_classes(root: Path) -> int | None:
-    path = root / "dataset.json"
-    if not path.is_file():
-        return None
-    try:
-        return len(json.loads(path.read_text())["labels"])
-    except (ValueError, KeyError) as exc:
-        raise GazekitError(path, "labels", f"a dataset.json with a 'labels' mapping: {exc}") from None
-
-
 def _nifti_volume(root: Path, case: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """image [Z,C,X,Y] min-max normalised per volume, label [Z,X,Y], affine."""
     import nibabel as nib
@@ -312,12 +353,7 @@ def _train_nifti(root: Path, size: int, split: str) -> TrainData:
             keys.append((case, z))
             groups.append(case)
         max_label = max(max_label, int(label.max()))
-    n_classes = _nifti_classes(root) or max_label + 1
-    if max_label >= n_classes:
-        raise GazekitError(
-            root / "dataset.json", "labels", f"at least {max_label + 1} classes (labels go to {max_label})"
-        )
-    return TrainData(np.stack(images), np.stack(labels), keys, groups, n_classes, "nifti")
+    return TrainData(np.stack(images), np.stack(labels), keys, groups, max_label + 1, "nifti")
 
 
 # ---------------------------------------------------------------- evaluation cases
@@ -402,6 +438,7 @@ def load_packed_train(path: str | Path, size: int) -> TrainData:
         [str(g) for g in z["train_group"]],
         int(meta["num_classes"]),
         meta["source_format"],
+        names=meta.get("class_names"),
     )
     if "train_heat" in z.files:
         heat = z["train_heat"].astype(np.float32)

@@ -89,6 +89,7 @@ def pack(
         "source": str(root),
         "size": size,
         "num_classes": data.num_classes,
+        "class_names": data.class_names,
         "image_dtype": image_dtype,
         "n_train": len(data.keys),
         "n_with_gaze": int(data.has_gaze.sum()) if data.has_gaze is not None else 0,
