@@ -11,13 +11,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from hgdtgl.config import TrainConfig
 from hgdtgl.losses import ce_dice_loss, consistency_loss, gaze_kl, sigmoid_rampup
 from hgdtgl.mixing import gaze_masks, largest_component_per_class, mix, mix_heat, random_box_masks
+
+if TYPE_CHECKING:
+    from hgdtgl.config import TrainConfig
 
 
 @dataclass

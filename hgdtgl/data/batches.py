@@ -5,13 +5,17 @@ same batches."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
-from hgdtgl.config import TrainConfig
 from hgdtgl.data.augment import apply_affines, random_affines
 from hgdtgl.data.formats import TrainData
 from hgdtgl.methods import Batch
+
+if TYPE_CHECKING:
+    from hgdtgl.config import TrainConfig
 
 
 def stream_indices(pool: np.ndarray, count: int, it: int, seed: int, stream: int) -> np.ndarray:

@@ -1,0 +1,113 @@
+"""The package boundary, read from the source (ast): gazekit never imports hgdtgl; hgdtgl imports only
+gazekit's public core; neither package has an import cycle. Every import counts, function-level ones too,
+except those under ``if TYPE_CHECKING:`` (never executed)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("gazekit", "hgdtgl")
+GAZEKIT_CORE_FOR_HGDTGL = {"gazekit", "gazekit.errors", "gazekit.atomic", "gazekit.store"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for child in node.body for n in ast.walk(child)}
+    return skip
+
+
+def imported_modules(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules that ``name`` imports (the deepest known module of each imported name)."""
+    tree = ast.parse(path.read_text())
+    skip = _type_checking_nodes(tree)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            names = [base, *(f"{base}.{a.name}" for a in node.names)]
+        else:
+            continue
+        for n in names:
+            while n and n not in known:
+                n = n.rpartition(".")[0]
+            if n and n != name:
+                found.add(n)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imported_modules(name, path, known) for name, path in known.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (as a path that returns to its start), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_find_cycle_finds_a_cycle_and_accepts_a_tree():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_gazekit_never_imports_hgdtgl_and_hgdtgl_only_the_public_core():
+    graph = import_graph()
+    assert "gazekit.store" in graph and "hgdtgl.engine" in graph  # the walk found both packages
+    wrong = sorted(
+        f"{m} -> {n}"
+        for m, targets in graph.items()
+        for n in targets
+        if (m.startswith("gazekit") and n.startswith("hgdtgl"))
+        or (m.startswith("hgdtgl") and n.startswith("gazekit") and n not in GAZEKIT_CORE_FOR_HGDTGL)
+    )
+    assert not wrong, wrong
+    assert any(n == "gazekit.store" for n in graph["hgdtgl.data.gaze"])  # the check sees real crossings
+
+
+@pytest.mark.parametrize("pkg", ["hgdtgl"])
+def test_no_import_cycle_inside_the_package(pkg):
+    graph = import_graph()
+    inside = {m: {n for n in t if n.split(".")[0] == pkg} for m, t in graph.items() if m.split(".")[0] == pkg}
+    cycle = find_cycle(inside)
+    assert cycle is None, f"{pkg}: import cycle {' -> '.join(cycle)}"
