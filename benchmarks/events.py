@@ -1,4 +1,4 @@
-"""I-VT speed and peak memory on simulated 1 kHz gaze: gazekit.events vs pymovements, side by side.
+"""I-VT speed and peak memory on simulated 1 kHz gaze: gazekit.convert.detectors vs pymovements, side by side.
 
     PYTHONPATH=. python benchmarks/events.py                 # 10 million samples, 3 runs each
     PYTHONPATH=. python benchmarks/events.py --n 1000000 --runs 5
@@ -7,7 +7,7 @@ Each method runs in its own child process (same data, regenerated from the same 
 memory is its own: the peak resident set size (Linux VmHWM, reset after the data are built) minus the
 resident size before the run. Timings are medians. Methods:
 
-- ``gazekit ivt (Tobii)``: :func:`gazekit.events.ivt` with the Tobii defaults (gap fill, eye averaging,
+- ``gazekit ivt (Tobii)``: :func:`gazekit.detectors.ivt` with the Tobii defaults (gap fill, eye averaging,
   20 ms window, 30 deg/s, merge, discard < 60 ms), from the samples table to the fixation table.
 - ``gazekit ivt (plain)``: the same function with gap fill / merge / discard off and a 2-sample window,
   i.e. the same algorithm as pymovements below (the script checks both find the same fixations).
@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gazekit import events
+from gazekit.convert import detectors
 from gazekit.geometry import Screen
 
 SCREEN = Screen(1920, 1080, 531.0, 299.0, 650.0)
-PLAIN = events.IVTParams(gap_fill_max_ms=0, merge_max_gap_ms=0, min_duration_ms=60, velocity_window_ms=2.0)
+PLAIN = detectors.IVTParams(gap_fill_max_ms=0, merge_max_gap_ms=0, min_duration_ms=60, velocity_window_ms=2.0)
 
 
 def simulate(n: int, seed: int = 0) -> pd.DataFrame:
@@ -68,8 +68,8 @@ def simulate(n: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def run_gazekit(df: pd.DataFrame, params: events.IVTParams) -> int:
-    return len(events.ivt(df, SCREEN, params))
+def run_gazekit(df: pd.DataFrame, params: detectors.IVTParams) -> int:
+    return len(detectors.ivt(df, SCREEN, params))
 
 
 def run_pymovements(df: pd.DataFrame) -> int:
@@ -89,11 +89,11 @@ def run_pymovements(df: pd.DataFrame) -> int:
     gaze.pix2deg()
     gaze.pos2vel(method="neighbors")
     gaze.detect("ivt", minimum_duration=59, velocity_threshold=30.0)
-    return len(gaze.events.frame)
+    return len(gaze.detectors.frame)
 
 
 METHODS = {
-    "gazekit ivt (Tobii)": lambda df: run_gazekit(df, events.IVTParams()),
+    "gazekit ivt (Tobii)": lambda df: run_gazekit(df, detectors.IVTParams()),
     "gazekit ivt (plain)": lambda df: run_gazekit(df, PLAIN),
     "pymovements ivt": run_pymovements,
 }
@@ -139,7 +139,7 @@ def agreement_on_real_files() -> None:
     from pymovements.transforms.numpy import pos2vel
 
     from gazekit import readers
-    from gazekit import samples as gaze_samples
+    from gazekit.convert import coordinates, detection
 
     root = Path(os.environ.get("GAZEKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     files = ["pymovements_eyelink_binocular_example.asc", "tobiisdk_tobii_research_sample_gaze_data.csv"]
@@ -153,7 +153,7 @@ def agreement_on_real_files() -> None:
             print(f"{name:48s} (absent)")
             continue
         rec = readers.read(path)
-        rec = gaze_samples.to_screen_px(rec, gaze_samples.screen_for(rec, path, cli), path)
+        rec = coordinates.to_screen_px(rec, detection.screen_for(rec, path, cli), path)
         s = rec.samples[rec.samples["eye"] == "left"].sort_values("t_ms")
         t = s["t_ms"].to_numpy()
         dt = float(np.median(np.diff(t)))
@@ -162,8 +162,8 @@ def agreement_on_real_files() -> None:
         vel[[0, -1]] = np.nan
         ref = pm_ivt(vel, t, minimum_duration=60 - dt, velocity_threshold=30.0).frame
         ref_lab = _labels(t, ref["onset"].to_numpy(), ref["offset"].to_numpy() + dt)
-        plain = events.ivt(s, rec.screen, dataclasses.replace(PLAIN, velocity_window_ms=2 * dt, eye="left"))
-        tobii = events.ivt(s, rec.screen, events.IVTParams(eye="left"))
+        plain = detectors.ivt(s, rec.screen, dataclasses.replace(PLAIN, velocity_window_ms=2 * dt, eye="left"))
+        tobii = detectors.ivt(s, rec.screen, detectors.IVTParams(eye="left"))
         agree = [
             float(np.mean(_labels(t, f["t_start_ms"], f["t_start_ms"] + f["duration_ms"]) == ref_lab))
             for f in (plain, tobii)

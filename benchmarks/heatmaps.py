@@ -29,7 +29,8 @@ from scipy import ndimage
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gazekit import heatmaps, rendering, tables  # noqa: E402
+from gazekit import tables  # noqa: E402
+from gazekit.heatmaps import build, render  # noqa: E402
 from tests.kvasir import gazemedseg_heatmap, kvasir_fixations  # noqa: E402
 
 SCALES = (1, 2, 4, 8, 16)
@@ -41,7 +42,7 @@ def naive_pyramid(xn, yn, d, h, w) -> dict[int, np.ndarray]:
 
 
 def ours_pyramid(x, y, d, h, w, boundary="reflect") -> dict[int, np.ndarray]:
-    return heatmaps.pyramid(x, y, d, 0.0911 * w, 0.0911 * h, h, w, SCALES, "minmax", boundary)
+    return render.pyramid(x, y, d, 0.0911 * w, 0.0911 * h, h, w, SCALES, "minmax", boundary)
 
 
 def timed(fn, *args) -> tuple[float, object]:
@@ -95,10 +96,10 @@ def kvasir_section(data: Path, n_naive: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         table = Path(tmp) / "kvasir.parquet"
         tables.write_table("fixations", fix, table)
-        cfg = heatmaps.RenderConfig(heatmaps.Sigma(frac=0.0911), norm="minmax", boundary="reflect", scales=SCALES)
+        cfg = render.RenderConfig(render.Sigma(frac=0.0911), norm="minmax", boundary="reflect", scales=SCALES)
         for workers in (1, 2):
             t = time.perf_counter()
-            rendering.build_store(table, Path(tmp) / f"store{workers}", cfg, workers=workers, progress=False)
+            build.build_store(table, Path(tmp) / f"store{workers}", cfg, workers=workers, progress=False)
             dt = time.perf_counter() - t
             print(f"render-heatmaps end to end (900 full-size pyramids, store written), --workers {workers}: "
                   f"{dt:.1f} s = {len(groups) / dt:.0f} pyramids/s")  # fmt: skip
@@ -124,10 +125,10 @@ def curve_section(repeats: int) -> None:
         x, y, d = synthetic(n, 768, rng)
         tb = statistics.median(timed(naive_square, x, y, d, 768)[0] for _ in range(repeats))
         t1 = statistics.median(
-            timed(heatmaps.pyramid, x, y, d, 70.0, 70.0, 768, 768, (1,), "minmax")[0] for _ in range(5)
+            timed(render.pyramid, x, y, d, 70.0, 70.0, 768, 768, (1,), "minmax")[0] for _ in range(5)
         )
         tp = statistics.median(
-            timed(heatmaps.pyramid, x, y, d, 70.0, 70.0, 768, 768, SCALES, "minmax")[0] for _ in range(5)
+            timed(render.pyramid, x, y, d, 70.0, 70.0, 768, 768, SCALES, "minmax")[0] for _ in range(5)
         )
         print(f"| {n} | {tb:.4f} | {t1:.5f} | {tp:.5f} | {tb / t1:.0f}x |")
     print("\n## Cost vs image size (30 fixations, sigma = 0.0911 x size)")
@@ -139,10 +140,10 @@ def curve_section(repeats: int) -> None:
         reps = repeats if size <= 1024 else 1
         tb = statistics.median(timed(naive_square, x, y, d, size)[0] for _ in range(reps))
         t1 = statistics.median(
-            timed(heatmaps.pyramid, x, y, d, sig, sig, size, size, (1,), "minmax")[0] for _ in range(5)
+            timed(render.pyramid, x, y, d, sig, sig, size, size, (1,), "minmax")[0] for _ in range(5)
         )
         tp = statistics.median(
-            timed(heatmaps.pyramid, x, y, d, sig, sig, size, size, SCALES, "minmax")[0] for _ in range(5)
+            timed(render.pyramid, x, y, d, sig, sig, size, size, SCALES, "minmax")[0] for _ in range(5)
         )
         print(f"| {size} | {tb:.4f} | {t1:.5f} | {tp:.5f} | {tb / t1:.0f}x |")
 

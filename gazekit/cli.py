@@ -123,8 +123,9 @@ def convert(
     stimulus_paths: tuple[Path, ...],
 ) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
-    from gazekit import convert as conv
-    from gazekit import events, tables
+    from gazekit import tables
+    from gazekit.convert import detectors
+    from gazekit.convert import pipeline as conv
     from gazekit.geometry import screen_fields_from_cli
     from gazekit.readers import ReadOptions
 
@@ -141,7 +142,7 @@ def convert(
         stimulus_pattern=stimulus_pattern,
         min_confidence=min_confidence,
     )
-    params = events.parse_params(detect or "ivt", detect_params) if detect != "vendor" else {}
+    params = detectors.parse_params(detect or "ivt", detect_params) if detect != "vendor" else {}
     if eye:
         params["eye"] = eye
     opts = conv.ConvertOptions(
@@ -177,17 +178,18 @@ def convert(
 @user_errors
 def inspect(table: Path) -> None:
     """Print the summary of a fixation (or samples) table and its data quality."""
-    from gazekit import convert as conv
-    from gazekit import quality, tables
+    from gazekit import tables
+    from gazekit.convert import pipeline as conv
+    from gazekit.qc import data_quality
 
-    meta = quality.parquet_meta(table)
+    meta = tables.parquet_meta(table)
     if meta.get("table") == "samples":
         samples, meta = tables.read_table("samples", table)
         click.echo(f"{table}: {len(samples)} samples")
     else:
         fix, meta = tables.read_table("fixations", table)
         click.echo(f"{table}: {conv.format_summary(conv.summary(fix))}")
-    for line in quality.format_quality(meta.get("quality") or {}):
+    for line in data_quality.format_quality(meta.get("quality") or {}):
         click.echo(line)
 
 
@@ -241,7 +243,7 @@ def _render_options(func):
 def _render_config(
     sigma_deg, sigma_px, sigma_frac, weight, norm, combine, boundary, display_scale, scales="1", size=None
 ):
-    from gazekit.heatmaps import RenderConfig, Sigma
+    from gazekit.heatmaps.render import RenderConfig, Sigma
 
     if sigma_deg is None and sigma_px is None and sigma_frac is None:
         sigma_deg = 1.0
@@ -274,10 +276,10 @@ def _render_config(
 @user_errors
 def render_heatmaps(table, output, stimuli, scales, size, nifti, workers, shard, **render) -> None:
     """Render multi-scale heatmaps of a fixation table into a heatmap store."""
-    from gazekit import rendering
+    from gazekit.heatmaps import build
 
     cfg = _render_config(scales=scales, size=size, **render)
-    manifest = rendering.build_store(table, output, cfg, stimuli, workers, rendering.parse_shard(shard), nifti)
+    manifest = build.build_store(table, output, cfg, stimuli, workers, build.parse_shard(shard), nifti)
     with_gaze = int(manifest["file"].notna().sum())
     click.echo(
         f"{output}: {with_gaze} map(s) with gaze, {len(manifest) - with_gaze} without, scales {list(cfg.scales)}"
@@ -366,8 +368,8 @@ def simulate(
     fitted: Path | None,
 ) -> None:
     """Simulate a reading session on label maps (mask folder or NIfTI/HDF5/DICOM volumes) -> session folder."""
-    from gazekit import simulate as sim
     from gazekit.geometry import Screen
+    from gazekit.simulate import simulator as sim
 
     for name, value in (("--rate-hz", rate_hz), ("--distance-mm", distance_mm), ("--screen-mm", min(screen_mm))):
         if not value > 0:

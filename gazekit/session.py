@@ -27,7 +27,6 @@ from gazekit import __version__, tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
-from gazekit.viewer import check_events
 
 # Part-file folders of a recording in progress (gazekit record writes them; --recover compacts them).
 PARTS = {"samples": "samples.parts", "viewer_events": "viewer_events.parts"}
@@ -36,6 +35,8 @@ META_FILE = "session.json"
 SAMPLES_FILE = "samples.parquet"
 EVENTS_FILE = "viewer_events.parquet"
 TRUTH_FILE = "simulated_fixations.parquet"
+
+Shapes = dict[str, tuple[int | None, int, int]]  # stimulus_id -> (n_slices or None, height, width)
 
 STIMULUS_KINDS = ("image", "dicom", "nifti", "hdf5")
 EYES = ("left", "right", "both")
@@ -225,3 +226,27 @@ def _check_events_known(events: pd.DataFrame, meta: dict, file: Path) -> None:
     """Every viewer event names a stimulus of session.json (or "") and a slice inside it."""
     shapes = {s["id"]: (None, *s["shape"]) if len(s["shape"]) == 2 else tuple(s["shape"]) for s in meta["stimuli"]}
     check_events(events, shapes, file)
+
+
+def check_events(events: pd.DataFrame, shapes: Shapes, file: str | Path | None = None) -> None:
+    """Every event names a known stimulus (or "") and, for a volume, a slice inside it."""
+    for i, (sid, k) in enumerate(zip(events["stimulus_id"], events["slice_index"], strict=True)):
+        if pd.isna(sid) or sid == "":
+            continue
+        if sid not in shapes:
+            known = ", ".join(sorted(shapes)[:5]) + (" ..." if len(shapes) > 5 else "")
+            raise GazekitError(
+                file, f"row {i}, column 'stimulus_id'", f"expected a known stimulus ({known}), got {sid!r}"
+            )
+        n_slices = shapes[sid][0]
+        if n_slices is not None:
+            if pd.isna(k) or not 0 <= int(k) < n_slices:
+                raise GazekitError(
+                    file,
+                    f"row {i}, column 'slice_index'",
+                    f"expected 0..{n_slices - 1} for {sid!r}, got {'none' if pd.isna(k) else int(k)}",
+                )
+        elif not pd.isna(k):
+            raise GazekitError(
+                file, f"row {i}, column 'slice_index'", f"expected none for 2D image {sid!r}, got {int(k)}"
+            )

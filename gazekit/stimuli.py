@@ -37,12 +37,16 @@ import cv2
 import h5py
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pydicom
 from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
 from pydicom.errors import InvalidDicomError
 
 from gazekit.errors import GazekitError
 
+COMPOUND_SUFFIXES = (".nii.gz",)  # dropped whole by stimulus_id
+# Messages that name the stimulus shown (EyeLink TRIALID; group 1 is the name).
+TRIALID = r"^(?:-?\d+\s+)?TRIALID\s+(\S.*?)\s*$"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 HDF5_SUFFIXES = (".h5", ".hdf5")
@@ -93,18 +97,51 @@ class Stimulus:
         }
 
 
-def file_stem(path: str | Path) -> str:
-    """File name without extension (``.nii.gz`` counts as one extension)."""
-    name = Path(path).name
-    for suffix in (".nii.gz",):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
+def stimulus_id(name: object) -> str:
+    """The stimulus id of a file or a vendor's media name (DESIGN.md section 3): the file name without
+    directory and extension; ``""`` for None / NaN.
+
+    ``.nii.gz`` is dropped as one extension; otherwise the extension is the 1-5 letters or digits after
+    the last dot of a non-empty stem (``a.b.png`` -> ``a.b``; ``.hidden`` and ``Eyetracker Calibration``
+    keep their name). Both ``/`` and ``\\`` separate directories; surrounding blanks and quotes are dropped.
+    """
+    if name is None or (np.ndim(name) == 0 and not isinstance(name, str | Path) and pd.isna(name)):
+        return ""
+    text = str(name).strip().strip('"').replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix in COMPOUND_SUFFIXES:
+        if text.lower().endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
+    stem, dot, ext = text.rpartition(".")
+    return stem if dot and stem and ext.isalnum() and len(ext) <= 5 else text
+
+
+def compile_pattern(pattern: str | None, path: Path) -> re.Pattern:
+    """The regular expression whose group 1 names the stimulus in a message (default: EyeLink ``TRIALID``)."""
+    try:
+        rx = re.compile(pattern or TRIALID)
+    except re.error as exc:
+        raise GazekitError(path, "--stimulus-pattern", f"expected a regular expression ({exc})") from None
+    if rx.groups < 1:
+        raise GazekitError(path, "--stimulus-pattern", "expected a regular expression with a group (the id)")
+    return rx
+
+
+def stimulus_ids(messages: pd.DataFrame, pattern: re.Pattern, t_start: np.ndarray) -> np.ndarray:
+    """The id from the last message (``t_ms, text``) matching ``pattern`` (group 1) at or before each time
+    [ms]; "" if none."""
+    ids = messages["text"].astype(str).str.extract(pattern, expand=False)
+    if isinstance(ids, pd.DataFrame):
+        ids = ids.iloc[:, 0]
+    hit = ids.notna().to_numpy()
+    times = messages["t_ms"].to_numpy()[hit]
+    names = np.array([stimulus_id(s) for s in ids[hit]] + [""], dtype=object)
+    k = np.searchsorted(times, t_start, side="right") - 1
+    return np.where(k >= 0, names[k], "")
 
 
 def ssl4mis_slice_id(path: str | Path) -> tuple[str, int]:
     """``patient003_frame01_slice_7.h5`` -> (``patient003_frame01``, 6): volume id and 0-based slice."""
-    m = re.fullmatch(r"(.+)_slice_(\d+)", file_stem(path))
+    m = re.fullmatch(r"(.+)_slice_(\d+)", stimulus_id(path))
     if not m or int(m.group(2)) < 1:
         raise GazekitError(path, None, "expected an SSL4MIS slice file name <volume>_slice_K.h5 with K >= 1")
     return m.group(1), int(m.group(2)) - 1
@@ -153,7 +190,7 @@ def load_image(path: str | Path) -> Stimulus:
         raise GazekitError(path, None, "expected a readable image (PNG, JPEG, TIFF, BMP)")
     if img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return Stimulus(file_stem(path), "image", path, img)
+    return Stimulus(stimulus_id(path), "image", path, img)
 
 
 # ---------------------------------------------------------------- NIfTI
@@ -172,7 +209,7 @@ def load_nifti(path: str | Path) -> Stimulus:
     img = img.as_reoriented(ornt_transform(io_orientation(img.affine), axcodes2ornt(CANONICAL)))
     data = np.ascontiguousarray(np.asanyarray(img.dataobj).transpose(2, 1, 0))
     zooms = [float(z) for z in img.header.get_zooms()[:3]]
-    return Stimulus(file_stem(path), "nifti", path, data, (zooms[2], zooms[1], zooms[0]), np.asarray(img.affine))
+    return Stimulus(stimulus_id(path), "nifti", path, data, (zooms[2], zooms[1], zooms[0]), np.asarray(img.affine))
 
 
 def write_nifti(volume: np.ndarray, path: str | Path, spacing_mm: tuple[float, float, float]) -> Path:
@@ -204,7 +241,7 @@ def load_hdf5(path: str | Path, dataset: str = "image") -> Stimulus:
         raise GazekitError(path, f"dataset {dataset!r}", f"expected a 3-D volume [D, H, W], got shape {data.shape}")
     if label is not None and label.shape != data.shape:
         raise GazekitError(path, "dataset 'label'", f"expected shape {data.shape}, got {label.shape}")
-    return Stimulus(file_stem(path), "hdf5", path, data, label=label)
+    return Stimulus(stimulus_id(path), "hdf5", path, data, label=label)
 
 
 # ---------------------------------------------------------------- DICOM

@@ -29,20 +29,9 @@ import pyarrow.parquet as pq
 from gazekit import __version__
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
+from gazekit.tables import MANIFEST
 
 NO_SLICE = -1  # slice_index stored in the npz for 2D images
-MANIFEST = pa.schema(
-    [
-        pa.field("stimulus_id", pa.string(), nullable=False),
-        pa.field("slice_index", pa.int32(), nullable=True),
-        pa.field("height", pa.int32(), nullable=False),
-        pa.field("width", pa.int32(), nullable=False),
-        pa.field("n_fixations", pa.int32(), nullable=False),
-        pa.field("total_duration_ms", pa.float64(), nullable=False),
-        pa.field("n_readers", pa.int32(), nullable=False),
-        pa.field("file", pa.string(), nullable=True),
-    ]
-)
 
 
 def npz_name(stimulus_id: str) -> str:

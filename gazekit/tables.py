@@ -80,6 +80,20 @@ VIEWER_EVENTS = pa.schema(
     ]
 )
 
+# The heatmap store's manifest.parquet (gazekit.store): one row per (stimulus_id, slice_index).
+MANIFEST = pa.schema(
+    [
+        pa.field("stimulus_id", pa.string(), nullable=False),
+        pa.field("slice_index", pa.int32(), nullable=True),
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("width", pa.int32(), nullable=False),
+        pa.field("n_fixations", pa.int32(), nullable=False),
+        pa.field("total_duration_ms", pa.float64(), nullable=False),
+        pa.field("n_readers", pa.int32(), nullable=False),
+        pa.field("file", pa.string(), nullable=True),
+    ]
+)
+
 TABLES: dict[str, tuple[pa.Schema, pa.Schema]] = {
     "fixations": (FIXATIONS, FIXATIONS_OPTIONAL),
     "samples": (SAMPLES, SAMPLES_OPTIONAL),
@@ -201,3 +215,12 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def parquet_meta(path: str | Path) -> dict:
+    """The ``gazekit`` metadata entry of a Parquet file ({} when absent or unreadable)."""
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(b"gazekit")
+    except (OSError, ValueError):
+        return {}
+    return json.loads(raw) if raw else {}

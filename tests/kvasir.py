@@ -10,9 +10,9 @@ import pandas as pd
 
 def kvasir_fixations(csv: Path) -> pd.DataFrame:
     """fixations.csv through ``gazekit convert`` (x_px = CURRENT_FIX_X * IMAGE_WIDTH, one session per image)."""
-    from gazekit import convert
+    from gazekit.convert import pipeline as conv
 
-    fix, _ = convert.convert([Path(csv)])
+    fix, _ = conv.convert([Path(csv)])
     return fix
 
 

@@ -17,12 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 from examples.make_tobii_export import write_prolab_export
-from gazekit import convert as conv
 from gazekit import tables
 from gazekit.cli import main
+from gazekit.convert import pipeline as conv
 from gazekit.errors import GazekitError
 from gazekit.readers import _delimited
-from gazekit.readers._delimited import split_unit, stimulus_id
+from gazekit.readers._delimited import split_unit
+from gazekit.stimuli import stimulus_id
 from tests.conftest import REPO, shared_path
 from tests.exports import write_studio_export
 
@@ -61,10 +62,31 @@ def test_split_unit(name, base, unit):
         (None, ""),
         ("Eyetracker Calibration", "Eyetracker Calibration"),
         (float("nan"), ""),
+        ("case.nii.gz", "case"),  # the compound extension is dropped whole, as for the stimulus files
+        ("D:\\scans\\CASE_7.NII.GZ", "CASE_7"),
+        ("/data/patient003_frame01.h5", "patient003_frame01"),
+        ('"stim 1.png"', "stim 1"),
+        (".hidden", ".hidden"),
     ],
 )
 def test_stimulus_id(name, sid):
     assert stimulus_id(name) == sid
+
+
+def test_prolab_media_named_nii_gz_maps_to_the_volume_id(tmp_path):
+    """A Tobii Pro Lab row whose media is ``case.nii.gz`` gets stimulus ``case``: the id gazekit.stimuli
+    gives the volume file, so its fixations meet the stimulus (they got ``case.nii`` before)."""
+    from gazekit import stimuli
+
+    path = tmp_path / "export.tsv"
+    write_prolab_export(path, n_rows=2000, n_images=2)
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    df["Presented Media name"] = df["Presented Media name"].replace("stim_01.jpg", "case.nii.gz")
+    df.to_csv(path, sep="\t", index=False)
+    fix, _ = conv.convert([path])
+    assert set(fix["stimulus_id"]) == {"", "case", "stim_02"}
+    volume = stimuli.write_nifti(np.zeros((2, 3, 4), np.float32), tmp_path / "case.nii.gz", (1.0, 1.0, 1.0))
+    assert stimuli.load_one(volume).stimulus_id == "case"
 
 
 # ---------------------------------------------------------------- Tobii Pro Lab, synthetic

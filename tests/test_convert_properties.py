@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from examples.make_tobii_export import write_prolab_export
-from gazekit import convert as conv
 from gazekit import tables
+from gazekit.convert import pipeline as conv
 from gazekit.errors import GazekitError
 from tests.conftest import shared_path
 from tests.exports import write_studio_export

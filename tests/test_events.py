@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gazekit import events
+from gazekit.convert import detectors
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
 
 SCREEN = Screen(1920, 1080, 531.0, 299.0, 650.0)
-PLAIN_IVT = events.IVTParams(gap_fill_max_ms=0, merge_max_gap_ms=0, min_duration_ms=0)
+PLAIN_IVT = detectors.IVTParams(gap_fill_max_ms=0, merge_max_gap_ms=0, min_duration_ms=0)
 
 
 def simulate(n_fix: int = 30, rate_hz: float = 1000.0, noise_px: float = 0.5, seed: int = 0) -> pd.DataFrame:
@@ -68,7 +68,7 @@ def test_ivt_two_still_periods_hand_computed():
     # 100 ms at the centre, a 10-sample jump of 200 px (about 5.8 deg in 10 ms), 100 ms at x=1160.
     jump = [(1, 960.0 + 20 * i, 540.0) for i in range(1, 10)]
     s = steps([(100, 960.0, 540.0), *jump, (100, 1160.0, 540.0)])
-    fix = events.ivt(s, SCREEN, dataclasses.replace(PLAIN_IVT, velocity_window_ms=2))
+    fix = detectors.ivt(s, SCREEN, dataclasses.replace(PLAIN_IVT, velocity_window_ms=2))
     # neighbours velocity: sample 99 sees (980-960)/2 ms -> moving; so fixation 1 = samples 0..98;
     # fixation 2 starts at the first sample whose neighbours are both 1160: index 100+9+1 = 110.
     assert fix["t_start_ms"].tolist() == [0.0, 110.0]
@@ -82,7 +82,7 @@ def test_velocity_matches_pymovements_neighbors():
     pm = pytest.importorskip("pymovements.transforms.numpy")
     s = simulate(n_fix=5)
     xd, yd = SCREEN.px_to_deg(s["x_screen_px"], s["y_screen_px"])
-    ours = events.velocity_deg_s(s["t_ms"].to_numpy(), xd, yd, window_ms=2.0)
+    ours = detectors.velocity_deg_s(s["t_ms"].to_numpy(), xd, yd, window_ms=2.0)
     ref = np.linalg.norm(pm.pos2vel(np.c_[xd, yd], 1000, "neighbors"), axis=1)
     np.testing.assert_allclose(ours[1:-1], ref[1:-1], rtol=1e-9)
 
@@ -90,7 +90,7 @@ def test_velocity_matches_pymovements_neighbors():
 def test_velocity_window_of_20ms_spans_20ms():
     t = np.arange(100.0)
     x = t * 0.01  # 10 deg/s along x
-    v = events.velocity_deg_s(t, x, np.zeros(100), window_ms=20.0)
+    v = detectors.velocity_deg_s(t, x, np.zeros(100), window_ms=20.0)
     np.testing.assert_allclose(v, 10.0)
 
 
@@ -101,32 +101,32 @@ def test_gap_fill_merge_and_discard_each_change_the_result():
     # and the 20 ms velocity window has no value within 10 samples of them: 130 - 10 = 120 ms each).
     # Gap fill-in (span 41 ms <= 75) interpolates them: one 300 ms fixation.
     a = steps([(130, 500.0, 500.0), (40, nan, nan), (130, 500.0, 500.0)])
-    plain = events.ivt(a, SCREEN, PLAIN_IVT)
-    filled = events.ivt(a, SCREEN, dataclasses.replace(PLAIN_IVT, gap_fill_max_ms=75))
+    plain = detectors.ivt(a, SCREEN, PLAIN_IVT)
+    filled = detectors.ivt(a, SCREEN, dataclasses.replace(PLAIN_IVT, gap_fill_max_ms=75))
     assert len(plain) == 2 and plain["duration_ms"].tolist() == [120.0, 120.0]
     assert len(filled) == 1 and filled["duration_ms"].iloc[0] == 300.0
     # a 100 ms blink (span 101 ms > 75) is not filled
     b = steps([(130, 500.0, 500.0), (100, nan, nan), (130, 500.0, 500.0)])
-    assert len(events.ivt(b, SCREEN, dataclasses.replace(PLAIN_IVT, gap_fill_max_ms=75))) == 2
+    assert len(detectors.ivt(b, SCREEN, dataclasses.replace(PLAIN_IVT, gap_fill_max_ms=75))) == 2
     # B: a 2-sample glitch of 30 px (0.84 deg / 20 ms window = 42 deg/s) at samples 150-151 makes samples
     # 140, 141, 160, 161 "moving" (a window end on the glitch): three pieces 0..139, 142..159, 162..301,
     # all within 0.1 deg. Merging (gaps 2 ms, < 0.5 deg) rejoins them: samples 0..301.
     c = steps([(150, 700.0, 300.0), (2, 730.0, 300.0), (150, 700.0, 300.0)])
-    assert events.ivt(c, SCREEN, PLAIN_IVT)["duration_ms"].tolist() == [140.0, 18.0, 140.0]
-    merged = events.ivt(c, SCREEN, dataclasses.replace(PLAIN_IVT, merge_max_gap_ms=75))
+    assert detectors.ivt(c, SCREEN, PLAIN_IVT)["duration_ms"].tolist() == [140.0, 18.0, 140.0]
+    merged = detectors.ivt(c, SCREEN, dataclasses.replace(PLAIN_IVT, merge_max_gap_ms=75))
     assert len(merged) == 1 and merged["duration_ms"].iloc[0] == 302.0
     # ... but not when the two parts are more than 0.5 deg apart (40 px is about 1.1 deg here).
     d = steps([(150, 700.0, 300.0), (2, 720.0, 300.0), (150, 740.0, 300.0)])
-    assert len(events.ivt(d, SCREEN, PLAIN_IVT)) == 2
-    assert len(events.ivt(d, SCREEN, dataclasses.replace(PLAIN_IVT, merge_max_gap_ms=75))) == 2
+    assert len(detectors.ivt(d, SCREEN, PLAIN_IVT)) == 2
+    assert len(detectors.ivt(d, SCREEN, dataclasses.replace(PLAIN_IVT, merge_max_gap_ms=75))) == 2
     # C: a 40 ms fixation between 1-sample saccades is kept by a plain I-VT and discarded with min 60 ms.
     # Samples: 0..199 at x=100, 200 at 400, 201..240 at 800, 241 at 1200, 242..441 at 1500. A sample is
     # still when both ends of its +-10 sample window are on the same plateau: 0..189, 211..230, 252..441.
     e = steps([(200, 100.0, 100.0), (1, 400.0, 100.0), (40, 800.0, 100.0), (1, 1200.0, 100.0), (200, 1500.0, 100.0)])
-    kept = events.ivt(e, SCREEN, PLAIN_IVT)
+    kept = detectors.ivt(e, SCREEN, PLAIN_IVT)
     assert sorted(kept["duration_ms"].round().tolist()) == [20.0, 190.0, 190.0]
-    assert events.ivt(e, SCREEN, dataclasses.replace(PLAIN_IVT, min_duration_ms=60))["duration_ms"].min() >= 60
-    assert len(events.ivt(e, SCREEN)) == 2  # Tobii defaults: all three steps on
+    assert detectors.ivt(e, SCREEN, dataclasses.replace(PLAIN_IVT, min_duration_ms=60))["duration_ms"].min() >= 60
+    assert len(detectors.ivt(e, SCREEN)) == 2  # Tobii defaults: all three steps on
 
 
 def test_velocity_threshold_and_window_are_overridable():
@@ -134,12 +134,12 @@ def test_velocity_threshold_and_window_are_overridable():
     n = 300
     s = steps([(n, 960.0, 540.0)])
     s["x_screen_px"] = 960.0 + 0.2 * np.arange(n)
-    assert len(events.ivt(s, SCREEN)) == 1  # below 30 deg/s: one fixation
-    assert len(events.detect(s, SCREEN, "ivt", velocity_threshold_deg_s=4.0)) == 0  # above 4 deg/s: none
-    slow = events.detect(s, SCREEN, "ivt", velocity_threshold_deg_s=6.0, velocity_window_ms=100.0)
+    assert len(detectors.ivt(s, SCREEN)) == 1  # below 30 deg/s: one fixation
+    assert len(detectors.detect(s, SCREEN, "ivt", velocity_threshold_deg_s=4.0)) == 0  # above 4 deg/s: none
+    slow = detectors.detect(s, SCREEN, "ivt", velocity_threshold_deg_s=6.0, velocity_window_ms=100.0)
     assert slow["duration_ms"].tolist() == [300.0]
-    assert events.make_params("idt", dispersion_threshold_deg=2.0).dispersion_threshold_deg == 2.0
-    assert events.parse_params("ivt", ["min_duration_ms=80", "eye=left"]) == {"min_duration_ms": 80.0, "eye": "left"}
+    assert detectors.make_params("idt", dispersion_threshold_deg=2.0).dispersion_threshold_deg == 2.0
+    assert detectors.parse_params("ivt", ["min_duration_ms=80", "eye=left"]) == {"min_duration_ms": 80.0, "eye": "left"}
 
 
 def test_eye_averaging_and_per_eye():
@@ -149,23 +149,23 @@ def test_eye_averaging_and_per_eye():
     right["eye"] = "right"
     right.loc[50:59, "valid"] = False  # 10 lost right-eye samples: the left eye alone is used there
     both = pd.concat([left, right], ignore_index=True)
-    avg = events.ivt(both, SCREEN, events.IVTParams(min_duration_ms=0))
+    avg = detectors.ivt(both, SCREEN, detectors.IVTParams(min_duration_ms=0))
     assert avg["eye"].tolist() == ["both"]
     # 190 samples at 510 and 10 at 500
     assert avg["screen_x_px"].iloc[0] == pytest.approx((190 * 510 + 10 * 500) / 200)
-    each = events.idt(both, SCREEN, events.IDTParams(eye="both", min_duration_ms=40))
+    each = detectors.idt(both, SCREEN, detectors.IDTParams(eye="both", min_duration_ms=40))
     # the right eye's 10 lost samples split it: 0..49 and 60..199
     assert each.sort_values(["eye", "t_start_ms"])["duration_ms"].tolist() == [200.0, 50.0, 140.0]
-    only = events.detect(both, SCREEN, "ivt", eye="right", gap_fill_max_ms=0, merge_max_gap_ms=0, min_duration_ms=0)
+    only = detectors.detect(both, SCREEN, "ivt", eye="right", gap_fill_max_ms=0, merge_max_gap_ms=0, min_duration_ms=0)
     assert only["eye"].tolist() == ["right", "right"]
     with pytest.raises(GazekitError, match="no left-eye samples"):
-        events.ivt(right, SCREEN, events.IVTParams(eye="left"))
+        detectors.ivt(right, SCREEN, detectors.IVTParams(eye="left"))
 
 
 def test_sessions_kept_apart_and_sorted():
     a = steps([(200, 500.0, 500.0)]).assign(session_id="b")
     b = steps([(300, 500.0, 500.0)]).assign(session_id="a")
-    fix = events.idt(pd.concat([a, b], ignore_index=True), SCREEN)
+    fix = detectors.idt(pd.concat([a, b], ignore_index=True), SCREEN)
     assert fix["session_id"].tolist() == ["a", "b"]
     assert fix["duration_ms"].tolist() == [300.0, 200.0]
 
@@ -173,7 +173,7 @@ def test_sessions_kept_apart_and_sorted():
 def test_idt_hand_computed_and_rules():
     # 150 ms still; 80 px (about 1.95 deg) away 120 ms still; far away 50 ms still (< 100 ms: dropped)
     s = steps([(150, 960.0, 540.0), (120, 1040.0, 540.0), (50, 1500.0, 540.0)])
-    fix = events.idt(s, SCREEN)
+    fix = detectors.idt(s, SCREEN)
     assert fix["t_start_ms"].tolist() == [0.0, 150.0]
     assert fix["duration_ms"].tolist() == [150.0, 120.0]
 
@@ -181,19 +181,19 @@ def test_idt_hand_computed_and_rules():
 def test_detect_rejects_unknown_method_and_parameter():
     s = steps([(100, 1.0, 1.0)])
     with pytest.raises(GazekitError, match="expected one of ivt, idt"):
-        events.detect(s, SCREEN, "ihmm")
+        detectors.detect(s, SCREEN, "ihmm")
     with pytest.raises(GazekitError, match="velocity_threshold_deg_s"):
-        events.detect(s, SCREEN, "ivt", speed=3)
+        detectors.detect(s, SCREEN, "ivt", speed=3)
     with pytest.raises(GazekitError, match="screen geometry"):
-        events.ivt(s, None)
+        detectors.ivt(s, None)
 
 
 def test_empty_and_tiny_inputs_give_empty_tables():
     for n in (0, 1, 5):
         s = steps([(n, 1.0, 1.0)]) if n else steps([(1, 1.0, 1.0)]).iloc[:0]
         for method in ("ivt", "idt"):
-            out = events.detect(s, SCREEN, method)
-            assert list(out.columns) == events.FIXATION_COLUMNS and len(out) == 0
+            out = detectors.detect(s, SCREEN, method)
+            assert list(out.columns) == detectors.FIXATION_COLUMNS and len(out) == 0
 
 
 # --- pymovements oracle ----------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def test_ivt_agrees_with_pymovements(seed):
     lost = np.random.default_rng(seed).choice(len(s), 300, replace=False)
     s.loc[lost, "valid"] = False
     params = dataclasses.replace(PLAIN_IVT, velocity_window_ms=2.0, min_duration_ms=60.0)
-    ours = events.ivt(s, SCREEN, params)
+    ours = detectors.ivt(s, SCREEN, params)
     xd, yd = SCREEN.px_to_deg(s["x_screen_px"].where(s["valid"]), s["y_screen_px"].where(s["valid"]))
     vel = pmt.pos2vel(np.c_[xd, yd], 1000, "neighbors")
     vel[[0, -1]] = np.nan  # pymovements leaves the end samples at velocity 0; we have no window there
@@ -228,7 +228,7 @@ def test_idt_agrees_with_pymovements_up_to_the_breaking_sample():
     pmd = pytest.importorskip("pymovements.events.detection")
     s = simulate(noise_px=1.0, seed=3)
     xd, yd = SCREEN.px_to_deg(s["x_screen_px"], s["y_screen_px"])
-    ours = events.idt(s, SCREEN)
+    ours = detectors.idt(s, SCREEN)
     ref = pmd.idt(np.c_[xd, yd], s["t_ms"].to_numpy().astype(int), minimum_duration=100, dispersion_threshold=1.0)
     ref = ref.frame
     assert len(ours) == len(ref) > 25

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from gazekit import heatmaps
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
+from gazekit.heatmaps import render
 
 SCALES = (1, 2, 4, 8, 16)
 
@@ -37,7 +37,7 @@ def test_single_fixation_centroid_and_second_moments_at_every_scale(sigma, fx, f
     h, w = 520, 490  # not divisible by 16: coarse grids cover [0, s*floor(W/s))
     x = 6.5 * sigma + fx * (w - 16 - 13 * sigma)
     y = 6.5 * sigma + fy * (h - 16 - 13 * sigma)
-    maps = heatmaps.pyramid([x], [y], [250.0], sigma, sigma, h, w, SCALES)
+    maps = render.pyramid([x], [y], [250.0], sigma, sigma, h, w, SCALES)
     for s in SCALES:
         m = maps[s]
         assert m.shape == (h // s, w // s) and m.dtype == np.float32
@@ -51,11 +51,11 @@ def test_sum_max_minmax_normalisations():
     rng = np.random.default_rng(1)
     x, y = rng.uniform(0, 90, 12), rng.uniform(0, 70, 12)
     d = rng.uniform(100, 600, 12)
-    for s, m in heatmaps.pyramid(x, y, d, 8.0, 8.0, 70, 90, (1, 2, 3, 5), norm="sum").items():
+    for s, m in render.pyramid(x, y, d, 8.0, 8.0, 70, 90, (1, 2, 3, 5), norm="sum").items():
         assert m.sum(dtype=np.float64) == pytest.approx(1.0, abs=1e-5), s
-    for s, m in heatmaps.pyramid(x, y, d, 8.0, 8.0, 70, 90, (1, 3), norm="max").items():
+    for s, m in render.pyramid(x, y, d, 8.0, 8.0, 70, 90, (1, 3), norm="max").items():
         assert m.max() == pytest.approx(1.0) and m.min() > 0, s
-    for s, m in heatmaps.pyramid(x, y, d, 8.0, 8.0, 70, 90, (1, 3), norm="minmax").items():
+    for s, m in render.pyramid(x, y, d, 8.0, 8.0, 70, 90, (1, 3), norm="minmax").items():
         assert m.max() == pytest.approx(1.0) and m.min() == pytest.approx(0.0), s
 
 
@@ -66,7 +66,7 @@ def test_coarse_scales_equal_brute_force_evaluation_at_block_centres():
     x, y = rng.uniform(0, w, 9), rng.uniform(0, h, 9)
     d = rng.uniform(50, 900, 9)
     sig = rng.uniform(3, 12, 9)
-    maps = heatmaps.pyramid(x, y, d, sig, sig, h, w, (1, 2, 3, 4, 5, 7))
+    maps = render.pyramid(x, y, d, sig, sig, h, w, (1, 2, 3, 4, 5, 7))
     for s, m in maps.items():
         yc = s * (np.arange(h // s) + 0.5)
         xc = s * (np.arange(w // s) + 0.5)
@@ -80,8 +80,8 @@ def test_scale_equals_rendering_at_that_size_when_it_divides():
     rng = np.random.default_rng(3)
     h, w, s = 96, 128, 4
     x, y, d = rng.uniform(0, w, 7), rng.uniform(0, h, 7), rng.uniform(100, 300, 7)
-    coarse = heatmaps.pyramid(x, y, d, 6.0, 6.0, h, w, (s,))[s]
-    direct = heatmaps.pyramid(x / s, y / s, d, 6.0 / s, 6.0 / s, h // s, w // s, (1,))[1]
+    coarse = render.pyramid(x, y, d, 6.0, 6.0, h, w, (s,))[s]
+    direct = render.pyramid(x / s, y / s, d, 6.0 / s, 6.0 / s, h // s, w // s, (1,))[1]
     np.testing.assert_allclose(coarse, direct, rtol=1e-5, atol=1e-9)
 
 
@@ -95,7 +95,7 @@ def test_matches_scipy_gaussian_filter_for_impulses_at_pixel_centres(boundary, m
     canvas = np.zeros((h, w))
     np.add.at(canvas, (r, c), d)
     ref = ndimage.gaussian_filter(canvas, sigma, mode=mode, truncate=12.0)
-    ours = heatmaps.pyramid(c + 0.5, r + 0.5, d, sigma, sigma, h, w, (1,), boundary=boundary)[1]
+    ours = render.pyramid(c + 0.5, r + 0.5, d, sigma, sigma, h, w, (1,), boundary=boundary)[1]
     np.testing.assert_allclose(ours, ref / ref.sum(), rtol=1e-4, atol=1e-9)
 
 
@@ -104,28 +104,28 @@ def test_readers_combined_by_mean_of_normalised_maps():
     y = np.array([10.0, 30.0, 20.0])
     d = np.array([100.0, 200.0, 900.0])
     readers = np.array([0, 0, 1])
-    both = heatmaps.pyramid(x, y, d, 5.0, 5.0, 40, 50, (1, 2), groups=readers)
-    a = heatmaps.pyramid(x[:2], y[:2], d[:2], 5.0, 5.0, 40, 50, (1, 2))
-    b = heatmaps.pyramid(x[2:], y[2:], d[2:], 5.0, 5.0, 40, 50, (1, 2))
+    both = render.pyramid(x, y, d, 5.0, 5.0, 40, 50, (1, 2), groups=readers)
+    a = render.pyramid(x[:2], y[:2], d[:2], 5.0, 5.0, 40, 50, (1, 2))
+    b = render.pyramid(x[2:], y[2:], d[2:], 5.0, 5.0, 40, 50, (1, 2))
     for s in (1, 2):
         np.testing.assert_allclose(both[s], (a[s] + b[s]) / 2, rtol=1e-6)
-    pooled = heatmaps.pyramid(x, y, d, 5.0, 5.0, 40, 50, (1,), groups=readers, combine="pool")[1]
-    np.testing.assert_allclose(pooled, heatmaps.pyramid(x, y, d, 5.0, 5.0, 40, 50, (1,))[1])
+    pooled = render.pyramid(x, y, d, 5.0, 5.0, 40, 50, (1,), groups=readers, combine="pool")[1]
+    np.testing.assert_allclose(pooled, render.pyramid(x, y, d, 5.0, 5.0, 40, 50, (1,))[1])
 
 
 def test_duration_weighting_by_hand():
     # two far-apart fixations, 300 ms and 100 ms: the mass splits 3:1 between the image halves
-    m = heatmaps.pyramid([20.0, 80.0], [30.0, 30.0], [300.0, 100.0], 4.0, 4.0, 60, 100, (1,))[1]
+    m = render.pyramid([20.0, 80.0], [30.0, 30.0], [300.0, 100.0], 4.0, 4.0, 60, 100, (1,))[1]
     assert m[:, :50].sum() == pytest.approx(0.75, abs=1e-6)
-    c = heatmaps.pyramid([20.0, 80.0], [30.0, 30.0], [1.0, 1.0], 4.0, 4.0, 60, 100, (1,))[1]
+    c = render.pyramid([20.0, 80.0], [30.0, 30.0], [1.0, 1.0], 4.0, 4.0, 60, 100, (1,))[1]
     assert c[:, :50].sum() == pytest.approx(0.5, abs=1e-6)
 
 
 def test_sigma_frac_is_fraction_of_width_and_height():
     h, w = 300, 600
-    sx, sy = heatmaps.sigma_px_per_fixation(heatmaps.Sigma(frac=0.05), w, h, 1)
+    sx, sy = render.sigma_px_per_fixation(render.Sigma(frac=0.05), w, h, 1)
     assert (sx[0], sy[0]) == (30.0, 15.0)
-    m = heatmaps.pyramid([300.0], [150.0], [1.0], sx, sy, h, w, (1,))[1]
+    m = render.pyramid([300.0], [150.0], [1.0], sx, sy, h, w, (1,))[1]
     _, _, vx, vy, _ = _moments(m, 1)
     assert np.sqrt(vx) == pytest.approx(30.0, abs=1e-3) and np.sqrt(vy) == pytest.approx(15.0, abs=1e-3)
 
@@ -134,8 +134,8 @@ def test_sigma_deg_uses_local_geometry_and_display_scale():
     screen = Screen(1920, 1080, 531.0, 299.0, 650.0)
     pitch = (531.0 / 1920 + 299.0 / 1080) / 2
     centre_px = 2 * 650.0 * np.tan(np.radians(0.5)) / pitch  # 1 deg at the screen centre, in screen px
-    sx, sy = heatmaps.sigma_px_per_fixation(
-        heatmaps.Sigma(deg=1.0), 500, 400, 2, [screen, screen], np.array([960.0, 1900.0]),
+    sx, sy = render.sigma_px_per_fixation(
+        render.Sigma(deg=1.0), 500, 400, 2, [screen, screen], np.array([960.0, 1900.0]),
         np.array([540.0, 540.0]), np.array([2.0, 2.0]),
     )  # fmt: skip
     assert sx[0] == pytest.approx(centre_px / 2, rel=1e-4) and sy[0] == sx[0]
@@ -148,12 +148,12 @@ def test_sigma_deg_uses_local_geometry_and_display_scale():
 
 def test_bad_parameters_raise_one_line_errors():
     with pytest.raises(GazekitError, match="sigma-px.*> 0"):
-        heatmaps.Sigma(px=0.0)
+        render.Sigma(px=0.0)
     with pytest.raises(GazekitError, match="exactly one"):
-        heatmaps.Sigma(px=1.0, deg=1.0)
+        render.Sigma(px=1.0, deg=1.0)
     with pytest.raises(GazekitError, match="scale 64"):
-        heatmaps.pyramid([5.0], [5.0], [1.0], 2.0, 2.0, 40, 50, (1, 64))
+        render.pyramid([5.0], [5.0], [1.0], 2.0, 2.0, 40, 50, (1, 64))
     with pytest.raises(GazekitError, match="underflow"):
-        heatmaps.pyramid([0.5], [0.5], [1.0], 0.05, 0.05, 64, 64, (16,))
+        render.pyramid([0.5], [0.5], [1.0], 0.05, 0.05, 64, 64, (16,))
     with pytest.raises(GazekitError, match="--norm"):
-        heatmaps.RenderConfig(norm="softmax")
+        render.RenderConfig(norm="softmax")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gazekit import heatmaps, store, tables
+from gazekit import store, tables
 from gazekit.cli import main
+from gazekit.heatmaps import render
 from gazekit.qc import metrics
 from tests.conftest import shared_path
 from tests.kvasir import gazemedseg_heatmap, kvasir_fixations, kvasir_mask
@@ -52,7 +53,7 @@ def test_heatmap_dice_against_masks_close_to_gazemedseg(kvasir):
     dice = []
     for sid, g in fix.groupby("stimulus_id"):
         h, w = int(g["image_height_px"].iloc[0]), int(g["image_width_px"].iloc[0])
-        m = heatmaps.pyramid(g["x_px"], g["y_px"], g["duration_ms"], 0.0911 * w, 0.0911 * h, h, w, (1,),
+        m = render.pyramid(g["x_px"], g["y_px"], g["duration_ms"], 0.0911 * w, 0.0911 * h, h, w, (1,),
                              "minmax", "reflect")[1]  # fmt: skip
         dice.append(metrics.dice(m > 0.5, kvasir_mask(root / "masks" / f"{sid}.jpg")))
     assert len(dice) == 900

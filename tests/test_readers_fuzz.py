@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gazekit import convert, tables
+from gazekit import tables
+from gazekit.convert import pipeline as conv
 from gazekit.errors import GazekitError
 from tests.conftest import shared_path
 
@@ -67,7 +68,7 @@ def test_mutated_file_gives_clean_error_or_valid_table(name, data):
         path = Path(tmp) / src.name
         path.write_text(data.draw(mutated(text)), encoding="utf-8")
         try:
-            fix, meta = convert.convert([path], convert.ConvertOptions(screen=SCREEN))
+            fix, meta = conv.convert([path], conv.ConvertOptions(screen=SCREEN))
         except GazekitError as exc:
             assert exc.one_line() and "\n" not in exc.one_line()
             return

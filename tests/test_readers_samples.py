@@ -18,11 +18,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from gazekit import convert, events, quality, readers, tables
-from gazekit import samples as gaze_samples
+from gazekit import readers, tables
 from gazekit.cli import main
+from gazekit.convert import coordinates, detection, detectors
+from gazekit.convert import pipeline as conv
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen, resolve_screen, screen_fields_from_cli, screen_fields_from_session_json
+from gazekit.qc import data_quality
 from gazekit.readers import ReadOptions
 from tests.conftest import REPO, shared_path
 
@@ -83,7 +85,7 @@ def test_eyelink_binocular_real_file(tmp_path):
     assert len(rec.samples) == 2 * n_samples
     n_dot_left = sum(1 for line in path.read_text().splitlines() if line[:1].isdigit() and line.split()[1] == ".")
     assert (~rec.samples.loc[rec.samples["eye"] == "left", "valid"]).sum() == n_dot_left
-    q = quality.session_quality(rec.samples, None, 1000.0)
+    q = data_quality.session_quality(rec.samples, None, 1000.0)
     assert q["left"]["lost_share"] == pytest.approx(n_dot_left / n_samples) and q["left"]["rate_hz"] == 1000.0
     n_msg = sum(1 for line in path.read_text().splitlines() if line.startswith("MSG"))
     assert len(rec.messages) == n_msg
@@ -141,7 +143,7 @@ def test_eyelink_2khz_negative_missing_truncated_and_pattern(tmp_path):
     s = rec.sessions["rec"]
     assert s["nominal_rate_hz"] == 2000.0 and (s["n_saccades"], s["n_blinks"]) == (1, 1)
     assert s["screen_fields"] == {"width_px": 1920.0, "height_px": 1080.0}
-    q = quality.session_quality(rec.samples, Screen(1920, 1080, 531, 299, 650), 2000.0)
+    q = data_quality.session_quality(rec.samples, Screen(1920, 1080, 531, 299, 650), 2000.0)
     assert q["left"]["rate_hz"] == 2000.0 and q["left"]["lost_share"] == 0.25
     assert q["right"]["lost_share"] == 0.0
 
@@ -181,7 +183,7 @@ def test_tobii_sdk_real_file_through_ivt():
     rec = readers.read(path)
     assert rec.source_format == "tobii-sdk" and rec.fixations is None
     assert len(rec.samples) == 2 * len(rows)
-    fix, rec, info = gaze_samples.process(rec, path, None, {}, CLI_SCREEN)
+    fix, rec, info = detection.process(rec, path, None, {}, CLI_SCREEN)
     assert info["detection"]["method"] == "ivt" and len(fix) > 10
     assert (fix["duration_ms"] >= 60).all()
     # lost-data gaps of the averaged stream (a time is lost when neither eye has a valid point)
@@ -198,7 +200,7 @@ def test_tobii_sdk_real_file_through_ivt():
     holed = rec.samples.copy()
     hole = (holed["t_ms"] > 5000) & (holed["t_ms"] < 5200)
     holed.loc[hole, "valid"] = False
-    fix2 = events.ivt(holed, rec.screen)
+    fix2 = detectors.ivt(holed, rec.screen)
     tv = np.unique(holed.loc[holed["valid"], "t_ms"])
     gap = np.diff(tv) > 75
     assert gap.sum() >= 1
@@ -231,7 +233,7 @@ def test_tobii_sdk_json_lines(tmp_path):
     path = tmp_path / "gaze.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     rec = readers.read(path)
-    rec = gaze_samples.to_screen_px(rec, Screen(1000, 800, np.nan, np.nan, np.nan), path)
+    rec = coordinates.to_screen_px(rec, Screen(1000, 800, np.nan, np.nan, np.nan), path)
     left = rec.samples[rec.samples["eye"] == "left"]
     right = rec.samples[rec.samples["eye"] == "right"]
     assert left["t_ms"].tolist() == pytest.approx([0, 16.667, 33.334, 50.001])
@@ -282,7 +284,7 @@ def test_gazepoint_all_gaze_and_fixation_exports(tmp_path):
     assert fix["duration_ms"].tolist() == pytest.approx([200.0, 150.0])
     assert fix["screen_x_norm"].tolist() == [0.502, 1.2] and fix["screen_y_norm"].tolist() == [0.501, -0.1]
     assert fix["stimulus_id"].tolist() == ["scan_01", "scan_01"]
-    rec = gaze_samples.to_screen_px(rec, Screen(1920, 1080, np.nan, np.nan, np.nan), path)
+    rec = coordinates.to_screen_px(rec, Screen(1920, 1080, np.nan, np.nan, np.nan), path)
     assert rec.fixations["screen_x_px"].tolist() == pytest.approx([0.502 * 1920, 1.2 * 1920])
     left = rec.samples[rec.samples["eye"] == "left"]
     assert left["valid"].tolist() == [True, True, True, False, True]
@@ -301,7 +303,7 @@ def test_pupil_core_fixations_real_file():
     path = shared_path("gaze-samples", "pupilcore_fixations.csv")
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    fix, rec, _ = gaze_samples.process(readers.read(path), path, None, {}, {"width_px": 1280.0, "height_px": 720.0})
+    fix, rec, _ = detection.process(readers.read(path), path, None, {}, {"width_px": 1280.0, "height_px": 720.0})
     assert len(fix) == len(rows) == 36
     t0 = min(float(r["start_timestamp"]) for r in rows)
     np.testing.assert_allclose(fix["t_start_ms"], [(float(r["start_timestamp"]) - t0) * 1000 for r in rows])
@@ -309,7 +311,7 @@ def test_pupil_core_fixations_real_file():
     # bottom-left origin flipped to top-left
     np.testing.assert_allclose(fix["screen_y_px"], [(1 - float(r["norm_pos_y"])) * 720 for r in rows])
     with pytest.raises(GazekitError, match="positions are normalised: give --screen-px"):
-        gaze_samples.process(readers.read(path), path, None, {}, {})
+        detection.process(readers.read(path), path, None, {}, {})
 
 
 def test_pupil_core_gaze_positions_confidence(tmp_path):
@@ -333,14 +335,14 @@ def test_quality_hand_computed():
     x = np.array([0, 1, 2, 3, 0, 0, 0, 7, 8, 9], float)
     valid = np.array([1, 1, 1, 1, 0, 0, 0, 1, 1, 1], bool)
     screen = Screen(1000, 1000, 1000, 1000, 1000)  # 1 mm per px
-    q = quality.stream_quality(t, x, np.zeros(10), valid, screen)
+    q = data_quality.stream_quality(t, x, np.zeros(10), valid, screen)
     assert q["rate_hz"] == 100.0 and q["lost_share"] == 0.3
     assert q["longest_gap_ms"] == 30.0  # valid at 30 ms and 70 ms: 40 ms apart, minus one 10 ms interval
     # consecutive valid pairs: (0,1),(1,2),(2,3),(7,8),(8,9), each 1 px; px_to_deg differences
     xd, _ = screen.px_to_deg(x, np.zeros(10))
     d = np.diff(xd)[[0, 1, 2, 7, 8]]
     assert q["precision_rms_s2s_deg"] == pytest.approx(np.sqrt(np.mean(d**2)))
-    assert "precision_rms_s2s_deg" not in quality.stream_quality(t, x, np.zeros(10), valid, None)
+    assert "precision_rms_s2s_deg" not in data_quality.stream_quality(t, x, np.zeros(10), valid, None)
 
 
 # --- CLI ------------------------------------------------------------------------------------------------
@@ -392,8 +394,8 @@ def test_session_json_next_to_input_gives_geometry(tmp_path):
     (tmp_path / "session.json").write_text(
         json.dumps({"ScreenResolution": [1920, 1080], "ScreenSize": [0.531, 0.299], "ScreenDistance": 0.65})
     )
-    fix, meta = convert.convert([path], convert.ConvertOptions())
-    with_cli, _ = convert.convert([src], convert.ConvertOptions(screen=tuple(CLI_SCREEN.items())))
+    fix, meta = conv.convert([path], conv.ConvertOptions())
+    with_cli, _ = conv.convert([src], conv.ConvertOptions(screen=tuple(CLI_SCREEN.items())))
     assert meta["screens"][str(path)]["distance_mm"] == 650.0
     np.testing.assert_allclose(fix["t_start_ms"], with_cli["t_start_ms"])
 
@@ -420,6 +422,6 @@ def test_samples_table_schema_of_every_reader_output():
     for name in ("pymovements_eyelink_binocular_example.asc", "tobiisdk_tobii_research_sample_gaze_data.csv"):
         path = shared_path("gaze-samples", name)
         parts: list[pd.DataFrame] = []
-        convert.convert([path], convert.ConvertOptions(screen=tuple(CLI_SCREEN.items())), samples=parts)
-        table = tables.to_arrow("samples", convert.concat_samples(parts))
+        conv.convert([path], conv.ConvertOptions(screen=tuple(CLI_SCREEN.items())), samples=parts)
+        table = tables.to_arrow("samples", conv.concat_samples(parts))
         assert table.num_rows == sum(len(p) for p in parts) > 0

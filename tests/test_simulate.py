@@ -15,8 +15,10 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
-from gazekit import convert, session, simulate, stimuli, tables
+from gazekit import session, stimuli, tables
 from gazekit.cli import main
+from gazekit.convert import pipeline as conv
+from gazekit.simulate import simulator
 from tests.conftest import REPO, shared_path
 
 SPACING = (8.0, 1.5, 1.5)
@@ -36,13 +38,13 @@ def label_volume() -> np.ndarray:
 
 
 def test_centre_outwards_and_fitted_counts():
-    cfg = simulate.SimConfig(seed=1)
+    cfg = simulator.SimConfig(seed=1)
     cfg = dataclasses.replace(
         cfg, fitted={**cfg.fitted, "off_target_share": 0.0, "scan": {"first_sd": 0, "extra_mean": 0}}
     )
-    lay = simulate.layout(disc(r=20))
+    lay = simulator.layout(disc(r=20))
     rng = np.random.default_rng(0)
-    xy = simulate.plan_image(lay, 30, rng, cfg)
+    xy = simulator.plan_image(lay, 30, rng, cfg)
     r = np.hypot(xy[:, 0] - 40, xy[:, 1] - 30)
     assert (xy[0] == [40, 30]).all()  # first fixation: the image centre (first_sd = 0)
     assert r[1] < 3  # then the structure's centre
@@ -51,20 +53,20 @@ def test_centre_outwards_and_fitted_counts():
     assert rho > 0.8  # moving outwards
     # counts per image follow the fitted negative binomial: mean r (1 - p) / p
     c = cfg.fitted["count"]
-    draws = [simulate.draw_count(cfg.fitted, rng) for _ in range(4000)]
+    draws = [simulator.draw_count(cfg.fitted, rng) for _ in range(4000)]
     assert np.mean(draws) == pytest.approx(c["r"] * (1 - c["p"]) / c["p"], rel=0.05)
 
 
 def make_targets(tmp_path):
     vol = label_volume()
     stimuli.write_nifti(vol, tmp_path / "v.nii.gz", SPACING)
-    return [simulate.Target(vol, stimuli.load_one(tmp_path / "v.nii.gz"))]
+    return [simulator.Target(vol, stimuli.load_one(tmp_path / "v.nii.gz"))]
 
 
 def test_volume_dwell_proportional_to_area_and_tracker_error(tmp_path):
     targets = make_targets(tmp_path)
-    cfg = simulate.SimConfig(seed=4, lost_share=0.0, blink_prob=0.0)
-    meta, samples, events, truth = simulate.simulate_session(targets, cfg)
+    cfg = simulator.SimConfig(seed=4, lost_share=0.0, blink_prob=0.0)
+    meta, samples, events, truth = simulator.simulate_session(targets, cfg)
     vol = targets[0].labels
     per_slice = truth.groupby("slice_index").size()
     assert sorted(per_slice.index.tolist()) == [1, 2, 3, 4]  # only slices with structures are read
@@ -92,8 +94,8 @@ def test_volume_dwell_proportional_to_area_and_tracker_error(tmp_path):
 
 def test_lost_samples_and_blinks(tmp_path):
     targets = make_targets(tmp_path)
-    cfg = simulate.SimConfig(seed=2, lost_share=0.02, blink_prob=0.5)
-    _, samples, _, truth = simulate.simulate_session(targets, cfg)
+    cfg = simulator.SimConfig(seed=2, lost_share=0.02, blink_prob=0.5)
+    _, samples, _, truth = simulator.simulate_session(targets, cfg)
     invalid = ~samples["valid"].to_numpy()
     assert samples.loc[~samples["valid"], "x_screen_px"].isna().all()
     runs = np.diff(np.flatnonzero(np.diff(np.r_[0, invalid.astype(int), 0]) != 0))[::2]
@@ -103,9 +105,9 @@ def test_lost_samples_and_blinks(tmp_path):
 
 def test_reproducible_and_seed_matters(tmp_path):
     targets = make_targets(tmp_path)
-    a = simulate.simulate_session(targets, simulate.SimConfig(seed=7))
-    b = simulate.simulate_session(targets, simulate.SimConfig(seed=7))
-    c = simulate.simulate_session(targets, simulate.SimConfig(seed=8))
+    a = simulator.simulate_session(targets, simulator.SimConfig(seed=7))
+    b = simulator.simulate_session(targets, simulator.SimConfig(seed=7))
+    c = simulator.simulate_session(targets, simulator.SimConfig(seed=8))
     pd.testing.assert_frame_equal(a[1], b[1])
     pd.testing.assert_frame_equal(a[2], b[2])
     assert not a[1]["x_screen_px"].equals(c[1]["x_screen_px"])
@@ -158,8 +160,8 @@ def test_dicom_and_nifti_give_the_same_slice_order_and_fixation_table(tmp_path):
 
 def test_convert_session_with_external_viewer_log(tmp_path):
     targets = make_targets(tmp_path)
-    session.write_session(tmp_path / "s", *simulate.simulate_session(targets, simulate.SimConfig(seed=3)))
-    ref = convert.convert([tmp_path / "s"])[0]
+    session.write_session(tmp_path / "s", *simulator.simulate_session(targets, simulator.SimConfig(seed=3)))
+    ref = conv.convert([tmp_path / "s"])[0]
     ev = session.read_session(tmp_path / "s").viewer_events
     ev = ev.assign(t_ms=ev["t_ms"] - 1e6, flip_x=ev["flip_x"].astype(int), flip_y=ev["flip_y"].astype(int))
     ev.to_csv(tmp_path / "ev.csv", index=False)
@@ -217,10 +219,10 @@ def test_user_types_simulate_then_convert(tmp_path):
 
 def test_fidelity_on_real_kvasir_gaze():
     """Simulated (simulate -> session folder -> convert) vs real GazeMedSeg gaze on the same 80 Kvasir masks."""
-    from gazekit import simulate_fit
+    from gazekit.simulate import fit
 
     data = shared_path("kvasir-seg")
-    table = simulate_fit.fidelity(data, n_images=80, seed=1)
+    table = fit.fidelity(data, n_images=80, seed=1)
     rel = table["relative"]
     assert abs(rel["fixations_per_image_median"]) <= 0.20
     for q in ("duration_q25_ms", "duration_median_ms", "duration_q75_ms"):
@@ -242,7 +244,7 @@ def test_acdc_example_runs_on_one_volume(tmp_path, capsys):
 
 def test_ivt_positions_survive_an_invalid_stretch_between_fixations():
     """Regression: a blink between two fixations must not turn later fixation positions into NaN."""
-    from gazekit import events
+    from gazekit.convert import detectors
 
     t = np.arange(300) * 4.0
     valid = np.ones(300, bool)
@@ -252,7 +254,7 @@ def test_ivt_positions_survive_an_invalid_stretch_between_fixations():
         {"t_ms": t, "x_screen_px": np.where(valid, x, np.nan), "y_screen_px": np.where(valid, 500.0, np.nan),
          "valid": valid, "pupil": 3.0, "eye": "both"}
     )  # fmt: skip
-    fix = events.ivt(df, simulate.DEFAULT_SCREEN)
+    fix = detectors.ivt(df, simulator.DEFAULT_SCREEN)
     assert fix["screen_x_px"].tolist() == pytest.approx([500.0, 900.0])
 
 

@@ -17,8 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from gazekit import heatmaps, store, tables
+from gazekit import store, tables
 from gazekit.cli import main
+from gazekit.heatmaps import render
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,8 +77,8 @@ def test_store_round_trip_manifest_and_maps(study):
     assert pd.isna(man.loc["c", "file"]) and man.loc["c", "n_fixations"] == 0  # listed, no map
     assert st.get("c") is None
     # a: two readers -> mean of the readers' density maps (computed here from the pure function)
-    r1 = heatmaps.pyramid([20.3, 40.0], [15.7, 30.0], [300, 100], 6.0, 6.0, 48, 64, (1, 2, 4))
-    r2 = heatmaps.pyramid([60.2], [10.1], [500], 6.0, 6.0, 48, 64, (1, 2, 4))
+    r1 = render.pyramid([20.3, 40.0], [15.7, 30.0], [300, 100], 6.0, 6.0, 48, 64, (1, 2, 4))
+    r2 = render.pyramid([60.2], [10.1], [500], 6.0, 6.0, 48, 64, (1, 2, 4))
     for s in (1, 2, 4):
         got = st.get("a", None, s)
         assert got.shape == (48 // s, 64 // s)

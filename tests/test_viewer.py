@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gazekit import viewer
+from gazekit.convert import coordinates, viewer_log
 from gazekit.errors import GazekitError
 from gazekit.readers import Recording
 
@@ -34,7 +34,7 @@ def fixations(t, dur, sx, sy) -> pd.DataFrame:
 def test_majority_rule_by_hand():
     ev = events([(0, "vol", 0, 0, 0, 1, 0, False, False), (100, "vol", 1, 0, 0, 1, 0, False, False)])
     fix = fixations([80.0, 50.0, 10.0, 90.0], [120.0, 80.0, 20.0, 20.0], [5.0] * 4, [5.0] * 4)
-    got, warnings = viewer.map_fixations(fix, ev, SHAPES)
+    got, warnings = coordinates.map_fixations(fix, ev, SHAPES)
     # 80..200: 20 ms on slice 0, 100 ms on slice 1 -> 1; 50..130: 50 vs 30 -> 0; 90..110: tie 10/10 -> earlier
     assert got["slice_index"].tolist() == [1, 0, 0, 0]
     assert warnings == []
@@ -43,7 +43,7 @@ def test_majority_rule_by_hand():
 def test_fixation_before_log_and_blank_have_no_stimulus():
     ev = events([(100, "img", None, 0, 0, 1, 0, False, False), (300, "", None, 0, 0, 1, 0, False, False)])
     fix = fixations([0.0, 150.0, 400.0], [50.0, 50.0, 50.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
-    got, warnings = viewer.map_fixations(fix, ev, SHAPES)
+    got, warnings = coordinates.map_fixations(fix, ev, SHAPES)
     assert got["stimulus_id"].tolist() == ["", "img", ""]
     assert got["on_image"].tolist() == [False, True, False]
     assert "1 fixation(s) start before the first viewer event" in warnings[0]
@@ -53,14 +53,14 @@ def test_rotation_flip_zoom_pan_by_hand():
     # 2D image 50 wide x 40 high, rotated 90 deg clockwise, scale 2, top-left of the shown image at (100, 10).
     # Image point (x=10, y=5) -> after 90 deg cw rotation (u, v) = (H - y, x) = (35, 10) -> screen (170, 30).
     ev = events([(0, "img", None, 100, 10, 2, 90, False, False)])
-    got, _ = viewer.map_fixations(fixations([0.0], [100.0], [170.0], [30.0]), ev, SHAPES)
+    got, _ = coordinates.map_fixations(fixations([0.0], [100.0], [170.0], [30.0]), ev, SHAPES)
     assert (got["x_px"][0], got["y_px"][0]) == pytest.approx((10.0, 5.0))
     # with flip_x the image column mirrors: x = W - 10 = 40
     ev.loc[0, "flip_x"] = True
-    got, _ = viewer.map_fixations(fixations([0.0], [100.0], [170.0], [30.0]), ev, SHAPES)
+    got, _ = coordinates.map_fixations(fixations([0.0], [100.0], [170.0], [30.0]), ev, SHAPES)
     assert (got["x_px"][0], got["y_px"][0]) == pytest.approx((40.0, 5.0))
     # a point left of the shown image is off the image
-    got, _ = viewer.map_fixations(fixations([0.0], [100.0], [90.0], [30.0]), ev, SHAPES)
+    got, _ = coordinates.map_fixations(fixations([0.0], [100.0], [90.0], [30.0]), ev, SHAPES)
     assert not got["on_image"][0] and got["image_width_px"][0] == 50
 
 
@@ -82,7 +82,7 @@ def test_mapping_inverts_the_display(rot, fx, fy, scale, x0, y0, u, v):
     xf, yf = (w - x if fx else x), (h - y if fy else y)  # flip in image space, then rotate clockwise
     su, sv = {0: (xf, yf), 90: (h - yf, xf), 180: (w - xf, h - yf), 270: (yf, w - xf)}[rot]
     ev = events([(0, "vol", 2, x0, y0, scale, rot, fx, fy)])
-    got, _ = viewer.map_fixations(fixations([0.0], [10.0], [x0 + scale * su], [y0 + scale * sv]), ev, SHAPES)
+    got, _ = coordinates.map_fixations(fixations([0.0], [10.0], [x0 + scale * su], [y0 + scale * sv]), ev, SHAPES)
     assert got["x_px"][0] == pytest.approx(x, abs=1e-6) and got["y_px"][0] == pytest.approx(y, abs=1e-6)
     assert got["slice_index"][0] == 2
 
@@ -90,7 +90,7 @@ def test_mapping_inverts_the_display(rot, fx, fy, scale, x0, y0, u, v):
 def test_csv_layout_defaults_and_offset(tmp_path):
     p = tmp_path / "ev.csv"
     p.write_text("t_ms,stimulus_id,slice_index,x0_px,y0_px,scale,flip_y\n0,vol,3,10,20,1.5,1\n250.5,img,,0,0,2,false\n")
-    ev = viewer.read_viewer_events(p, clock_offset_ms=1000)
+    ev = viewer_log.read_viewer_events(p, clock_offset_ms=1000)
     assert ev["t_ms"].tolist() == [1000.0, 1250.5]
     assert ev["slice_index"][0] == 3 and pd.isna(ev["slice_index"][1])
     assert ev["rotation_deg"].tolist() == [0, 0] and ev["flip_y"].tolist() == [True, False]
@@ -111,18 +111,18 @@ def test_csv_bad_input(tmp_path, text, message):
     p = tmp_path / "ev.csv"
     p.write_text(text)
     with pytest.raises(GazekitError, match=message):
-        viewer.read_viewer_events(p)
+        viewer_log.read_viewer_events(p)
 
 
 def test_unknown_stimulus_slice_out_of_range_and_no_overlap():
     fix = fixations([0.0], [100.0], [1.0], [1.0])
     with pytest.raises(GazekitError, match="row 0, column 'stimulus_id': expected a known stimulus.*got 'other'"):
-        viewer.map_fixations(fix, events([(0, "other", None, 0, 0, 1, 0, False, False)]), SHAPES)
+        coordinates.map_fixations(fix, events([(0, "other", None, 0, 0, 1, 0, False, False)]), SHAPES)
     with pytest.raises(GazekitError, match=r"row 0, column 'slice_index': expected 0\.\.4 for 'vol', got 5"):
-        viewer.map_fixations(fix, events([(0, "vol", 5, 0, 0, 1, 0, False, False)]), SHAPES)
+        coordinates.map_fixations(fix, events([(0, "vol", 5, 0, 0, 1, 0, False, False)]), SHAPES)
     late = events([(5000, "img", None, 0, 0, 1, 0, False, False), (6000, "", None, 0, 0, 1, 0, False, False)])
     with pytest.raises(GazekitError, match="gaze 0..100 ms, viewer events 5000..6000 ms; check --clock-offset-ms"):
-        viewer.map_fixations(fix, late, SHAPES)
+        coordinates.map_fixations(fix, late, SHAPES)
 
 
 def test_apply_log_to_a_vendor_recording(tmp_path):
@@ -130,13 +130,13 @@ def test_apply_log_to_a_vendor_recording(tmp_path):
     p.write_text("t_ms,stimulus_id,x0_px,y0_px,scale\n0,img,100,100,2\n")
     fix = fixations([500.0, 900.0], [200.0, 200.0], [120.0, 50.0], [110.0, 50.0]).assign(session_id="s")
     rec = Recording("test", fixations=fix, stimuli={"img": {"width": 50, "height": 40}})
-    got, _ = viewer.apply_log(fix, rec, tmp_path / "export.tsv", p, clock_offset_ms=400.0)
+    got, _ = viewer_log.apply_log(fix, rec, tmp_path / "export.tsv", p, clock_offset_ms=400.0)
     assert got["x_px"].tolist() == pytest.approx([10.0, -25.0])
     assert got["y_px"].tolist() == pytest.approx([5.0, -25.0])
     assert got["on_image"].tolist() == [True, False]
     with pytest.raises(GazekitError, match="check --clock-offset-ms"):
-        viewer.apply_log(fix, rec, tmp_path / "export.tsv", p, clock_offset_ms=5000.0)
-    same, _ = viewer.apply_log(fix, rec, tmp_path / "export.tsv")  # no log: unchanged
+        viewer_log.apply_log(fix, rec, tmp_path / "export.tsv", p, clock_offset_ms=5000.0)
+    same, _ = viewer_log.apply_log(fix, rec, tmp_path / "export.tsv")  # no log: unchanged
     assert same is fix
 
 
@@ -192,5 +192,5 @@ def test_csv_round_trip_property(tmp_path_factory, rows):
     ev = events([(t, s, k if s == "vol" else None, x, -x, sc, r, f, not f) for t, s, k, x, sc, r, f in rows])
     p = tmp_path_factory.mktemp("csv") / "ev.csv"
     ev.assign(flip_x=ev["flip_x"].astype(int)).to_csv(p, index=False, float_format="%.17g")
-    got = viewer.read_viewer_events(p)
+    got = viewer_log.read_viewer_events(p)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), ev[got.columns].reset_index(drop=True), check_dtype=False)

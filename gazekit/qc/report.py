@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from gazekit import heatmaps, rendering, store, tables
+from gazekit import store, tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
+from gazekit.heatmaps import build, render
+from gazekit.heatmaps.stimulus_index import index_stimuli, load_slice
 from gazekit.qc import figures, metrics
-from gazekit.stimulus_index import index_stimuli, load_slice
 
 # session colours (RGB) for fixation markers, cycling
 PALETTE = ((255, 255, 255), (80, 220, 255), (255, 120, 200), (170, 255, 110), (255, 200, 60))
@@ -154,7 +155,7 @@ def _name(sid: str, sl) -> str:
 def build_report(
     table: str | Path,
     out: str | Path,
-    cfg: heatmaps.RenderConfig,
+    cfg: render.RenderConfig,
     store_dir: str | Path | None = None,
     stimuli: str | Path | None = None,
     labels: str | Path | None = None,
@@ -168,11 +169,11 @@ def build_report(
     index = index_stimuli(stimuli) if stimuli is not None else None
     label_index = index_stimuli(labels, dataset="label") if labels is not None else None
     st = store.open(store_dir) if store_dir is not None else None
-    sigma = heatmaps.Sigma(px=1.0) if st is not None else cfg.sigma  # with a store, plan() only places fixations
-    render_cfg = heatmaps.RenderConfig(
+    sigma = render.Sigma(px=1.0) if st is not None else cfg.sigma  # with a store, plan() only places fixations
+    render_cfg = render.RenderConfig(
         sigma, cfg.weight, cfg.norm, cfg.combine, cfg.boundary, (1,), None, cfg.display_scale
     )
-    jobs = {j.stimulus_id: j for j in rendering.plan(fix, meta, render_cfg, index, table)}
+    jobs = {j.stimulus_id: j for j in build.plan(fix, meta, render_cfg, index, table)}
     sessions = figures.session_figures(fix, meta)
     stim = figures.stimulus_figures(fix)
     out = Path(out)
@@ -193,7 +194,7 @@ def build_report(
                 rows.append(row)
                 continue
             shape = (job.image_height, job.image_width)
-            heat = _heatmap(st, sid, sl, shape) if st is not None else rendering.render_job(job, render_cfg)[sl][1]
+            heat = _heatmap(st, sid, sl, shape) if st is not None else build.render_job(job, render_cfg)[sl][1]
             sel = fix[(fix["stimulus_id"] == sid) & fix["on_image"].astype(bool)]
             sel = sel[sel["slice_index"].isna()] if sl is None else sel[sel["slice_index"] == sl]
             sel = sel[np.isfinite(sel["x_px"].to_numpy(float, na_value=np.nan))]

@@ -273,15 +273,6 @@ def pseudonym(name: str) -> str:
     return "r-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
 
 
-def stimulus_id(name: object) -> str:
-    """Vendor media name -> stimulus id: file name without directory and extension ("" when none)."""
-    if name is None or (isinstance(name, float) and np.isnan(name)) or pd.isna(name):
-        return ""
-    text = str(name).strip().replace("\\", "/").rsplit("/", 1)[-1]
-    stem, dot, ext = text.rpartition(".")
-    return stem if dot and stem and ext.isalnum() and len(ext) <= 5 else text
-
-
 def _encoding(path: Path) -> str:
     """utf-8 (with or without BOM) when the first 64 KiB decode as UTF-8, else cp1252."""
     with open(path, "rb") as fh:

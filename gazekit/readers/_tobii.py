@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import Recording
-from gazekit.readers._delimited import Dialect, check_not_truncated, iter_chunks, numbers, pseudonym, stimulus_id
+from gazekit.readers._delimited import Dialect, check_not_truncated, iter_chunks, numbers, pseudonym
+from gazekit.readers.base import Recording
+from gazekit.stimuli import stimulus_id
 
 _SEP = "\x1f"
 CUT_TOLERANCE_MS = 20.0  # a vendor duration may run one sample period (<= 16.7 ms at 60 Hz) past the last row

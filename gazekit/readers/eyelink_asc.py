@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording, decode_text
+from gazekit.readers.base import ReadOptions, Recording, decode_text
+from gazekit.stimuli import compile_pattern, stimulus_ids
 
 NAME = "eyelink-asc"
-TRIALID = r"^(?:-?\d+\s+)?TRIALID\s+(\S.*?)\s*$"
 EYE = {"L": "left", "R": "right", "LEFT": "left", "RIGHT": "right"}
 
 
@@ -137,16 +137,6 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     )
 
 
-def compile_pattern(pattern: str | None, path: Path) -> re.Pattern:
-    try:
-        rx = re.compile(pattern or TRIALID)
-    except re.error as exc:
-        raise GazekitError(path, "--stimulus-pattern", f"expected a regular expression ({exc})") from None
-    if rx.groups < 1:
-        raise GazekitError(path, "--stimulus-pattern", "expected a regular expression with a group (the id)")
-    return rx
-
-
 def _eyes(tok: list[str]) -> list[str]:
     return [EYE[t] for t in tok if t in ("LEFT", "RIGHT")]
 
@@ -237,26 +227,6 @@ def average_eyes(fix: pd.DataFrame) -> pd.DataFrame:
     rest_r = right.drop(index=ri)
     out = pd.concat([pairs, rest_l, rest_r, fix[~fix["eye"].isin(["left", "right"])]], ignore_index=True)
     return out.sort_values("t_start_ms", kind="stable").reset_index(drop=True)
-
-
-def stimulus_id(name: str) -> str:
-    """Vendor stimulus name -> id: the file name without directory and extension."""
-    name = name.strip().strip('"')
-    base = PureWindowsPath(PurePosixPath(name).name).name
-    stem = base.rsplit(".", 1)[0] if "." in base[1:] else base
-    return stem
-
-
-def stimulus_ids(messages: pd.DataFrame, pattern: re.Pattern, t_start: np.ndarray) -> np.ndarray:
-    """The id from the last message matching ``pattern`` (group 1) at or before each time [ms]; "" if none."""
-    ids = messages["text"].astype(str).str.extract(pattern, expand=False)
-    if isinstance(ids, pd.DataFrame):
-        ids = ids.iloc[:, 0]
-    hit = ids.notna().to_numpy()
-    times = messages["t_ms"].to_numpy()[hit]
-    names = np.array([stimulus_id(s) for s in ids[hit]] + [""], dtype=object)
-    k = np.searchsorted(times, t_start, side="right") - 1
-    return np.where(k >= 0, names[k], "")
 
 
 def _samples(path, lines, rows, blocks, t0, href, cut_last) -> pd.DataFrame | None:

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording, read_head
-from gazekit.readers._delimited import header_names, iter_chunks, numbers, pseudonym, sniff_dialect, stimulus_id
+from gazekit.readers._delimited import header_names, iter_chunks, numbers, pseudonym, sniff_dialect
+from gazekit.readers.base import ReadOptions, Recording, read_head
+from gazekit.stimuli import stimulus_id
 
 NAME = "fixation-report"
 _REQUIRED = ("CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_DURATION", "CURRENT_FIX_START")

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording, normalised_samples
-from gazekit.readers.eyelink_asc import stimulus_id
+from gazekit.readers.base import ReadOptions, Recording, normalised_samples
+from gazekit.stimuli import stimulus_id
 
 NAME = "gazepoint"
 REQUIRED = ("FPOGX", "FPOGY", "FPOGS", "FPOGD", "FPOGID", "FPOGV")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording, normalised_samples
+from gazekit.readers.base import ReadOptions, Recording, normalised_samples
 
 NAME = "pupil-core"
 FIXATION_COLS = ("start_timestamp", "duration", "norm_pos_x", "norm_pos_y")

@@ -2,7 +2,7 @@
 
 Picked when the input path is a folder (``gazekit convert SESSION_DIR``). The folder has no fixations:
 ``convert`` detects them on the samples (I-VT by default, ``--detect idt`` for I-DT) with the screen of
-``session.json``, then maps them through ``viewer_events.parquet`` (:func:`gazekit.viewer.apply_log`,
+``session.json``, then maps them through ``viewer_events.parquet`` (:func:`gazekit.convert.viewer_log.apply_log`,
 majority rule).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gazekit import session as sess
-from gazekit.readers import ReadOptions, Recording
+from gazekit.readers.base import ReadOptions, Recording
 
 NAME = "session"
 

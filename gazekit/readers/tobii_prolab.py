@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording, read_head
 from gazekit.readers._delimited import find_column, header_names, sniff_dialect, split_unit
 from gazekit.readers._tobii import Columns, read_rows
+from gazekit.readers.base import ReadOptions, Recording, read_head
 
 NAME = "tobii-prolab"
 _TIME_UNITS = {"ms": 1.0, "μs": 1e-3, "us": 1e-3, "": 1e-3}  # un-bracketed "Recording timestamp" is µs

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers import ReadOptions, Recording, normalised_samples
+from gazekit.readers.base import ReadOptions, Recording, normalised_samples
 
 NAME = "tobii-sdk"
 KEY = "left_gaze_point_on_display_area"

@@ -4,9 +4,10 @@ Used by ``gazekit convert`` between reading a file and building the fixation tab
 
 1. :func:`screen_for` resolves the screen from CLI options, a ``session.json`` (given, or next to the
    input) and what the file says, in that order of precedence.
-2. :func:`to_screen_px` turns normalised positions (``x_norm``/``y_norm``, ``screen_x_norm``/
-   ``screen_y_norm``, origin top-left) into screen px.
-3. :func:`fixations_for` picks vendor events or runs I-VT / I-DT (:mod:`gazekit.events`) on the samples.
+2. :func:`~gazekit.convert.coordinates.to_screen_px` turns normalised positions (``x_norm``/``y_norm``,
+   ``screen_x_norm``/``screen_y_norm``, origin top-left) into screen px.
+3. :func:`fixations_for` picks vendor events or runs I-VT / I-DT (:mod:`gazekit.convert.detectors`) on the
+   samples.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gazekit import events, quality
+from gazekit.convert import detectors
+from gazekit.convert.coordinates import to_screen_px
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen, resolve_screen, screen_fields_from_session_json
-from gazekit.readers import Recording
-from gazekit.readers.eyelink_asc import compile_pattern, stimulus_ids
+from gazekit.qc import data_quality
+from gazekit.readers.base import Recording
+from gazekit.stimuli import compile_pattern, stimulus_ids
 
 METHODS = ("vendor", "ivt", "idt")
 
@@ -38,33 +41,13 @@ def screen_for(rec: Recording, path: Path, cli_fields: dict, session_json: Path 
     return resolve_screen(cli_fields, json_fields, file_fields)
 
 
-def to_screen_px(rec: Recording, screen: Screen | None, path: Path) -> Recording:
-    """Recording with normalised positions turned into screen px (GazekitError if the resolution is unknown)."""
-    pairs = (("fixations", "screen_x_norm", "screen_y_norm", "screen_x_px", "screen_y_px"),)
-    pairs += (("samples", "x_norm", "y_norm", "x_screen_px", "y_screen_px"),)
-    out = dataclasses.replace(rec, screen=screen)
-    for attr, xn, yn, xp, yp in pairs:
-        df = getattr(rec, attr)
-        if df is None or xn not in df.columns:
-            continue
-        if screen is None:
-            raise GazekitError(
-                path, None, "positions are normalised: give --screen-px WxH (or a session.json with ScreenResolution)"
-            )
-        df = df.copy()
-        df[xp] = df.pop(xn).to_numpy(dtype=float) * screen.width_px
-        df[yp] = df.pop(yn).to_numpy(dtype=float) * screen.height_px
-        setattr(out, attr, df)
-    return out
-
-
 def fixations_for(
     rec: Recording, path: Path, method: str | None, params: dict, stimulus_pattern: str | None = None
 ) -> tuple[pd.DataFrame, dict]:
     """Fixations of one recording with a ``detector`` column, and what was done (for the metadata).
 
     ``method``: "vendor", "ivt", "idt", or None = vendor events when the file has them, else I-VT.
-    ``params`` override the detector's defaults (:class:`events.IVTParams` / :class:`events.IDTParams`).
+    ``params`` override the detector's defaults (:class:`detectors.IVTParams` / :class:`detectors.IDTParams`).
     """
     if method is None:
         method = "vendor" if rec.fixations is not None else "ivt"
@@ -83,8 +66,8 @@ def fixations_for(
         raise GazekitError(
             path, "--detect", f"{method} needs the screen geometry: give --screen-px, --screen-mm and --distance-mm"
         )
-    detector_params = events.make_params(method, **params)
-    fix = events.DETECTORS[method][0](rec.samples, rec.screen, detector_params)
+    detector_params = detectors.make_params(method, **params)
+    fix = detectors.DETECTORS[method][0](rec.samples, rec.screen, detector_params)
     if rec.messages is not None and not rec.messages.empty:
         fix["stimulus_id"] = stimulus_ids(
             rec.messages, compile_pattern(stimulus_pattern, path), fix["t_start_ms"].to_numpy()
@@ -97,7 +80,7 @@ def samples_quality(rec: Recording) -> dict:
     if rec.samples is None or rec.samples.empty:
         return {}
     nominal = {sid: info.get("nominal_rate_hz") for sid, info in rec.sessions.items()}
-    return quality.quality_by_session(rec.samples, rec.screen, nominal)
+    return data_quality.quality_by_session(rec.samples, rec.screen, nominal)
 
 
 def screen_meta(screen: Screen | None) -> dict | None:

@@ -25,8 +25,9 @@ column             required  meaning
 ``--clock-offset-ms D`` is added to every ``t_ms`` of the log to bring it onto the gaze clock
 (``t_gaze = t_viewer + D``).
 
-Mapping rule: a fixation is mapped through the display state on screen at its start; when the state
-changed during the fixation (a scroll, a pan), the fixation is **assigned by majority**: to the state
+Mapping rule (:func:`gazekit.convert.coordinates.map_fixations`): a fixation is mapped through the display
+state on screen at its start; when the state changed during the fixation (a scroll, a pan), the fixation is
+**assigned by majority**: to the state
 that was on screen for the longest part of its duration (the earlier one on a tie), and its position
 is mapped through that state. Fixations are never split (a split would create fixations shorter than
 any detector's minimum). Fixations outside the image keep their image coordinates with
@@ -41,8 +42,9 @@ import numpy as np
 import pandas as pd
 
 from gazekit import tables
+from gazekit.convert.coordinates import map_fixations
 from gazekit.errors import GazekitError
-from gazekit.geometry import ViewState
+from gazekit.session import Shapes
 
 CSV_REQUIRED = ("t_ms", "stimulus_id", "x0_px", "y0_px", "scale")
 CSV_DEFAULTS = {
@@ -55,8 +57,6 @@ CSV_DEFAULTS = {
 }
 _TRUE = {"1", "true", "yes", "t", "y"}
 _FALSE = {"0", "false", "no", "f", "n", ""}
-
-Shapes = dict[str, tuple[int | None, int, int]]  # stimulus_id -> (n_slices or None, height, width)
 
 
 def read_viewer_events(path: str | Path, clock_offset_ms: float = 0.0) -> pd.DataFrame:
@@ -123,117 +123,6 @@ def _read_csv(path: Path) -> pd.DataFrame:
     out = out[list(tables.VIEWER_EVENTS.names)]
     tables.to_arrow("viewer_events", out, path)  # validates rotation and scale
     return out
-
-
-def check_events(events: pd.DataFrame, shapes: Shapes, file: str | Path | None = None) -> None:
-    """Every event names a known stimulus (or "") and, for a volume, a slice inside it."""
-    for i, (sid, k) in enumerate(zip(events["stimulus_id"], events["slice_index"], strict=True)):
-        if pd.isna(sid) or sid == "":
-            continue
-        if sid not in shapes:
-            known = ", ".join(sorted(shapes)[:5]) + (" ..." if len(shapes) > 5 else "")
-            raise GazekitError(
-                file, f"row {i}, column 'stimulus_id'", f"expected a known stimulus ({known}), got {sid!r}"
-            )
-        n_slices = shapes[sid][0]
-        if n_slices is not None:
-            if pd.isna(k) or not 0 <= int(k) < n_slices:
-                raise GazekitError(
-                    file,
-                    f"row {i}, column 'slice_index'",
-                    f"expected 0..{n_slices - 1} for {sid!r}, got {'none' if pd.isna(k) else int(k)}",
-                )
-        elif not pd.isna(k):
-            raise GazekitError(
-                file, f"row {i}, column 'slice_index'", f"expected none for 2D image {sid!r}, got {int(k)}"
-            )
-
-
-def assign_states(t_start_ms: np.ndarray, duration_ms: np.ndarray, event_t_ms: np.ndarray) -> np.ndarray:
-    """Index of the display state each fixation belongs to (majority of its duration; -1 = before the log).
-
-    State ``j`` covers ``[event_t_ms[j], event_t_ms[j + 1])``, the last one without end.
-    """
-    t0 = np.asarray(t_start_ms, float)
-    t1 = t0 + np.asarray(duration_ms, float)
-    ev = np.asarray(event_t_ms, float)
-    first = np.searchsorted(ev, t0, side="right") - 1
-    last = np.searchsorted(ev, t1, side="left") - 1
-    state = first.copy()
-    for f in np.flatnonzero(last > first):
-        js = np.arange(first[f], last[f] + 1)
-        starts = np.maximum(ev[np.maximum(js, 0)], t0[f])
-        starts[js < 0] = t0[f]
-        ends = np.minimum(np.append(ev[js[1:]], np.inf), t1[f])
-        cover = ends - starts
-        cover[js < 0] = -1.0  # time before the log never wins over a shown state
-        state[f] = js[int(np.argmax(cover))]
-    return state
-
-
-def map_fixations(
-    fix: pd.DataFrame, events: pd.DataFrame, shapes: Shapes, file: str | Path | None = None
-) -> tuple[pd.DataFrame, list[str]]:
-    """Map fixations (``t_start_ms, duration_ms, screen_x_px, screen_y_px``) through a viewer log.
-
-    Returns the table with ``stimulus_id, slice_index, x_px, y_px, on_image, image_width_px,
-    image_height_px`` set, and warnings. Raises GazekitError when the log names an unknown stimulus or
-    a slice out of range, or when gaze and log do not overlap in time.
-    """
-    check_events(events, shapes, file)
-    fix = fix.copy()
-    warnings: list[str] = []
-    ev_t = events["t_ms"].to_numpy(float)
-    t0 = fix["t_start_ms"].to_numpy(float)
-    t1 = t0 + fix["duration_ms"].to_numpy(float)
-    if len(fix) and len(events):
-        end = ev_t[-1] if len(events) > 1 else np.inf
-        overlap = (t1 > ev_t[0]) & (t0 < end)
-        if not overlap.any():
-            raise GazekitError(
-                file,
-                "t_ms",
-                f"expected viewer events overlapping the gaze: gaze {t0.min():.0f}..{t1.max():.0f} ms, viewer events "
-                f"{ev_t[0]:.0f}..{ev_t[-1]:.0f} ms; check --clock-offset-ms",
-            )
-    elif len(fix):
-        raise GazekitError(file, None, "expected at least one viewer event")
-    state = assign_states(t0, fix["duration_ms"].to_numpy(float), ev_t) if len(events) else np.full(len(fix), -1)
-    n_before = int((state < 0).sum())
-    if n_before:
-        warnings.append(f"{n_before} fixation(s) start before the first viewer event: no stimulus assigned")
-    n = len(fix)
-    sid = np.full(n, "", dtype=object)
-    slice_index = pd.array([pd.NA] * n, dtype="Int64")
-    x = np.full(n, np.nan)
-    y = np.full(n, np.nan)
-    width = pd.array([pd.NA] * n, dtype="Int64")
-    height = pd.array([pd.NA] * n, dtype="Int64")
-    on = np.zeros(n, bool)
-    sx = fix["screen_x_px"].to_numpy(float)
-    sy = fix["screen_y_px"].to_numpy(float)
-    for j in np.unique(state[state >= 0]):
-        ev = events.iloc[int(j)]
-        if pd.isna(ev["stimulus_id"]) or ev["stimulus_id"] == "":
-            continue
-        rows = np.flatnonzero(state == j)
-        _, h, w = shapes[ev["stimulus_id"]]
-        view = ViewState(
-            int(w), int(h), float(ev["x0_px"]), float(ev["y0_px"]), float(ev["scale"]), int(ev["rotation_deg"]),
-            bool(ev["flip_x"]), bool(ev["flip_y"]),
-        )  # fmt: skip
-        xi, yi, inside = view.screen_to_image(sx[rows], sy[rows])
-        sid[rows] = ev["stimulus_id"]
-        if not pd.isna(ev["slice_index"]):
-            slice_index[rows] = int(ev["slice_index"])
-        x[rows], y[rows] = xi, yi
-        on[rows] = inside & np.isfinite(xi) & np.isfinite(yi)
-        width[rows], height[rows] = int(w), int(h)
-    fix["stimulus_id"] = sid
-    fix["slice_index"] = slice_index
-    fix["x_px"], fix["y_px"], fix["on_image"] = x, y, on
-    fix["image_width_px"], fix["image_height_px"] = width, height
-    return fix, warnings
 
 
 def stimulus_shapes(paths: tuple[Path, ...] | list[Path]) -> Shapes:

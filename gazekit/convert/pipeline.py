@@ -1,8 +1,10 @@
 """Orchestration of ``gazekit convert``: read -> (detect) -> map to images -> one fixation table.
 
-Readers return fixations with whatever positions their source knows (see :func:`map_to_images` for
-the internal columns); this module turns them into image coordinates, fills the table's defaults and
-joins all inputs into one table sorted by session then time.
+Per input file: read (:mod:`gazekit.readers`) -> screen, px and detection
+(:mod:`gazekit.convert.detection`) -> viewer log, when there is one (:mod:`gazekit.convert.viewer_log`) ->
+image coordinates (:mod:`gazekit.convert.coordinates`, see :func:`~gazekit.convert.coordinates.map_to_images`
+for the internal columns); then this module fills the table's defaults and joins all inputs into one table
+sorted by session then time.
 """
 
 from __future__ import annotations
@@ -13,14 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gazekit import readers, tables, viewer
-from gazekit import samples as gaze_samples
+from gazekit import readers, tables
+from gazekit.convert import detection, viewer_log
+from gazekit.convert.coordinates import GEOMETRY, map_to_images
 from gazekit.errors import GazekitError
-from gazekit.geometry import ViewState
-from gazekit.readers import ReadOptions, Recording
-
-# Columns a reader may add for the mapping step; dropped from the final table.
-GEOMETRY = ("x_norm", "y_norm", "media_x0_px", "media_y0_px", "media_width_px", "media_height_px")
+from gazekit.readers.base import ReadOptions, Recording
 
 
 @dataclass(frozen=True)
@@ -36,91 +35,12 @@ class ConvertOptions:
     image_rect: tuple[float, float, float, float] | None = None
     image_size: tuple[int, int] | None = None
     detect: str | None = None  # vendor / ivt / idt; None: vendor events when the file has them, else ivt
-    detect_params: tuple[tuple[str, object], ...] = ()  # events.IVTParams / IDTParams overrides
+    detect_params: tuple[tuple[str, object], ...] = ()  # detectors.IVTParams / IDTParams overrides
     screen: tuple[tuple[str, float], ...] = ()  # from --screen-px / --screen-mm / --distance-mm
     session_json: Path | None = None  # default: session.json next to each input
     viewer_events: Path | None = None  # a viewer-event log (CSV/Parquet) to map fixations through
     clock_offset_ms: float = 0.0  # added to the log's times (t_gaze = t_viewer + offset)
     stimuli: tuple[Path, ...] = ()  # stimulus files/folders giving the sizes the log refers to
-
-
-def map_to_images(fix: pd.DataFrame, opts: ConvertOptions, path: Path | None = None) -> pd.DataFrame:
-    """Image coordinates ``x_px, y_px`` [image px] and ``on_image`` for each fixation, first source that applies:
-
-    1. ``--image-rect``: screen position (``screen_x_px/screen_y_px``) through a :class:`ViewState` at the rect;
-    2. the export's own geometry: ``media_x0_px, media_y0_px`` (screen position of the media),
-       ``media_width_px`` (its size on screen) and ``image_width_px/image_height_px`` (original size);
-    3. normalised media coordinates ``x_norm, y_norm`` times the image size;
-    4. image px the reader gave (``x_px, y_px``), checked against the image size when known.
-    Otherwise ``x_px``/``y_px`` stay empty and ``on_image`` is false.
-    """
-    fix = fix.copy()
-    n = len(fix)
-
-    def col(name: str) -> np.ndarray:
-        return fix[name].to_numpy(dtype=float, na_value=np.nan, copy=True) if name in fix else np.full(n, np.nan)
-
-    width, height = col("image_width_px"), col("image_height_px")
-    if opts.image_size:
-        no_size = ~(np.isfinite(width) & np.isfinite(height))
-        width = np.where(no_size, opts.image_size[0], width)
-        height = np.where(no_size, opts.image_size[1], height)
-    x, y = col("x_px"), col("y_px")
-    on = np.zeros(n, bool)
-    done = np.zeros(n, bool)
-    sx, sy = col("screen_x_px"), col("screen_y_px")
-    if opts.image_rect:
-        x0, y0, w, h = opts.image_rect
-        width = np.where(np.isfinite(width), width, w)
-        height = np.where(np.isfinite(height), height, h)
-        for (wi, hi), rows in _groups(width, height):
-            scale = w / wi
-            if abs(h - hi * scale) > 1.0:
-                raise GazekitError(
-                    path,
-                    "--image-rect",
-                    f"expected a rect with the image's aspect ratio ({wi:g}x{hi:g} px), got {w:g}x{h:g}",
-                )
-            view = ViewState(int(wi), int(hi), x0_px=x0, y0_px=y0, scale=scale)
-            x[rows], y[rows], on[rows] = view.screen_to_image(sx[rows], sy[rows])
-        done[:] = True
-    mx0, my0, mw = col("media_x0_px"), col("media_y0_px"), col("media_width_px")
-    geo = ~done & np.isfinite(mx0) & np.isfinite(my0) & np.isfinite(mw) & (mw > 0) & np.isfinite(width) & (width > 0)
-    for (a, b, c, wi, hi), rows in _groups(mx0, my0, mw, width, height, where=geo):
-        view = ViewState(int(wi), int(hi), x0_px=a, y0_px=b, scale=c / wi)
-        x[rows], y[rows], on[rows] = view.screen_to_image(sx[rows], sy[rows])
-    done |= geo
-    nx, ny = col("x_norm"), col("y_norm")
-    norm = ~done & np.isfinite(nx) & np.isfinite(ny)
-    if (norm & ~np.isfinite(width)).any():
-        raise GazekitError(
-            path, None, "coordinates are normalised to the image but its size is unknown: give --image-size W,H"
-        )
-    x[norm], y[norm] = nx[norm] * width[norm], ny[norm] * height[norm]
-    on[norm] = (nx[norm] >= 0) & (nx[norm] < 1) & (ny[norm] >= 0) & (ny[norm] < 1)
-    done |= norm
-    given = ~done
-    unsized = ~(np.isfinite(width) & np.isfinite(height))
-    on[given] = (
-        (x[given] >= 0) & (y[given] >= 0) & (unsized[given] | ((x[given] < width[given]) & (y[given] < height[given])))
-    )
-    finite = np.isfinite(x) & np.isfinite(y)
-    fix["x_px"], fix["y_px"] = np.where(finite, x, np.nan), np.where(finite, y, np.nan)
-    fix["on_image"] = on & finite
-    for name, values in (("image_width_px", width), ("image_height_px", height)):
-        if np.isfinite(values).any():
-            fix[name] = pd.array(np.where(np.isfinite(values), values, np.nan), dtype="Float64").astype("Int64")
-    return fix.drop(columns=[c for c in GEOMETRY if c in fix])
-
-
-def _groups(*arrays: np.ndarray, where: np.ndarray | None = None):
-    """(key values, row indices) for each distinct combination of ``arrays`` on the rows in ``where``."""
-    rows = np.flatnonzero(np.ones(len(arrays[0]), bool) if where is None else where)
-    if not len(rows):
-        return
-    keys = pd.DataFrame({i: a[rows] for i, a in enumerate(arrays)})
-    for key, idx in keys.groupby(list(keys.columns), sort=False, dropna=False).indices.items():
-        yield (key if isinstance(key, tuple) else (key,)), rows[idx]
 
 
 def finalize(fix: pd.DataFrame, rec: Recording) -> pd.DataFrame:
@@ -175,7 +95,7 @@ def convert(
     seen: dict[str, str] = {}
     for path in map(Path, inputs):
         rec = readers.read(path, opts.read)
-        fix, rec, info = gaze_samples.process(
+        fix, rec, info = detection.process(
             rec, path, opts.detect, dict(opts.detect_params), dict(opts.screen), opts.session_json,
             opts.read.stimulus_pattern,
         )  # fmt: skip
@@ -185,16 +105,16 @@ def convert(
             samples.append(rec.samples)
         scales: dict[str, float] = {}
         if opts.viewer_events is not None or rec.viewer_events is not None:  # the log supersedes export geometry
-            fix, rec = viewer.apply_log(fix, rec, path, opts.viewer_events, opts.clock_offset_ms, opts.stimuli)
+            fix, rec = viewer_log.apply_log(fix, rec, path, opts.viewer_events, opts.clock_offset_ms, opts.stimuli)
             fix = fix.drop(columns=[c for c in GEOMETRY if c in fix])
-            log = rec.viewer_events if opts.viewer_events is None else viewer.read_viewer_events(opts.viewer_events)
+            log = rec.viewer_events if opts.viewer_events is None else viewer_log.read_viewer_events(opts.viewer_events)
             scales = display_scales(log)
         for session in rec.sessions.values():  # geometry for --sigma-deg in render-heatmaps
             if info["screen"] and all(info["screen"].get(k) for k in ("width_mm", "height_mm", "distance_mm")):
                 session.setdefault("screen", info["screen"])
             if scales:
                 session.setdefault("display_scales", scales)
-        fix = map_to_images(fix, opts, path)
+        fix = map_to_images(fix, opts.image_rect, opts.image_size, path)
         if opts.drop_unassigned:
             fix = fix[fix["stimulus_id"].fillna("") != ""]
         for sid in rec.sessions:

@@ -1,6 +1,6 @@
 """Fit the simulated reader to real gaze, and measure the simulator's fidelity against it.
 
-``python -m gazekit.simulate_fit fit --data ../shared/data/kvasir-seg -o gazekit/data/simulator_kvasir.json``
+``python -m gazekit.simulate.fit fit --data ../shared/data/kvasir-seg -o gazekit/data/simulator_kvasir.json``
 fits, from the GazeMedSeg fixation report (``fixations.csv``) and the Kvasir masks:
 
 - fixations per image: negative binomial, maximum likelihood (``r``; ``p = r / (r + mean)``);
@@ -15,7 +15,7 @@ fits, from the GazeMedSeg fixation report (``fixations.csv``) and the Kvasir mas
   share so that the simulated share of fixations inside the polyp (early fixations 2-4, and all
   fixations) and the Dice of the GazeMedSeg heatmap at 0.5 match the real ones (sum of absolute errors).
 
-``python -m gazekit.simulate_fit fidelity --data ../shared/data/kvasir-seg [--n-images N]`` simulates a
+``python -m gazekit.simulate.fit fidelity --data ../shared/data/kvasir-seg [--n-images N]`` simulates a
 session on the masks, converts it with the same path as real data (I-VT + viewer mapping) and prints the
 real-vs-simulated table (README section "Simulated reading sessions").
 """
@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from gazekit import heatmaps
 from gazekit import session as sess
-from gazekit import simulate as sim
 from gazekit import stimuli as stim
+from gazekit.heatmaps import render
+from gazekit.simulate import simulator as sim
 
 CANVAS_PX = 768  # GazeMedSeg heatmap recipe: a 768x768 canvas, Gaussian sigma 70 canvas px
 CANVAS_SIGMA_PX = 70.0
@@ -166,7 +166,7 @@ def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
     away = order.loc[~order["inside"] & (order["order"] > 0) & (order["distance"] > 0), "distance"].to_numpy()
     o_sigma, _, o_scale = stats.lognorm.fit(away, floc=0)
     fitted = {
-        "source": "GazeMedSeg Kvasir-SEG fixations.csv (EyeLink 1000), fitted by gazekit.simulate_fit",
+        "source": "GazeMedSeg Kvasir-SEG fixations.csv (EyeLink 1000), fitted by gazekit.simulate.fit",
         "n_images": int(len(counts)),
         "n_fixations": int(len(real)),
         "count": fit_negative_binomial(counts),
@@ -222,16 +222,16 @@ def fit(data: Path, n_calibration: int = 150, seed: int = 0) -> dict:
 
 # ------------------------------------------------------------------ fidelity
 def gazemedseg_heatmap(x_px: np.ndarray, y_px: np.ndarray, w_ms: np.ndarray, height: int, width: int) -> np.ndarray:
-    """GazeMedSeg's heatmap recipe rendered with :mod:`gazekit.heatmaps`: duration-weighted Gaussians with
+    """GazeMedSeg's heatmap recipe rendered with :mod:`gazekit.heatmaps.render`: duration-weighted Gaussians with
     sigma = 70/768 of the image size per axis (their 768x768 canvas), reflected at the borders (as scipy's
     gaussian_filter), evaluated exactly at the image's pixel centres, min-max normalised."""
     frac = CANVAS_SIGMA_PX / CANVAS_PX
     n = len(np.asarray(x_px))
-    hm = heatmaps.render(
+    hm = render.render(
         np.asarray(x_px, float), np.asarray(y_px, float), np.asarray(w_ms, float),
         np.full(n, frac * width), np.full(n, frac * height), height, width, boundary="reflect",
     )  # fmt: skip
-    return heatmaps.normalise(hm, "minmax")
+    return render.normalise(hm, "minmax")
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -263,7 +263,7 @@ def metrics(fix: pd.DataFrame, masks: dict[str, np.ndarray]) -> dict:
 
 def fidelity(data: Path, n_images: int | None = None, seed: int = 0, cfg: sim.SimConfig | None = None) -> pd.DataFrame:
     """Real vs simulated (simulate -> session folder -> convert) on the same Kvasir images; one row per metric."""
-    from gazekit import convert
+    from gazekit.convert import pipeline as conv
 
     real = read_real(data)
     ids = real["image"].drop_duplicates().to_numpy()
@@ -274,7 +274,7 @@ def fidelity(data: Path, n_images: int | None = None, seed: int = 0, cfg: sim.Si
     targets = [sim.Target(masks[i], stim.load_image(data / "images" / f"{i}.jpg")) for i in ids]
     with tempfile.TemporaryDirectory() as tmp:
         out = sess.write_session(Path(tmp) / "session", *sim.simulate_session(targets, cfg, f"sim-{cfg.seed}"))
-        fix, _ = convert.convert([out])
+        fix, _ = conv.convert([out])
     got = fix[fix["on_image"]].rename(columns={"stimulus_id": "image"})
     r = metrics(real[real["image"].isin(set(ids))], masks)
     s = metrics(got, masks)
@@ -286,7 +286,7 @@ def fidelity(data: Path, n_images: int | None = None, seed: int = 0, cfg: sim.Si
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m gazekit.simulate_fit", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m gazekit.simulate.fit", description=__doc__.split("\n")[0])
     ap.add_argument("what", choices=["fit", "fidelity"])
     ap.add_argument("--data", type=Path, required=True, help="the kvasir-seg folder (fixations.csv, masks/, images/)")
     ap.add_argument("-o", "--output", type=Path, help="fit: where to write the JSON")

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from gazekit import heatmaps, store, tables
+from gazekit import store, tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
-from gazekit.stimulus_index import StimulusInfo, index_stimuli
+from gazekit.heatmaps import render
+from gazekit.heatmaps.stimulus_index import StimulusInfo, index_stimuli
 
 SIZE_HINT = (
     "give --stimuli IMAGE_FOLDER, or image_width_px/image_height_px columns in the table, or a 'stimuli' "
@@ -127,10 +128,10 @@ def _screen(session: dict) -> Screen | None:
     return None
 
 
-def _sigmas(use: pd.DataFrame, idx: np.ndarray, cfg: heatmaps.RenderConfig, meta: dict, h: int, w: int, file):
+def _sigmas(use: pd.DataFrame, idx: np.ndarray, cfg: render.RenderConfig, meta: dict, h: int, w: int, file):
     n = len(idx)
     if cfg.sigma.deg is None:
-        return heatmaps.sigma_px_per_fixation(cfg.sigma, w, h, n)
+        return render.sigma_px_per_fixation(cfg.sigma, w, h, n)
     rows = use.iloc[idx]
     sessions = meta.get("sessions") or {}
     screens, scales = [], []
@@ -154,7 +155,7 @@ def _sigmas(use: pd.DataFrame, idx: np.ndarray, cfg: heatmaps.RenderConfig, meta
             )
         screens.append(scr)
         scales.append(float(ds))
-    return heatmaps.sigma_px_per_fixation(
+    return render.sigma_px_per_fixation(
         cfg.sigma, w, h, n, screens,
         rows["screen_x_px"].to_numpy(float, na_value=np.nan),
         rows["screen_y_px"].to_numpy(float, na_value=np.nan),
@@ -165,7 +166,7 @@ def _sigmas(use: pd.DataFrame, idx: np.ndarray, cfg: heatmaps.RenderConfig, meta
 def plan(
     fix: pd.DataFrame,
     meta: dict,
-    cfg: heatmaps.RenderConfig,
+    cfg: render.RenderConfig,
     stimuli: dict[str, StimulusInfo] | None = None,
     file: str | Path | None = None,
 ) -> list[Job]:
@@ -227,18 +228,18 @@ def plan(
     return jobs
 
 
-def render_job(job: Job, cfg: heatmaps.RenderConfig) -> dict[int | None, dict[int, np.ndarray]]:
+def render_job(job: Job, cfg: render.RenderConfig) -> dict[int | None, dict[int, np.ndarray]]:
     """{slice_index: {scale: map}} of one stimulus (pure)."""
     out = {}
     for sg in job.slices:
-        out[sg.slice_index] = heatmaps.pyramid(
+        out[sg.slice_index] = render.pyramid(
             sg.x, sg.y, sg.weight, sg.sigma_x, sg.sigma_y, job.height, job.width, cfg.scales,
             cfg.norm, cfg.boundary, sg.reader, cfg.combine,
         )  # fmt: skip
     return out
 
 
-def _write_job(args: tuple[Job, heatmaps.RenderConfig, str, bool]) -> list[dict]:
+def _write_job(args: tuple[Job, render.RenderConfig, str, bool]) -> list[dict]:
     job, cfg, root, nifti = args
     maps = render_job(job, cfg)
     rows = []
@@ -288,7 +289,7 @@ def _write_nifti(root: Path, job: Job, order: list, maps: np.ndarray) -> str:
 def build_store(
     table: str | Path,
     out: str | Path,
-    cfg: heatmaps.RenderConfig,
+    cfg: render.RenderConfig,
     stimuli: str | Path | None = None,
     workers: int = 1,
     shard: tuple[int, int] | None = None,
@@ -328,7 +329,7 @@ def build_store(
             bar.update()
         bar.close()
         manifest = pd.DataFrame(
-            rows, columns=list(store.MANIFEST.names) + ["image_height", "image_width", "sigma_px", "nifti"]
+            rows, columns=list(tables.MANIFEST.names) + ["image_height", "image_width", "sigma_px", "nifti"]
         )
         manifest["slice_index"] = pd.array(manifest["slice_index"], dtype="Int64")
         if not nifti:

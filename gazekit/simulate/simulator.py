@@ -1,7 +1,7 @@
 """Reading-session simulator: label maps in, a session folder (samples + viewer events) out.
 
 The simulated reader follows the protocol of GazeMedSeg's annotators, with statistics fitted to the real
-Kvasir gaze (``gazekit/data/simulator_kvasir.json``, made by :mod:`gazekit.simulate_fit`):
+Kvasir gaze (``gazekit/data/simulator_kvasir.json``, made by :mod:`gazekit.simulate.fit`):
 
 1. **Scanpath per image** (:func:`plan_image`): ``n`` fixations, ``n`` drawn from the fitted negative
    binomial of fixations per image. The first fixation lands near the image centre and
@@ -486,9 +486,9 @@ def _label_stem(stem: str) -> str:
 
 def _image_for(label_path: Path, images: Path) -> Path:
     """The image (file or DICOM folder) in ``images`` whose stem equals the label's (label suffix dropped)."""
-    want = {stim.file_stem(label_path), _label_stem(stim.file_stem(label_path))}
+    want = {stim.stimulus_id(label_path), _label_stem(stim.stimulus_id(label_path))}
     for p in sorted(images.iterdir()):
-        if stim.file_stem(p) in want and not p.name.startswith("."):
+        if stim.stimulus_id(p) in want and not p.name.startswith("."):
             return p
     raise GazekitError(images, None, f"expected an image named like {sorted(want)[0]!r} (for {label_path.name})")
 

@@ -13,12 +13,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from gazekit.geometry import Screen
 
@@ -96,12 +92,3 @@ def format_quality(quality: dict) -> list[str]:
                 parts.append(f"precision RMS-S2S {q['precision_rms_s2s_deg']:.3f} deg")
             lines.append(", ".join(parts))
     return lines
-
-
-def parquet_meta(path: str | Path) -> dict:
-    """The ``gazekit`` metadata entry of a Parquet file ({} when absent or unreadable)."""
-    try:
-        raw = (pq.read_schema(path).metadata or {}).get(b"gazekit")
-    except (OSError, ValueError):
-        return {}
-    return json.loads(raw) if raw else {}
