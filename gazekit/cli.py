@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
 from gazekit import __version__
-from gazekit.errors import GazekitError
-
-
-def user_errors(func):
-    """Print a GazekitError as one line on stderr and exit 2 (no traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except GazekitError as exc:
-            click.echo(f"error: {exc.one_line()}", err=True)
-            sys.exit(2)
-
-    return wrapper
+from gazekit.errors import GazekitError, user_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 class GazekitError(Exception):
@@ -23,3 +27,20 @@ class GazekitError(Exception):
         prefix = ", ".join(parts)
         text = f"{prefix}: {self.expected}" if prefix else self.expected
         return " ".join(text.split())
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator of a CLI command (gazekit's and hgdtgl's): a GazekitError becomes one line
+    ``error: ...`` on stderr and exit code 2, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except GazekitError as exc:
+            import click  # only the CLIs use this; importing gazekit.errors stays dependency-free
+
+            click.echo(f"error: {exc.one_line()}", err=True)
+            sys.exit(2)
+
+    return wrapper

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 
 import click
 
-from gazekit.errors import GazekitError
+from gazekit.errors import GazekitError, user_errors
 from hgdtgl import __version__
-
-
-def user_errors(fn):
-    """Turn GazekitError into one line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except GazekitError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,9 +23,7 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option(
     "--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML of options; CLI wins."
 )
-@click.option(
-    "--data", type=click.Path(exists=True), help="[required] Dataset folder or a .npz from `hgdtgl pack`."
-)
+@click.option("--data", type=click.Path(exists=True), help="[required] Dataset folder or a .npz from `hgdtgl pack`.")
 @click.option("--format", "format_", type=FORMATS, help="Dataset format (default: detected).")
 @click.option("--gaze-dir", type=click.Path(exists=True, file_okay=False), help="gazekit heatmap store.")
 @click.option("--train-list", type=click.Path(exists=True, dir_okay=False), help="A .list replacing the training list.")

@@ -55,6 +55,10 @@ def test_agreement_by_hand():
     heat = np.zeros((4, 6))
     heat[1:3, 3:6] = 1.0  # 6 px, 4 of them in the target
     assert m.heatmap_dice(heat, target, 0.5) == pytest.approx(2 * 4 / 12)
+    heat[1, 2] = 0.5  # exactly at the threshold after min-max normalisation: counted (">= 0.5", README)
+    assert m.heatmap_dice(heat, target, 0.5) == pytest.approx(2 * 5 / 13)
+    assert m.heatmap_mask(np.full((2, 2), 3.0)).sum() == 0  # a flat map selects nothing
+    assert m.iou(heat >= 0.5, target) == pytest.approx(5 / 8)  # 5 shared of 7 + 6 - 5 pixels
     assert m.dice(np.zeros(3, bool), np.zeros(3, bool)) == 1.0
     rows, cols = m.positives_at([0.0, 5.9], [3.99, 0.0], (4, 6)).nonzero()
     assert rows.tolist() == [0, 3] and cols.tolist() == [5, 0]

@@ -17,25 +17,14 @@ import cv2
 import numpy as np
 
 import gazekit.store
-
-
-def dice_iou(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
-    """Dice and IoU of two boolean masks (1, 1 when both are empty)."""
-    inter = float(np.logical_and(pred, gt).sum())
-    total = float(pred.sum() + gt.sum())
-    union = total - inter
-    if total == 0:
-        return 1.0, 1.0
-    return 2 * inter / total, inter / union
+from gazekit.qc import metrics
 
 
 def gaze_mask(heat: np.ndarray, shape: tuple[int, int], threshold: float) -> np.ndarray:
-    """Boolean mask: the heatmap min-max normalised, resized to ``shape`` (H, W), >= ``threshold``."""
+    """Boolean mask: the heatmap resized to ``shape`` (H, W), then min-max normalised and ``>= threshold``
+    (:func:`gazekit.qc.metrics.heatmap_mask`, the rule of every "heatmap Dice at 0.5")."""
     h = cv2.resize(heat.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    lo, hi = float(h.min()), float(h.max())
-    if hi <= lo:
-        return np.zeros(shape, dtype=bool)
-    return (h - lo) / (hi - lo) >= threshold
+    return metrics.heatmap_mask(h, threshold)
 
 
 def evaluate_store(store_dir: str, names: list[str], masks_dir: Path, threshold: float) -> tuple[float, float, int]:
@@ -50,9 +39,9 @@ def evaluate_store(store_dir: str, names: list[str], masks_dir: Path, threshold:
             dices.append(0.0)
             ious.append(0.0)
             continue
-        d, j = dice_iou(gaze_mask(heat, gt.shape, threshold), gt)
-        dices.append(d)
-        ious.append(j)
+        pred = gaze_mask(heat, gt.shape, threshold)
+        dices.append(metrics.dice(pred, gt))
+        ious.append(metrics.iou(pred, gt))
     return float(np.mean(dices)), float(np.mean(ious)), missing
 
 

@@ -32,9 +32,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from gazekit import readers
 from gazekit import session as sess
 from gazekit import stimuli as stim
+from gazekit.convert.coordinates import map_to_images
 from gazekit.heatmaps import render
+from gazekit.qc.metrics import heatmap_dice
+from gazekit.readers import fixation_report
+from gazekit.readers.base import ReadOptions
 from gazekit.simulate import simulator as sim
 
 CANVAS_PX = 768  # GazeMedSeg heatmap recipe: a 768x768 canvas, Gaussian sigma 70 canvas px
@@ -42,17 +47,20 @@ CANVAS_SIGMA_PX = 70.0
 
 
 def read_real(data: Path) -> pd.DataFrame:
-    """The GazeMedSeg fixation report as ``image, t_start_ms, duration_ms, x_px, y_px, width, height``."""
-    df = pd.read_csv(data / "fixations.csv")
+    """The GazeMedSeg fixation report (``fixations.csv``, read by the ``fixation-report`` reader, positions
+    through :func:`gazekit.convert.coordinates.map_to_images`) as ``image, t_start_ms, duration_ms, x_px,
+    y_px, width, height``."""
+    rec = readers.read(data / "fixations.csv", ReadOptions(format=fixation_report.NAME))
+    fix = map_to_images(rec.fixations)
     out = pd.DataFrame(
         {
-            "image": df["IMAGE"].astype(str).str.replace(r"\.[^.]+$", "", regex=True),
-            "t_start_ms": df["CURRENT_FIX_START"].astype(float),
-            "duration_ms": df["CURRENT_FIX_DURATION"].astype(float),
-            "x_px": df["CURRENT_FIX_X"] * df["IMAGE_WIDTH"],
-            "y_px": df["CURRENT_FIX_Y"] * df["IMAGE_HEIGHT"],
-            "width": df["IMAGE_WIDTH"].astype(int),
-            "height": df["IMAGE_HEIGHT"].astype(int),
+            "image": fix["stimulus_id"].astype(str),
+            "t_start_ms": fix["t_start_ms"].astype(float),
+            "duration_ms": fix["duration_ms"].astype(float),
+            "x_px": fix["x_px"].astype(float),
+            "y_px": fix["y_px"].astype(float),
+            "width": fix["image_width_px"].astype(int),
+            "height": fix["image_height_px"].astype(int),
         }
     )
     return out.sort_values(["image", "t_start_ms"], kind="stable").reset_index(drop=True)
@@ -143,7 +151,7 @@ def _planned_inside(
         every.extend(ins)
         if with_dice:
             hm = gazemedseg_heatmap(x, y, sim.draw_durations(fitted, n, rng), *m.shape)
-            dices.append(dice(hm >= 0.5, m > 0))
+            dices.append(heatmap_dice(hm, m > 0))
     return float(np.mean(early)), float(np.mean(every)), float(np.mean(dices)) if dices else float("nan")
 
 
@@ -234,12 +242,6 @@ def gazemedseg_heatmap(x_px: np.ndarray, y_px: np.ndarray, w_ms: np.ndarray, hei
     return render.normalise(hm, "minmax")
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice of two boolean masks (1 when both are empty)."""
-    s = a.sum() + b.sum()
-    return 1.0 if s == 0 else float(2 * np.logical_and(a, b).sum() / s)
-
-
 def metrics(fix: pd.DataFrame, masks: dict[str, np.ndarray]) -> dict:
     """Fixations per image (median), duration quartiles, share inside the mask, heatmap Dice at 0.5."""
     counts, ins, dices = [], [], []
@@ -249,7 +251,7 @@ def metrics(fix: pd.DataFrame, masks: dict[str, np.ndarray]) -> dict:
         ins.extend(inside(m, g["x_px"].to_numpy(), g["y_px"].to_numpy()))
         if len(g):
             hm = gazemedseg_heatmap(g["x_px"], g["y_px"], g["duration_ms"], *m.shape)
-            dices.append(dice(hm >= 0.5, m > 0))
+            dices.append(heatmap_dice(hm, m > 0))
     q = np.quantile(fix["duration_ms"], [0.25, 0.5, 0.75])
     return {
         "fixations_per_image_median": float(np.median(counts)),
