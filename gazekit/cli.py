@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from gazekit import __version__
 from gazekit.errors import GazekitError, user_errors
+from gazekit.version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -23,10 +23,11 @@ from typing import Any
 
 import pandas as pd
 
-from gazekit import __version__, tables
+from gazekit import tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
+from gazekit.version import __version__
 
 # Part-file folders of a recording in progress (gazekit record writes them; --recover compacts them).
 PARTS = {"samples": "samples.parts", "viewer_events": "viewer_events.parts"}

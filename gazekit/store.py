@@ -26,10 +26,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gazekit import __version__
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from gazekit.tables import MANIFEST
+from gazekit.version import __version__
 
 NO_SLICE = -1  # slice_index stored in the npz for 2D images
 

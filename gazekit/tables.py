@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gazekit import __version__
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
+from gazekit.version import __version__
 
 EYES = ("left", "right", "both")
 DETECTORS = ("vendor", "ivt", "idt", "given")

@@ -18,7 +18,7 @@ import numpy as np
 from gazekit.geometry import Screen
 from gazekit.record import calibration
 from gazekit.record.clock import Clock
-from gazekit.record.sources import GazeSource
+from gazekit.record.sources.base import GazeSource
 from gazekit.record.viewer import Controls, Viewer
 from gazekit.record.writer import SessionWriter
 from gazekit.stimuli import Stimulus

@@ -20,10 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from gazekit import __version__, tables
+from gazekit import tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from gazekit.session import PARTS, read_sidecar
+from gazekit.version import __version__
 
 FINAL = {"samples": "samples.parquet", "viewer_events": "viewer_events.parquet"}
 SAMPLE_COLUMNS = ("t_ms", "x_screen_px", "y_screen_px", "valid", "pupil", "eye")

@@ -48,11 +48,11 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from gazekit import __version__
 from gazekit import session as sess
 from gazekit import stimuli as stim
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen, ViewState
+from gazekit.version import __version__
 
 FITTED_FILE = "simulator_kvasir.json"
 LABEL_SUFFIXES = ("_gt", "_label", "_labels", "_mask", "_seg")

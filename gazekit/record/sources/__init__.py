@@ -7,25 +7,11 @@ for session.json. A sample is ``(t_ms, x_screen_px, y_screen_px, valid, pupil, e
 
 from __future__ import annotations
 
-from typing import Protocol
+from gazekit.record.sources.base import GazeSource, Sample
 
-from gazekit.record.clock import Clock
+__all__ = ["SOURCES", "GazeSource", "Sample", "make_source"]
 
-Sample = tuple[float, float, float, bool, float, str]
 SOURCES = ("mouse", "lsl", "tobii", "replay")
-
-
-class GazeSource(Protocol):
-    manufacturer: str
-    model: str
-    sampling_hz: float
-    eye: str
-
-    def start(self, clock: Clock) -> None: ...
-
-    def poll(self) -> list[Sample]: ...
-
-    def stop(self) -> None: ...
 
 
 def make_source(name: str, **options) -> GazeSource:

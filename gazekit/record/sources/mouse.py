@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 
 from gazekit.record.clock import Clock
-from gazekit.record.sources import Sample
+from gazekit.record.sources.base import Sample
 
 
 class MouseSource:

@@ -11,7 +11,7 @@ import pandas as pd
 from gazekit import tables
 from gazekit.errors import GazekitError
 from gazekit.record.clock import Clock
-from gazekit.record.sources import Sample
+from gazekit.record.sources.base import Sample
 
 
 def load_samples(path: Path, screen_px: tuple[int, int] | None = None) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import math
 
 from gazekit.errors import GazekitError
 from gazekit.record.clock import Clock, clock_offset_s
-from gazekit.record.sources import Sample
+from gazekit.record.sources.base import Sample
 
 
 def _sdk():
