@@ -59,7 +59,12 @@ MULTICLASS = {
         PAPER_NOTE.format(ref="90.75", name="SCR (JSRT)"),
     ),
 }
-SCHEDULE_LABEL = {"cpu": "cpu (converged, reduced size)", "gpu": "gpu (time-boxed)"}
+SCHEDULE_LABEL = {
+    "cpu": "cpu (converged, reduced size)",
+    "gpu": "gpu (full schedule)",
+    "cpu-partial": "cpu, stopped early",
+    "gpu-partial": "gpu, time-boxed (stopped early)",
+}
 BASELINES = ("supervised", "mt", "bcp")  # what HG-DTGL is compared with, seed by seed
 FLAT_POINTS = 1.0  # a curve has flattened when its last three validations lie within this many Dice points
 BEGIN, END = "<!-- results-tables:begin -->", "<!-- results-tables:end -->"
@@ -275,7 +280,7 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scheds = [s for s in ("cpu", "gpu") if (results / s).is_dir()]
+    scheds = [s for s in SCHEDULE_LABEL if (results / s).is_dir()]
     fig, axes = plt.subplots(1, max(len(scheds), 1), figsize=(5.5 * max(len(scheds), 1), 4), squeeze=False)
     for ax, sched in zip(axes[0], scheds, strict=False):
         for row in ROW_ORDER:

@@ -147,6 +147,14 @@ def last_iteration(metrics_csv: Path) -> int:
     return int(rows[-1]["iteration"]) if rows else 0
 
 
+def planned_iterations(config_yaml: Path) -> int:
+    """Pre-training + (self-)training iterations of a run, from its resolved config.yaml."""
+    import yaml
+
+    cfg = yaml.safe_load(config_yaml.read_text())
+    return int(cfg["iterations"]) + int(cfg.get("pretrain_iterations") or 0)
+
+
 def done_keys(path: Path) -> set[tuple[str, str, str, str]]:
     if not path.is_file():
         return set()
@@ -171,7 +179,6 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     n_lab = a.n_train if row == "supervised_all" else labeled
     name = f"{row}_l{n_lab}_s{seed}"
     run_dir = Path(a.runs) / a.schedule / name
-    res_dir = Path(a.results) / a.schedule / name
     train = ["train", *data_args(a.dataset, a.data, a.splits), *ROWS[row]]
     if row in GAZE_ROWS and a.gaze_dir and not a.data.endswith(".npz"):
         train += ["--gaze-dir", a.gaze_dir]
@@ -196,6 +203,9 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         return f"{name}: train FAILED (see {run_dir}/log.txt)"
     t1 = time.time()
     done_iters = last_iteration(run_dir / "metrics.csv")
+    # a row stopped by the wall-time budget is never mixed with full ones: schedule "<name>-partial"
+    schedule = a.schedule if done_iters >= planned_iterations(run_dir / "config.yaml") else f"{a.schedule}-partial"
+    res_dir = Path(a.results) / schedule / name
     if subprocess.run(py + evaluate, stdout=log, stderr=log).returncode != 0:
         return f"{name}: evaluate FAILED (see {run_dir}/log.txt)"
     t2 = time.time()
@@ -214,7 +224,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
             return f"{name}: export FAILED (see {run_dir}/log.txt)"
         commands.append("hgdtgl " + shlex.join(export))
     (res_dir / "command.txt").write_text("\n".join(commands) + "\n")
-    key = {"row": row, "labeled": n_lab, "seed": seed, "schedule": a.schedule}
+    key = {"row": row, "labeled": n_lab, "seed": seed, "schedule": schedule}
     vals = summary_values(a.dataset, run_dir / "val_metrics.csv")
     append_row(Path(a.results) / "summary.csv", summary_columns(a.dataset), {**key, **vals})
     append_row(

@@ -292,3 +292,17 @@ def test_committed_splits_are_what_the_scripts_write(tmp_path, dataset):
     names = _lines(out / "train.list") + _lines(out / "val.list")
     masks = {p.stem for p in (SHARED / dataset / "masks").iterdir()}
     assert len(set(names)) == len(names) == {"camus": 1800, "scr": 200}[dataset] and set(names) <= masks
+
+
+def test_a_row_stopped_before_its_planned_iterations_is_labelled_partial(tmp_path):
+    sys.path.insert(0, str(ROOT / "examples"))  # examples/ is not a package
+    try:
+        import make_results_tables as tables
+        import run_rows
+    finally:
+        sys.path.pop(0)
+    (tmp_path / "config.yaml").write_text("method: bcp\niterations: 30\npretrain_iterations: 10\n")
+    assert run_rows.planned_iterations(tmp_path / "config.yaml") == 40
+    (tmp_path / "config.yaml").write_text("method: mt\niterations: 30\npretrain_iterations: 0\n")
+    assert run_rows.planned_iterations(tmp_path / "config.yaml") == 30
+    assert tables.SCHEDULE_LABEL["gpu-partial"].startswith("gpu, time-boxed")
