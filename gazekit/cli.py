@@ -69,6 +69,19 @@ def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str
     return mapping or None
 
 
+def _check_outputs(inputs: tuple[Path, ...], outputs: list[Path]) -> None:
+    """Output files: not an existing folder, not one of the inputs, not the same file twice (before any work)."""
+    from gazekit.atomic import check_output
+
+    given = {p.resolve() for p in inputs}
+    for i, out in enumerate(outputs):
+        check_output(out, "file")
+        if out.resolve() in given:
+            raise GazekitError(out, None, "expected an output path that is not one of the inputs")
+        if out.resolve() in {o.resolve() for o in outputs[:i]}:
+            raise GazekitError(out, "--samples", "expected a different path than -o")
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
@@ -157,6 +170,7 @@ def convert(
         clock_offset_ms=clock_offset_ms,
         stimuli=stimulus_paths,
     )
+    _check_outputs(inputs, [p for p in (output, samples_out) if p is not None])
     sample_parts: list = []
     fix, meta = conv.convert(list(inputs), opts, samples=sample_parts if samples_out else None)
     tables.to_arrow("fixations", fix, output)  # validate before writing anything
@@ -480,8 +494,8 @@ def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_chann
         validation_points=int(validation_points),
         accuracy_limit_deg=accuracy_limit_deg,
     )
-    if output.exists() and any(output.iterdir()):
-        raise GazekitError(output, None, "expected a new or empty session folder, it already has files")
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise GazekitError(output, None, "expected a new or empty session folder, it is a file or already has files")
     display = None
     gaze = make_source(
         source,

@@ -51,6 +51,7 @@ from scipy import ndimage
 from gazekit import __version__
 from gazekit import session as sess
 from gazekit import stimuli as stim
+from gazekit.atomic import check_output
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen, ViewState
 
@@ -533,7 +534,14 @@ def _checked(tg: Target, label_path: Path) -> Target:
 def simulate(
     labels: list[Path], out_dir: Path, cfg: SimConfig, images: Path | None = None, series: str | None = None
 ) -> Path:
-    """``gazekit simulate``: read the label inputs, simulate one session, write the session folder."""
+    """``gazekit simulate``: read the label inputs, simulate one session, write the session folder.
+
+    ``out_dir`` must be new, empty, or a session folder an earlier ``gazekit simulate`` wrote that holds
+    nothing else; a recorded session or a folder with other files is never replaced.
+    """
+    check_output(out_dir, "dir", sess.SESSION_FILES)
+    if (Path(out_dir) / sess.META_FILE).is_file() and sess.read_sidecar(out_dir).get("simulated") is not True:
+        raise GazekitError(out_dir, None, "expected a new folder or a simulated session to replace, found a recording")
     targets = load_targets(labels, images, series)
     root = Path(images) if images else Path(os.path.commonpath([Path(p).resolve().parent for p in labels]))
     meta, samples, events, truth = simulate_session(targets, cfg, session_id=f"sim-{cfg.seed}", root=root)

@@ -20,13 +20,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from gazekit import heatmaps, rendering, store, tables
-from gazekit.atomic import atomic_path
+from gazekit.atomic import atomic_path, check_output
 from gazekit.errors import GazekitError
 from gazekit.qc import figures, metrics
 from gazekit.stimulus_index import index_stimuli, load_slice
 
 # session colours (RGB) for fixation markers, cycling
 PALETTE = ((255, 255, 255), (80, 220, 255), (255, 120, 200), (170, 255, 110), (255, 200, 60))
+# what a report holds (qc.json first: the marker); an existing folder is replaced only if it holds no other file
+QC_FILES = ("qc.json", "index.html", "sessions.csv", "stimuli.csv", "contact_sheet_*.png", "overlays/*.png")
 METRICS = ("share_inside", "dice", "nss", "cc", "kld", "sim", "auc_judd")
 
 
@@ -162,6 +164,7 @@ def build_report(
     progress: bool | None = None,
 ) -> dict:
     """Write the QC report of fixation table ``table`` into ``out``; returns the summary (qc.json)."""
+    out = check_output(out, "dir", QC_FILES)
     fix, meta = tables.read_table("fixations", table)
     if len(fix) == 0:
         raise GazekitError(table, None, "expected fixations, the table is empty")
@@ -175,11 +178,8 @@ def build_report(
     jobs = {j.stimulus_id: j for j in rendering.plan(fix, meta, render_cfg, index, table)}
     sessions = figures.session_figures(fix, meta)
     stim = figures.stimulus_figures(fix)
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "qc.json").is_file())):
-        raise GazekitError(out, None, "expected a new folder or an existing QC report to replace")
     rows = []
-    with atomic_path(out) as tmp:
+    with atomic_path(out, "dir", QC_FILES) as tmp:
         (tmp / "overlays").mkdir(parents=True)
         tiles: list[tuple[str, str]] = []
         bar = tqdm(total=len(stim), desc="qc", unit="image", disable=None if progress is None else not progress)
