@@ -70,14 +70,15 @@ _FIRST = {
 
 def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -> Recording:
     """Fixations (one per distinct event index of type Fixation, per participant and recording)."""
-    check_not_truncated(path, dialect)
+    warn: list[str] = []
+    end = check_not_truncated(path, dialect, warn)
     text_cols = [c for c in (cols.event_type, cols.participant, cols.recording, cols.media) if c]
     usecols = list(dict.fromkeys(getattr(cols, f.name) for f in fields(cols) if isinstance(getattr(cols, f.name), str)))
     usecols += [p for p in cols.pupils if p not in usecols]
     last_t: dict[str, float] = {}
     n_rows: dict[str, int] = {}
     partials: list[pd.DataFrame] = []
-    for chunk in iter_chunks(path, dialect, usecols, text_cols):
+    for chunk in iter_chunks(path, dialect, usecols, text_cols, end=end):
         t_ms = numbers(path, chunk[cols.time], cols.time, dialect.decimal, allow_missing=False) * cols.time_to_ms
         key = _session_keys(chunk, cols)
         _check_monotonic(path, cols.time, key, t_ms, chunk.index.to_numpy(), last_t, n_rows)
@@ -111,7 +112,9 @@ def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -
         partials.append(_reduce(part))
     if not n_rows:
         raise GazekitError(path, None, "expected data rows after the header, found none")
-    return _recording(path, cols, source_format, partials, n_rows, last_t)
+    rec = _recording(path, cols, source_format, partials, n_rows, last_t)
+    rec.warnings[:0] = warn
+    return rec
 
 
 def _session_keys(chunk: pd.DataFrame, cols: Columns) -> np.ndarray:
