@@ -100,13 +100,13 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     for name, out in (("IMAGE_WIDTH", "image_width_px"), ("IMAGE_HEIGHT", "image_height_px")):
         if name in by_upper:
             v = num(name, False)
-            bad = np.isfinite(v) & ((v <= 0) | (v != np.round(v)))
+            bad = np.isfinite(v) & ((v <= 0) | (v != np.round(v)) | (v > np.iinfo(np.int32).max))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise GazekitError(
                     path,
                     f"line {df.index[i]}, column {by_upper[name]!r}",
-                    f"expected a whole number of pixels > 0, got {v[i]:g}",
+                    f"expected a whole number of pixels in 1..{np.iinfo(np.int32).max}, got {v[i]:g}",
                 )
             fix[out] = pd.array(np.where(np.isfinite(v), v, np.nan), dtype="Float64").astype("Int64")
             size[out] = v
