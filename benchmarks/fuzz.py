@@ -266,7 +266,8 @@ def format_table(formats: dict) -> str:
     total = ("total", *(str(sum(c.get(k, 0) for c in formats.values())) for k in COLUMNS))
     rows.append(total)
     widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
-    return "\n".join("  ".join(v.rjust(w) if j else v.ljust(w) for j, (v, w) in enumerate(zip(r, widths))) for r in rows)
+    pad = [[v.rjust(w) if j else v.ljust(w) for j, (v, w) in enumerate(zip(r, widths, strict=True))] for r in rows]
+    return "\n".join("  ".join(r) for r in pad)
 
 
 def main() -> int:
