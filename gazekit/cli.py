@@ -111,6 +111,7 @@ def _check_outputs(inputs: tuple[Path, ...], outputs: list[Path]) -> None:
 @click.option(
     "--stimulus", "stimulus_paths", multiple=True, type=click.Path(path_type=Path), help="stimulus file/folder"
 )
+@click.option("--anonymize-paths", is_flag=True, help="hash folder names in written metadata (file names kept)")
 @user_errors
 def convert(
     inputs: tuple[Path, ...],
@@ -134,6 +135,7 @@ def convert(
     viewer_events: Path | None,
     clock_offset_ms: float,
     stimulus_paths: tuple[Path, ...],
+    anonymize_paths: bool,
 ) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
     from gazekit import convert as conv
@@ -169,6 +171,7 @@ def convert(
         viewer_events=viewer_events,
         clock_offset_ms=clock_offset_ms,
         stimuli=stimulus_paths,
+        anonymize_paths=anonymize_paths,
     )
     _check_outputs(inputs, [p for p in (output, samples_out) if p is not None])
     sample_parts: list = []
@@ -337,14 +340,27 @@ def store_merge(shards, output) -> None:
 @click.option(
     "--label-threshold", type=float, default=None, help="target = label >= this (default 128 for 8-bit masks, else 1)"
 )
+@click.option(
+    "--label-pair",
+    "label_pairs",
+    multiple=True,
+    help="IMAGE_ID=LABEL_ID when a label series has its own id (default: paired by geometry with --stimuli)",
+)
 @_render_options
 @user_errors
-def qc(table, output, store_dir, labels, threshold, label_threshold, stimuli, **render) -> None:
+def qc(table, output, store_dir, labels, threshold, label_threshold, label_pairs, stimuli, **render) -> None:
     """QC report: per-session/per-image figures, overlays, contact sheets, agreement with labels, index.html."""
     from gazekit.qc.report import QCConfig, build_report
 
     cfg = _render_config(**render)
-    summary = build_report(table, output, cfg, store_dir, stimuli, labels, QCConfig(threshold, label_threshold))
+    pairs = []
+    for item in label_pairs:
+        image_id, eq, label_id = item.partition("=")
+        if not eq or not image_id.strip() or not label_id.strip():
+            raise GazekitError(None, "--label-pair", f"expected IMAGE_ID=LABEL_ID, got {item!r}")
+        pairs.append((image_id.strip(), label_id.strip()))
+    qc_cfg = QCConfig(threshold, label_threshold, label_pairs=tuple(pairs))
+    summary = build_report(table, output, cfg, store_dir, stimuli, labels, qc_cfg)
     extra = ""
     if "mean" in summary:
         extra = ", mean " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean"].items())
@@ -364,6 +380,7 @@ def qc(table, output, store_dir, labels, threshold, label_threshold, stimuli, **
 @click.option("--screen-mm", nargs=2, type=float, default=(531.0, 299.0), show_default=True, help="WIDTH HEIGHT")
 @click.option("--distance-mm", type=float, default=650.0, show_default=True, help="eye to screen")
 @click.option("--fitted", type=click.Path(path_type=Path), help="reader statistics JSON (default: the Kvasir fit)")
+@click.option("--anonymize-paths", is_flag=True, help="hash folder names in written metadata (file names kept)")
 @user_errors
 def simulate(
     labels: tuple[Path, ...],
@@ -378,6 +395,7 @@ def simulate(
     screen_mm: tuple[float, float],
     distance_mm: float,
     fitted: Path | None,
+    anonymize_paths: bool,
 ) -> None:
     """Simulate a reading session on label maps (mask folder or NIfTI/HDF5/DICOM volumes) -> session folder."""
     from gazekit import simulate as sim
@@ -397,7 +415,7 @@ def simulate(
         screen=Screen(screen_px[0], screen_px[1], screen_mm[0], screen_mm[1], distance_mm),
         fitted=sim.load_fitted(fitted),
     )
-    out = sim.simulate(list(labels), output, cfg, images=images, series=series)
+    out = sim.simulate(list(labels), output, cfg, images=images, series=series, anonymize=anonymize_paths)
     s = sim.summary(out)
     click.echo(
         f"{out}: simulated session, {s['stimuli']} stimuli, {s['fixations']} planned fixations, {s['seconds']:.1f} s"
@@ -443,10 +461,12 @@ def _wxh(value: str | None, option: str, cast=int):
 @click.option("--no-window-level", is_flag=True, help="window/level is fixed")
 @click.option("--no-overlay", is_flag=True, help="no status text on screen")
 @click.option("--recover", is_flag=True, help="finish the session folder -o left by a crash, then exit")
+@click.option("--anonymize-paths", is_flag=True, help="hash folder names in written metadata (file names kept)")
 @user_errors
 def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_channels, lsl_units, tobii_address,
            window, fullscreen, screen_px, screen_mm, distance_mm, reader_id, data_root, validate, validation_points,
-           accuracy_limit_deg, no_scroll, no_zoom, no_pan, no_window_level, no_overlay, recover) -> None:  # fmt: skip
+           accuracy_limit_deg, no_scroll, no_zoom, no_pan, no_window_level, no_overlay, recover,
+           anonymize_paths) -> None:  # fmt: skip
     """Show STIMULUS (DICOM folder, NIfTI, HDF5, image or image folder) and record gaze into a session folder.
 
     Keys: wheel/arrows/j/k slices, [ ] window, , . level, + - zoom, 0 reset, drag pans, right-drag
@@ -488,6 +508,7 @@ def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_chann
         screen=Screen(res[0], res[1], mm[0], mm[1], distance_mm),
         reader_id=reader_id,
         data_root=data_root or Path.cwd(),
+        anonymize_paths=anonymize_paths,
         controls=Controls(not no_scroll, not no_zoom, not no_pan, not no_window_level),
         overlay=not no_overlay,
         validate=validate,

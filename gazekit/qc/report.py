@@ -23,7 +23,7 @@ from gazekit import heatmaps, rendering, store, tables
 from gazekit.atomic import atomic_path, check_output
 from gazekit.errors import GazekitError
 from gazekit.qc import figures, metrics
-from gazekit.stimulus_index import index_stimuli, load_slice
+from gazekit.stimulus_index import index_stimuli, load_slice, pair_labels
 
 # session colours (RGB) for fixation markers, cycling
 PALETTE = ((255, 255, 255), (80, 220, 255), (255, 120, 200), (170, 255, 110), (255, 200, 60))
@@ -42,6 +42,7 @@ class QCConfig:
     label_threshold: float | None = None
     sheet_tiles: int = 64
     tile_px: int = 224
+    label_pairs: tuple[tuple[str, str], ...] = ()  # (image id, label id) when the ids differ
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
@@ -170,6 +171,8 @@ def build_report(
         raise GazekitError(table, None, "expected fixations, the table is empty")
     index = index_stimuli(stimuli) if stimuli is not None else None
     label_index = index_stimuli(labels, dataset="label") if labels is not None else None
+    if label_index is not None:
+        label_index = pair_labels(index, label_index, qc.label_pairs)
     st = store.open(store_dir) if store_dir is not None else None
     sigma = heatmaps.Sigma(px=1.0) if st is not None else cfg.sigma  # with a store, plan() only places fixations
     render_cfg = heatmaps.RenderConfig(
@@ -203,7 +206,10 @@ def build_report(
             if label_index is not None:
                 if sid not in label_index:
                     raise GazekitError(
-                        labels, f"stimulus_id {sid!r}", "expected a label map for every stimulus with gaze"
+                        labels,
+                        f"stimulus_id {sid!r}",
+                        "expected a label map for every stimulus with gaze (same id; or same geometry as the "
+                        "--stimuli series; or --label-pair IMAGE_ID=LABEL_ID)",
                     )
                 target = target_mask(load_slice(label_index[sid], sl, "label"), qc.label_threshold)
                 if target.shape != shape:
