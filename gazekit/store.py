@@ -81,6 +81,13 @@ def write_index(root: str | Path, manifest: pd.DataFrame, params: Mapping[str, A
     (root / "store.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 
+class UnknownStimulusError(GazekitError, KeyError):
+    """An id (and slice) the store's manifest does not list: a GazekitError that ``except KeyError`` catches."""
+
+    def __str__(self) -> str:
+        return self.one_line()
+
+
 class HeatmapStore:
     """Read access to a heatmap store; npz files are opened lazily and a few are kept open."""
 
@@ -125,11 +132,13 @@ class HeatmapStore:
     def get(self, stimulus_id: str, slice_index: int | None = None, scale: int = 1) -> np.ndarray | None:
         """The heatmap of one image/slice at down-sampling factor ``scale`` as float32 [H//s, W//s].
 
-        Returns None when the image has no gaze (absent gaze is not a flat map).
+        Returns None when the image is in the manifest without gaze (absent gaze is not a flat map); raises
+        :class:`UnknownStimulusError` (a KeyError) for an image/slice the manifest does not list.
         """
         sl = NO_SLICE if slice_index is None else int(slice_index)
         if (stimulus_id, sl) not in self._rows:
-            return None
+            where = f"stimulus_id {stimulus_id!r}" + ("" if slice_index is None else f", slice {sl}")
+            raise UnknownStimulusError(self.root, where, "not in the store's manifest (a mistyped id?)")
         file = self._rows[(stimulus_id, sl)]
         if file is None:
             return None

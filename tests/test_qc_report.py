@@ -107,7 +107,8 @@ def test_qc_bad_input(study):
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert re.fullmatch(
-        r"error: .*masks, stimulus_id 'b': expected a label map for every stimulus with gaze\n", res.stderr
+        r"error: .*masks, stimulus_id 'b': expected a label map for every stimulus with gaze \(.*--label-pair.*\)\n",
+        res.stderr,
     )
     assert not (tmp / "rep").exists()
 

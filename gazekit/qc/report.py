@@ -243,7 +243,7 @@ def build_report(
 
 
 def _heatmap(st: store.HeatmapStore, sid: str, sl: int | None, shape: tuple[int, int]) -> np.ndarray:
-    m = st.get(sid, sl, 1 if 1 in st.scales else min(st.scales))
+    m = st.get(sid, sl, 1 if 1 in st.scales else min(st.scales)) if (sid, sl) in st else None
     if m is None:
         raise GazekitError(st.root, f"stimulus_id {sid!r}", "expected a heatmap in the store for every image with gaze")
     if m.shape != shape:
