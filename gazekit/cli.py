@@ -12,6 +12,10 @@ import numpy as np
 from gazekit import __version__
 from gazekit.errors import GazekitError
 
+# the readers' NAMEs (gazekit.readers.reader_names(); kept here so --help does not import the readers)
+FORMATS = ("tobii-prolab", "tobii-studio", "fixation-report", "eyelink-asc", "tobii-sdk", "gazepoint", "pupil-core",
+           "generic")  # fmt: skip
+
 
 def user_errors(func):
     """Print a GazekitError as one line on stderr and exit 2 (no traceback)."""
@@ -85,7 +89,12 @@ def _check_outputs(inputs: tuple[Path, ...], outputs: list[Path]) -> None:
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
-@click.option("--format", "fmt", default=None, help="force a reader (e.g. tobii-prolab) instead of detecting it")
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    help="force a reader instead of detecting it: " + ", ".join(FORMATS),
+)
 @click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
 @click.option("--image-rect", default=None, help="x0,y0,w,h: where the image was on screen [screen px]")
 @click.option("--image-size", default=None, help="W,H: image size [px] when the export does not give it")

@@ -218,3 +218,11 @@ def test_no_python_warning_reaches_the_user(tmp_path):
     assert np.isfinite(rec.fixations["t_start_ms"]).all()
     with pytest.raises(GazekitError):
         readers.read(tmp_path / "missing.csv")
+
+
+def test_convert_help_lists_every_format():
+    from gazekit.cli import FORMATS
+
+    assert list(FORMATS) == readers.reader_names()
+    res = CliRunner().invoke(main, ["convert", "--help"])
+    assert all(name in "".join(res.output.split()) for name in FORMATS), res.output  # wrapped by click

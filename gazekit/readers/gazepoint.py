@@ -41,7 +41,8 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     if missing:
         raise GazekitError(path, "header", f"expected Gazepoint columns {', '.join(missing)}")
     time_col = next((c for c in df.columns if c.startswith("TIME(") or c == "TIME"), None)
-    start = re.match(r"TIME\((.*)\)", time_col).group(1) if time_col and "(" in time_col else None
+    m = re.fullmatch(r"TIME\((.*)\)", time_col or "")
+    start = m.group(1) if m else None
     num = {c: _number(df, c, path) for c in REQUIRED}
     sid = path.stem
     ok = (num["FPOGV"] == 1) & np.isfinite(num["FPOGID"]) & np.isfinite(num["FPOGS"]) & np.isfinite(num["FPOGD"])
