@@ -280,6 +280,19 @@ def _summary(fix, per_stim, sessions, cfg, store_dir, qc, has_labels) -> dict:
     return out
 
 
+def format_value(v: object) -> str:
+    """A summary value for people: numbers to 4 significant digits, mappings as ``key value, ...`` (no JSON)."""
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {format_value(x)}" for k, x in v.items() if x is not None) or "-"
+    if isinstance(v, list | tuple):
+        return ", ".join(format_value(x) for x in v)
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, float | np.floating):
+        return "" if np.isnan(v) else f"{v:.4g}"
+    return str(v)
+
+
 def _table(df: pd.DataFrame, link_col: str | None = None) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns if c != link_col)
     body = []
@@ -300,17 +313,16 @@ def _table(df: pd.DataFrame, link_col: str | None = None) -> str:
 
 
 def _html(summary: dict, sessions: pd.DataFrame, per_stim: pd.DataFrame, sheets: list[str]) -> str:
-    facts = "".join(
-        f"<li><b>{html.escape(k)}</b>: {html.escape(json.dumps(v) if isinstance(v, dict) else str(v))}</li>"
-        for k, v in summary.items()
-    )
+    facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(format_value(v))}</li>" for k, v in summary.items())
     imgs = "".join(f'<figure><img src="{html.escape(s)}" alt="{html.escape(s)}"><figcaption>{html.escape(s)}'
                    f"</figcaption></figure>" for s in sheets)  # fmt: skip
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>gazekit QC report</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; background: #fafafa; color: #222; }}
-table {{ border-collapse: collapse; font-size: 12px; margin-bottom: 2em; }}
+table {{ border-collapse: collapse; font-size: 12px; }}
+.scroll {{ max-width: 100%; overflow-x: auto; margin-bottom: 2em; }}
+td {{ overflow-wrap: anywhere; max-width: 28em; }}
 th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
 th {{ background: #eee; position: sticky; top: 0; }}
 td:first-child {{ text-align: left; }}
@@ -325,9 +337,9 @@ colour = session), target outline in green when labels are given.</p>
 <h2>Contact sheets</h2>
 {imgs}
 <h2>Sessions</h2>
-{_table(sessions)}
+<div class="scroll">{_table(sessions)}</div>
 <h2>Stimuli</h2>
-{_table(per_stim, link_col="overlay" if "overlay" in per_stim else None)}
+<div class="scroll">{_table(per_stim, link_col="overlay" if "overlay" in per_stim else None)}</div>
 <script>
 window.addEventListener("load", () => {{
   const imgs = Array.from(document.images);
