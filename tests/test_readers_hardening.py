@@ -226,3 +226,12 @@ def test_convert_help_lists_every_format():
     assert list(FORMATS) == readers.reader_names()
     res = CliRunner().invoke(main, ["convert", "--help"])
     assert all(name in "".join(res.output.split()) for name in FORMATS), res.output  # wrapped by click
+
+
+def test_image_size_beyond_int32_names_the_input_not_the_output_column(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("Onset,Dur,X,Y,W,H\n0,100,5,5,64,48\n200,100,6,6,64,3000000000\n")
+    cols = "t_start_ms=Onset,duration_ms=Dur,x_px=X,y_px=Y,image_width_px=W,image_height_px=H"
+    res = convert(path, "-o", tmp_path / "f.parquet", "--columns", cols)
+    _clean_error(res, "session 'mine', fixation at 200 ms: expected an image height of 1..2147483647 whole px")
+    assert "image_height_px" not in res.output and not (tmp_path / "f.parquet").exists()
