@@ -235,3 +235,13 @@ def test_image_size_beyond_int32_names_the_input_not_the_output_column(tmp_path)
     res = convert(path, "-o", tmp_path / "f.parquet", "--columns", cols)
     _clean_error(res, "session 'mine', fixation at 200 ms: expected an image height of 1..2147483647 whole px")
     assert "image_height_px" not in res.output and not (tmp_path / "f.parquet").exists()
+
+
+def test_normalised_formats_without_geometry_name_what_to_give(tmp_path):
+    sdk = shared_path("gaze-samples", "tobiisdk_tobii_research_sample_gaze_data.csv")
+    res = convert(sdk, "-o", tmp_path / "f.parquet")  # samples only: detection needs the whole geometry
+    _clean_error(res, "give --screen-px WxH, --screen-mm WxH and --distance-mm D (or a session.json with")
+    res = convert(shared_path(*PUPIL), "-o", tmp_path / "f.parquet")  # vendor fixations: the resolution is enough
+    _clean_error(res, "positions are normalised: give --screen-px WxH (or a session.json with ScreenResolution)")
+    res = convert(shared_path(*PUPIL), "-o", tmp_path / "f.parquet", "--screen-px", "1920x1080")
+    assert res.exit_code == 0, res.output
