@@ -5,7 +5,8 @@ Rules (a command never deletes what it did not create):
 - the temporary folder ``.NAME.<rand>.tmp`` lives next to the output ``NAME`` and is removed on any exit,
   including SIGTERM / SIGINT / SIGHUP (turned into ``SystemExit`` while a write is in progress, when the
   process has no handler of its own); one left by a SIGKILL is removed by the next write of the same output
-  (it holds an owner file ``NAME.owner`` with host and pid, so a write still running is never touched);
+  (it holds an owner file ``NAME.owner`` with host and pid, so a write still running is never touched), or
+  by any later write of this process into the same folder;
 - an existing file is replaced only after the new one is complete (``os.replace``);
 - an existing folder where a file is expected, or a file where a folder is expected, is an error;
 - an existing folder is replaced only when it is empty or is a previous output of the same kind: it holds
@@ -80,31 +81,34 @@ def _alive(owner: str, mtime: float) -> bool:
     return True
 
 
-def clean_stale(path: str | Path) -> list[Path]:
-    """Remove temp folders ``.NAME.<rand>.tmp`` of ``path`` left by killed writes; returns what was removed.
+_STALE = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp")
+_scanned: set[str] = set()  # folders already cleaned by this process (atomic_path cleans each once)
+
+
+def clean_stale(folder: str | Path) -> list[Path]:
+    """Remove temp folders ``.NAME.<rand>.tmp`` in ``folder`` left by killed writes; returns what was removed.
 
     Only folders holding nothing but what :func:`atomic_path` puts there (``NAME``, ``NAME.owner``,
     ``NAME.old``) and whose owner process is gone are removed.
     """
-    path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
-    ours = {path.name, f"{path.name}.owner", f"{path.name}.old"}
     removed = []
     try:
-        siblings = list(path.parent.iterdir())
+        entries = list(os.scandir(folder))
     except OSError:
         return removed
-    for tmp in siblings:
-        if not pattern.fullmatch(tmp.name) or tmp.is_symlink() or not tmp.is_dir():
+    for entry in entries:
+        m = _STALE.fullmatch(entry.name)
+        if m is None or entry.is_symlink() or not entry.is_dir():
             continue
+        tmp, name = Path(entry.path), m.group(1)
         try:
             names = {p.name for p in tmp.iterdir()}
-            owner_file = tmp / f"{path.name}.owner"
+            owner_file = tmp / f"{name}.owner"
             owner = owner_file.read_text().strip() if owner_file.is_file() else ""
             mtime = tmp.stat().st_mtime
         except OSError:
             continue
-        if not names <= ours or (owner and _alive(owner, mtime)):
+        if not names <= {name, f"{name}.owner", f"{name}.old"} or (owner and _alive(owner, mtime)):
             continue
         shutil.rmtree(tmp, ignore_errors=True)
         removed.append(tmp)
@@ -152,7 +156,9 @@ def atomic_path(
     if kind is not None:
         check_output(path, kind, owned)
     path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(path)
+    if str(path.parent.resolve()) not in _scanned:  # once per folder: many writes into one folder stay linear
+        _scanned.add(str(path.parent.resolve()))
+        clean_stale(path.parent)
     with _signals_raise():
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         try:

@@ -222,7 +222,7 @@ def test_temp_removed_on_signals_and_stale_ones_by_the_next_run(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(out)], stdout=subprocess.PIPE, env=env, text=True)
     assert proc.stdout.readline().strip() == "writing"
     assert len(_leftovers(tmp_path)) == 1
-    assert atomic.clean_stale(out) == []  # its writer is alive: never touched
+    assert atomic.clean_stale(tmp_path) == []  # its writer is alive: never touched
     proc.send_signal(sig)
     proc.wait(timeout=30)
     assert out.read_text() == "old"
@@ -238,7 +238,6 @@ def test_temp_removed_on_signals_and_stale_ones_by_the_next_run(tmp_path, sig):
 
 
 def test_stale_folder_with_foreign_content_is_kept(tmp_path):
-    out = tmp_path / "out.parquet"
     stale = tmp_path / ".out.parquet.abcd1234.tmp"
     stale.mkdir()
     (stale / "out.parquet").write_text("partial")  # written by a killed pre-owner-file version: removed
@@ -246,5 +245,5 @@ def test_stale_folder_with_foreign_content_is_kept(tmp_path):
     user.mkdir()
     (user / "photo.jpg").write_text(SENTINEL)  # not something atomic_path writes: kept
     time.sleep(0.01)
-    assert atomic.clean_stale(out) == [stale]
+    assert atomic.clean_stale(tmp_path) == [stale]
     assert (user / "photo.jpg").read_text() == SENTINEL
