@@ -244,3 +244,19 @@ def test_normalised_formats_without_geometry_name_what_to_give(tmp_path):
     _clean_error(res, "positions are normalised: give --screen-px WxH (or a session.json with ScreenResolution)")
     res = convert(shared_path(*PUPIL), "-o", tmp_path / "f.parquet", "--screen-px", "1920x1080")
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("header_comma", [True, False])
+def test_gazepoint_trailing_comma_on_header_or_rows_only(tmp_path, header_comma):
+    head, body = GP_ALL.split("\n", 1)
+    rows = body.splitlines(keepends=True)
+    if header_comma:  # the header keeps its trailing comma, the rows lose theirs
+        text = head + "\n" + "".join(r.replace(",\n", "\n") for r in rows)
+    else:
+        text = head.rstrip(",") + "\n" + body
+    path = tmp_path / "user_0_all_gaze.csv"
+    path.write_text(text)
+    base = tmp_path / "base" / "user_0_all_gaze.csv"
+    base.parent.mkdir()
+    base.write_text(GP_ALL)
+    pd.testing.assert_frame_equal(_fix(path)[0], _fix(base)[0])

@@ -159,8 +159,9 @@ def read_csv_text(path: Path, warn: list[str]) -> pd.DataFrame:
     if '"' not in text:
         trail = header.endswith(",")
         for i, line in enumerate(lines[1:], start=2):
-            n = line.count(",") + 1
-            if line and n != n_header and not (line.endswith(",") and n - 1 == n_header and not trail):
+            n, ends = line.count(",") + 1, line.endswith(",")
+            # one trailing comma on the header or on the rows (not both) is not a field
+            if line and n != n_header and not (ends != trail and n == n_header + (1 if ends else -1)):
                 raise GazekitError(
                     path,
                     f"line {i}",
