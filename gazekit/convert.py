@@ -17,6 +17,7 @@ from gazekit import readers, tables, viewer
 from gazekit import samples as gaze_samples
 from gazekit.errors import GazekitError
 from gazekit.geometry import ViewState
+from gazekit.privacy import anonymize_meta, anonymize_path
 from gazekit.readers import ReadOptions, Recording
 
 # Columns a reader may add for the mapping step; dropped from the final table.
@@ -42,6 +43,7 @@ class ConvertOptions:
     viewer_events: Path | None = None  # a viewer-event log (CSV/Parquet) to map fixations through
     clock_offset_ms: float = 0.0  # added to the log's times (t_gaze = t_viewer + offset)
     stimuli: tuple[Path, ...] = ()  # stimulus files/folders giving the sizes the log refers to
+    anonymize_paths: bool = False  # folder names in the metadata hashed (gazekit.privacy)
 
 
 def map_to_images(fix: pd.DataFrame, opts: ConvertOptions, path: Path | None = None) -> pd.DataFrame:
@@ -108,6 +110,15 @@ def map_to_images(fix: pd.DataFrame, opts: ConvertOptions, path: Path | None = N
     fix["x_px"], fix["y_px"] = np.where(finite, x, np.nan), np.where(finite, y, np.nan)
     fix["on_image"] = on & finite
     for name, values in (("image_width_px", width), ("image_height_px", height)):
+        bad = np.isfinite(values) & ((values <= 0) | (values > np.iinfo(np.int32).max) | (values != np.round(values)))
+        if bad.any():  # say where in the input (session, time), not which output column
+            i = int(np.flatnonzero(bad)[0])
+            raise GazekitError(
+                path,
+                f"session {fix.get('session_id', pd.Series([''] * n)).iloc[i]!r}, fixation at "
+                f"{fix['t_start_ms'].iloc[i]:g} ms",
+                f"expected an image {name.split('_')[1]} of 1..{np.iinfo(np.int32).max} whole px, got {values[i]:g}",
+            )
         if np.isfinite(values).any():
             fix[name] = pd.array(np.where(np.isfinite(values), values, np.nan), dtype="Float64").astype("Int64")
     return fix.drop(columns=[c for c in GEOMETRY if c in fix])
@@ -217,6 +228,12 @@ def convert(
         why = " with a stimulus (--drop-unassigned)" if opts.drop_unassigned else ""
         raise GazekitError(", ".join(map(str, inputs)), None, f"expected at least one fixation{why}, found none")
     fix = fix.sort_values(["session_id", "t_start_ms"], kind="stable").reset_index(drop=True)
+    if opts.anonymize_paths:
+        for info in meta["stimuli"].values():  # session-folder stimuli: paths relative to the data root
+            if isinstance(info, dict) and isinstance(info.get("source"), str):
+                info["source"] = anonymize_path(info["source"], keep_name=info.get("kind") != "dicom")
+        given = [*inputs, *opts.stimuli, opts.session_json, opts.viewer_events]
+        meta = anonymize_meta(meta, [p for p in given if p is not None])
     return fix, meta
 
 

@@ -48,6 +48,13 @@ def to_screen_px(rec: Recording, screen: Screen | None, path: Path) -> Recording
         if df is None or xn not in df.columns:
             continue
         if screen is None:
+            if rec.fixations is None:  # samples only: detection needs degrees, so the whole geometry
+                raise GazekitError(
+                    path,
+                    None,
+                    "positions are normalised and fixations must be detected: give --screen-px WxH, --screen-mm WxH "
+                    "and --distance-mm D (or a session.json with ScreenResolution, ScreenSize, ScreenDistance)",
+                )
             raise GazekitError(
                 path, None, "positions are normalised: give --screen-px WxH (or a session.json with ScreenResolution)"
             )
