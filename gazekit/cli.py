@@ -10,6 +10,10 @@ import numpy as np
 from gazekit.errors import GazekitError, user_errors
 from gazekit.version import __version__
 
+# the readers' NAMEs (gazekit.readers.reader_names(); kept here so --help does not import the readers)
+FORMATS = ("tobii-prolab", "tobii-studio", "fixation-report", "eyelink-asc", "tobii-sdk", "gazepoint", "pupil-core",
+           "generic")  # fmt: skip
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gazekit")
@@ -53,10 +57,28 @@ def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str
     return mapping or None
 
 
+def _check_outputs(inputs: tuple[Path, ...], outputs: list[Path]) -> None:
+    """Output files: not an existing folder, not one of the inputs, not the same file twice (before any work)."""
+    from gazekit.atomic import check_output
+
+    given = {p.resolve() for p in inputs}
+    for i, out in enumerate(outputs):
+        check_output(out, "file")
+        if out.resolve() in given:
+            raise GazekitError(out, None, "expected an output path that is not one of the inputs")
+        if out.resolve() in {o.resolve() for o in outputs[:i]}:
+            raise GazekitError(out, "--samples", "expected a different path than -o")
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
-@click.option("--format", "fmt", default=None, help="force a reader (e.g. tobii-prolab) instead of detecting it")
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    help="force a reader instead of detecting it: " + ", ".join(FORMATS),
+)
 @click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
 @click.option("--image-rect", default=None, help="x0,y0,w,h: where the image was on screen [screen px]")
 @click.option("--image-size", default=None, help="W,H: image size [px] when the export does not give it")
@@ -82,6 +104,7 @@ def _column_map(columns: str | None, columns_file: Path | None) -> dict[str, str
 @click.option(
     "--stimulus", "stimulus_paths", multiple=True, type=click.Path(path_type=Path), help="stimulus file/folder"
 )
+@click.option("--anonymize-paths", is_flag=True, help="hash folder names in written metadata (file names kept)")
 @user_errors
 def convert(
     inputs: tuple[Path, ...],
@@ -105,6 +128,7 @@ def convert(
     viewer_events: Path | None,
     clock_offset_ms: float,
     stimulus_paths: tuple[Path, ...],
+    anonymize_paths: bool,
 ) -> None:
     """Convert eye-tracker exports into one fixation table (Parquet)."""
     from gazekit import tables
@@ -141,7 +165,9 @@ def convert(
         viewer_events=viewer_events,
         clock_offset_ms=clock_offset_ms,
         stimuli=stimulus_paths,
+        anonymize_paths=anonymize_paths,
     )
+    _check_outputs(inputs, [p for p in (output, samples_out) if p is not None])
     sample_parts: list = []
     fix, meta = conv.convert(list(inputs), opts, samples=sample_parts if samples_out else None)
     tables.to_arrow("fixations", fix, output)  # validate before writing anything
@@ -309,14 +335,27 @@ def store_merge(shards, output) -> None:
 @click.option(
     "--label-threshold", type=float, default=None, help="target = label >= this (default 128 for 8-bit masks, else 1)"
 )
+@click.option(
+    "--label-pair",
+    "label_pairs",
+    multiple=True,
+    help="IMAGE_ID=LABEL_ID when a label series has its own id (default: paired by geometry with --stimuli)",
+)
 @_render_options
 @user_errors
-def qc(table, output, store_dir, labels, threshold, label_threshold, stimuli, **render) -> None:
+def qc(table, output, store_dir, labels, threshold, label_threshold, label_pairs, stimuli, **render) -> None:
     """QC report: per-session/per-image figures, overlays, contact sheets, agreement with labels, index.html."""
     from gazekit.qc.report import QCConfig, build_report
 
     cfg = _render_config(**render)
-    summary = build_report(table, output, cfg, store_dir, stimuli, labels, QCConfig(threshold, label_threshold))
+    pairs = []
+    for item in label_pairs:
+        image_id, eq, label_id = item.partition("=")
+        if not eq or not image_id.strip() or not label_id.strip():
+            raise GazekitError(None, "--label-pair", f"expected IMAGE_ID=LABEL_ID, got {item!r}")
+        pairs.append((image_id.strip(), label_id.strip()))
+    qc_cfg = QCConfig(threshold, label_threshold, label_pairs=tuple(pairs))
+    summary = build_report(table, output, cfg, store_dir, stimuli, labels, qc_cfg)
     extra = ""
     if "mean" in summary:
         extra = ", mean " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean"].items())
@@ -336,6 +375,7 @@ def qc(table, output, store_dir, labels, threshold, label_threshold, stimuli, **
 @click.option("--screen-mm", nargs=2, type=float, default=(531.0, 299.0), show_default=True, help="WIDTH HEIGHT")
 @click.option("--distance-mm", type=float, default=650.0, show_default=True, help="eye to screen")
 @click.option("--fitted", type=click.Path(path_type=Path), help="reader statistics JSON (default: the Kvasir fit)")
+@click.option("--anonymize-paths", is_flag=True, help="hash folder names in written metadata (file names kept)")
 @user_errors
 def simulate(
     labels: tuple[Path, ...],
@@ -350,6 +390,7 @@ def simulate(
     screen_mm: tuple[float, float],
     distance_mm: float,
     fitted: Path | None,
+    anonymize_paths: bool,
 ) -> None:
     """Simulate a reading session on label maps (mask folder or NIfTI/HDF5/DICOM volumes) -> session folder."""
     from gazekit.geometry import Screen
@@ -369,7 +410,7 @@ def simulate(
         screen=Screen(screen_px[0], screen_px[1], screen_mm[0], screen_mm[1], distance_mm),
         fitted=sim.load_fitted(fitted),
     )
-    out = sim.simulate(list(labels), output, cfg, images=images, series=series)
+    out = sim.simulate(list(labels), output, cfg, images=images, series=series, anonymize=anonymize_paths)
     s = sim.summary(out)
     click.echo(
         f"{out}: simulated session, {s['stimuli']} stimuli, {s['fixations']} planned fixations, {s['seconds']:.1f} s"
@@ -415,10 +456,12 @@ def _wxh(value: str | None, option: str, cast=int):
 @click.option("--no-window-level", is_flag=True, help="window/level is fixed")
 @click.option("--no-overlay", is_flag=True, help="no status text on screen")
 @click.option("--recover", is_flag=True, help="finish the session folder -o left by a crash, then exit")
+@click.option("--anonymize-paths", is_flag=True, help="hash folder names in written metadata (file names kept)")
 @user_errors
 def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_channels, lsl_units, tobii_address,
            window, fullscreen, screen_px, screen_mm, distance_mm, reader_id, data_root, validate, validation_points,
-           accuracy_limit_deg, no_scroll, no_zoom, no_pan, no_window_level, no_overlay, recover) -> None:  # fmt: skip
+           accuracy_limit_deg, no_scroll, no_zoom, no_pan, no_window_level, no_overlay, recover,
+           anonymize_paths) -> None:  # fmt: skip
     """Show STIMULUS (DICOM folder, NIfTI, HDF5, image or image folder) and record gaze into a session folder.
 
     Keys: wheel/arrows/j/k slices, [ ] window, , . level, + - zoom, 0 reset, drag pans, right-drag
@@ -460,14 +503,15 @@ def record(stimuli, output, worklist, source, replay_file, lsl_stream, lsl_chann
         screen=Screen(res[0], res[1], mm[0], mm[1], distance_mm),
         reader_id=reader_id,
         data_root=data_root or Path.cwd(),
+        anonymize_paths=anonymize_paths,
         controls=Controls(not no_scroll, not no_zoom, not no_pan, not no_window_level),
         overlay=not no_overlay,
         validate=validate,
         validation_points=int(validation_points),
         accuracy_limit_deg=accuracy_limit_deg,
     )
-    if output.exists() and any(output.iterdir()):
-        raise GazekitError(output, None, "expected a new or empty session folder, it already has files")
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise GazekitError(output, None, "expected a new or empty session folder, it is a file or already has files")
     display = None
     gaze = make_source(
         source,

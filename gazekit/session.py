@@ -36,6 +36,8 @@ META_FILE = "session.json"
 SAMPLES_FILE = "samples.parquet"
 EVENTS_FILE = "viewer_events.parquet"
 TRUTH_FILE = "simulated_fixations.parquet"
+# what a session folder written by write_session holds (session.json first: the marker); see gazekit.atomic
+SESSION_FILES = (META_FILE, SAMPLES_FILE, EVENTS_FILE, TRUTH_FILE)
 
 Shapes = dict[str, tuple[int | None, int, int]]  # stimulus_id -> (n_slices or None, height, width)
 
@@ -179,7 +181,7 @@ def write_session(
     validate_meta(meta, dir / META_FILE)
     _check_events_known(viewer_events, meta, dir / EVENTS_FILE)
     info = {"session_id": meta["session_id"]}
-    with atomic_path(dir) as tmp:
+    with atomic_path(dir, kind="dir", owned=SESSION_FILES) as tmp:
         tmp.mkdir()
         tables.write_table("samples", samples, tmp / SAMPLES_FILE, info)
         tables.write_table("viewer_events", viewer_events, tmp / EVENTS_FILE, info)

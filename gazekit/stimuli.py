@@ -43,6 +43,7 @@ from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
 from pydicom.errors import InvalidDicomError
 
 from gazekit.errors import GazekitError
+from gazekit.privacy import anonymize_path
 
 COMPOUND_SUFFIXES = (".nii.gz",)  # dropped whole by stimulus_id
 # Messages that name the stimulus shown (EyeLink TRIALID; group 1 is the name).
@@ -80,8 +81,9 @@ class Stimulus:
         """The 2D image shown for slice ``k`` (a volume) or the image itself."""
         return self.data[k] if self.is_volume else self.data
 
-    def session_entry(self, root: Path | None = None) -> dict:
-        """This stimulus as an item of session.json's ``stimuli`` list (source relative to ``root``)."""
+    def session_entry(self, root: Path | None = None, anonymize: bool = False) -> dict:
+        """This stimulus as an item of session.json's ``stimuli`` list (source relative to ``root``; folder
+        names hashed when ``anonymize``, see :mod:`gazekit.privacy`)."""
         source = self.source
         if root is not None:
             try:
@@ -91,7 +93,7 @@ class Stimulus:
         return {
             "id": self.stimulus_id,
             "kind": self.kind,
-            "source": source.as_posix(),
+            "source": anonymize_path(source, keep_name=self.kind != "dicom") if anonymize else source.as_posix(),
             "shape": list(self.shape),
             "spacing": None if self.spacing_mm is None else [float(s) for s in self.spacing_mm],
         }

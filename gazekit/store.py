@@ -26,12 +26,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gazekit.atomic import atomic_path
+from gazekit.atomic import atomic_path, check_output
 from gazekit.errors import GazekitError
 from gazekit.tables import MANIFEST
 from gazekit.version import __version__
 
 NO_SLICE = -1  # slice_index stored in the npz for 2D images
+# what a store holds (store.json first: the marker); an existing folder is replaced only if it holds no other file
+STORE_FILES = ("store.json", "manifest.parquet", "heatmaps/*")
 
 
 def npz_name(stimulus_id: str) -> str:
@@ -66,6 +68,13 @@ def write_index(root: str | Path, manifest: pd.DataFrame, params: Mapping[str, A
     pq.write_table(table, root / "manifest.parquet")
     info = {"format": "gazekit-heatmap-store", "gazekit_version": __version__, **params}
     (root / "store.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+class UnknownStimulusError(GazekitError, KeyError):
+    """An id (and slice) the store's manifest does not list: a GazekitError that ``except KeyError`` catches."""
+
+    def __str__(self) -> str:
+        return self.one_line()
 
 
 class HeatmapStore:
@@ -112,11 +121,13 @@ class HeatmapStore:
     def get(self, stimulus_id: str, slice_index: int | None = None, scale: int = 1) -> np.ndarray | None:
         """The heatmap of one image/slice at down-sampling factor ``scale`` as float32 [H//s, W//s].
 
-        Returns None when the image has no gaze (absent gaze is not a flat map).
+        Returns None when the image is in the manifest without gaze (absent gaze is not a flat map); raises
+        :class:`UnknownStimulusError` (a KeyError) for an image/slice the manifest does not list.
         """
         sl = NO_SLICE if slice_index is None else int(slice_index)
         if (stimulus_id, sl) not in self._rows:
-            return None
+            where = f"stimulus_id {stimulus_id!r}" + ("" if slice_index is None else f", slice {sl}")
+            raise UnknownStimulusError(self.root, where, "not in the store's manifest (a mistyped id?)")
         file = self._rows[(stimulus_id, sl)]
         if file is None:
             return None
@@ -132,11 +143,8 @@ def open(root: str | Path) -> HeatmapStore:  # noqa: A001 - the documented reade
 
 
 def prepare_output(root: str | Path) -> Path:
-    """Refuse to replace an existing non-empty folder that is not a heatmap store."""
-    root = Path(root)
-    if root.exists() and (not root.is_dir() or (any(root.iterdir()) and not (root / "store.json").is_file())):
-        raise GazekitError(root, None, "expected a new folder or an existing heatmap store to replace")
-    return root
+    """Refuse to replace an existing folder unless empty or a heatmap store holding only its own files."""
+    return check_output(root, "dir", STORE_FILES)
 
 
 def merge(shards: builtins.list[str | Path], out: str | Path) -> pd.DataFrame:
@@ -175,7 +183,7 @@ def merge(shards: builtins.list[str | Path], out: str | Path) -> pd.DataFrame:
     manifest = pd.concat([st.manifest for st in stores], ignore_index=True)
     manifest = manifest.sort_values(["stimulus_id", "slice_index"], kind="stable", na_position="first")
     out = prepare_output(out)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, "dir", STORE_FILES) as tmp:
         (tmp / "heatmaps").mkdir(parents=True)
         for st in stores:
             for f in (

@@ -178,7 +178,7 @@ def write_table(kind: str, df: pd.DataFrame, path: str | Path, meta: Mapping[str
     info = {"table": kind, "gazekit_version": __version__, **(meta or {})}
     table = table.replace_schema_metadata({b"gazekit": json.dumps(info, default=_json_default).encode()})
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, kind="file") as tmp:
         pq.write_table(table, tmp, compression="zstd")
     return path
 

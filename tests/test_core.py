@@ -125,5 +125,10 @@ def test_store_round_trip(tmp_path):
     st = store.open(root)
     np.testing.assert_array_equal(st.get("vol", 5, 1), maps[1][1])
     np.testing.assert_array_equal(st.get("vol", 3, 2), maps[2][0])
-    assert st.get("vol", 7) is None and st.get("other", 0) is None
+    assert st.get("vol", 7) is None  # in the manifest, no gaze
+    for key in (("other", 0), ("vol", 4), ("vol", None)):  # not in the manifest: a one-line KeyError
+        with pytest.raises(KeyError) as err:
+            st.get(*key)
+        assert isinstance(err.value, GazekitError) and "not in the store's manifest" in str(err.value)
+        assert str(err.value).count("\n") == 0 and not str(err.value).startswith("'")
     assert sorted(st.keys()) == [("vol", 3), ("vol", 5)]

@@ -73,6 +73,12 @@ def test_qc_figures_agreement_and_overlays(study):
     assert stim.loc["b", "auc_judd"] > 0.8 and stim.loc["b", "nss"] > 0
     summary = json.loads((out / "qc.json").read_text())
     assert summary["mean"]["share_inside"] == pytest.approx((2 / 3 + 1) / 2)
+    # index.html: people's numbers (no JSON dicts, no 16-digit floats), tables scroll instead of overflowing
+    page = (out / "index.html").read_text()
+    facts = page[page.index("<ul>") : page.index("</ul>")]
+    assert "{" not in facts and not re.search(r"\d\.\d{6,}", facts)
+    assert f"share_inside {(2 / 3 + 1) / 2:.4g}" in facts and "sigma_px 6" in facts
+    assert page.count('<div class="scroll"><table') == 2 and "overflow-x: auto" in page
     ov = cv2.imread(str(out / "overlays" / "a.png"))[..., ::-1]
     assert ov.shape == (384, 512, 3)  # drawn at 512 px on the long side (x8)
     base = cv2.resize(cv2.imread(str(images / "a.png"))[..., ::-1], (512, 384), interpolation=cv2.INTER_LINEAR)
@@ -107,7 +113,8 @@ def test_qc_bad_input(study):
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert re.fullmatch(
-        r"error: .*masks, stimulus_id 'b': expected a label map for every stimulus with gaze\n", res.stderr
+        r"error: .*masks, stimulus_id 'b': expected a label map for every stimulus with gaze \(.*--label-pair.*\)\n",
+        res.stderr,
     )
     assert not (tmp / "rep").exists()
 

@@ -249,7 +249,7 @@ def test_tobii_sdk_garbage_is_a_clean_error(tmp_path):
         "right_gaze_point_on_display_area,right_gaze_point_validity\n"
         '1,1,"(0.1, 0.2)",1,"(0.1, 0.2)",1\n2,2,"(0.1; 0.2)",1,"(0.1, 0.2)",1\n'
     )
-    with pytest.raises(GazekitError, match=r"row 2, column 'left_gaze_point_on_display_area'"):
+    with pytest.raises(GazekitError, match=r"line 3, column 'left_gaze_point_on_display_area'"):
         readers.read(path)
 
 

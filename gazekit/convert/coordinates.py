@@ -41,6 +41,13 @@ def to_screen_px(rec: Recording, screen: Screen | None, path: Path) -> Recording
         if df is None or xn not in df.columns:
             continue
         if screen is None:
+            if rec.fixations is None:  # samples only: detection needs degrees, so the whole geometry
+                raise GazekitError(
+                    path,
+                    None,
+                    "positions are normalised and fixations must be detected: give --screen-px WxH, --screen-mm WxH "
+                    "and --distance-mm D (or a session.json with ScreenResolution, ScreenSize, ScreenDistance)",
+                )
             raise GazekitError(
                 path, None, "positions are normalised: give --screen-px WxH (or a session.json with ScreenResolution)"
             )
@@ -139,6 +146,15 @@ def map_to_images(
     fix["x_px"], fix["y_px"] = np.where(finite, x, np.nan), np.where(finite, y, np.nan)
     fix["on_image"] = on & finite
     for name, values in (("image_width_px", width), ("image_height_px", height)):
+        bad = np.isfinite(values) & ((values <= 0) | (values > np.iinfo(np.int32).max) | (values != np.round(values)))
+        if bad.any():  # say where in the input (session, time), not which output column
+            i = int(np.flatnonzero(bad)[0])
+            raise GazekitError(
+                path,
+                f"session {fix.get('session_id', pd.Series([''] * n)).iloc[i]!r}, fixation at "
+                f"{fix['t_start_ms'].iloc[i]:g} ms",
+                f"expected an image {name.split('_')[1]} of 1..{np.iinfo(np.int32).max} whole px, got {values[i]:g}",
+            )
         if np.isfinite(values).any():
             fix[name] = pd.array(np.where(np.isfinite(values), values, np.nan), dtype="Float64").astype("Int64")
     return fix.drop(columns=[c for c in GEOMETRY if c in fix])

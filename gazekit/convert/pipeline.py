@@ -19,6 +19,7 @@ from gazekit import readers, tables
 from gazekit.convert import detection, viewer_log
 from gazekit.convert.coordinates import GEOMETRY, map_to_images
 from gazekit.errors import GazekitError
+from gazekit.privacy import anonymize_meta, anonymize_path
 from gazekit.readers.base import ReadOptions, Recording
 
 
@@ -41,6 +42,7 @@ class ConvertOptions:
     viewer_events: Path | None = None  # a viewer-event log (CSV/Parquet) to map fixations through
     clock_offset_ms: float = 0.0  # added to the log's times (t_gaze = t_viewer + offset)
     stimuli: tuple[Path, ...] = ()  # stimulus files/folders giving the sizes the log refers to
+    anonymize_paths: bool = False  # folder names in the metadata hashed (gazekit.privacy)
 
 
 def finalize(fix: pd.DataFrame, rec: Recording) -> pd.DataFrame:
@@ -137,6 +139,12 @@ def convert(
         why = " with a stimulus (--drop-unassigned)" if opts.drop_unassigned else ""
         raise GazekitError(", ".join(map(str, inputs)), None, f"expected at least one fixation{why}, found none")
     fix = fix.sort_values(["session_id", "t_start_ms"], kind="stable").reset_index(drop=True)
+    if opts.anonymize_paths:
+        for info in meta["stimuli"].values():  # session-folder stimuli: paths relative to the data root
+            if isinstance(info, dict) and isinstance(info.get("source"), str):
+                info["source"] = anonymize_path(info["source"], keep_name=info.get("kind") != "dicom")
+        given = [*inputs, *opts.stimuli, opts.session_json, opts.viewer_events]
+        meta = anonymize_meta(meta, [p for p in given if p is not None])
     return fix, meta
 
 

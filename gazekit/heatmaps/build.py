@@ -314,7 +314,7 @@ def build_store(
     if shard is not None:
         params["shard"] = {"index": shard[0], "count": shard[1]}
     out = store.prepare_output(out)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, "dir", store.STORE_FILES) as tmp:
         (tmp / "heatmaps").mkdir(parents=True)
         tasks = [(j, cfg, str(tmp), nifti) for j in jobs]
         rows: list[dict] = []

@@ -122,6 +122,35 @@ def index_stimuli(root: str | Path, dataset: str = "image") -> dict[str, Stimulu
     return out
 
 
+def pair_labels(
+    images: dict[str, StimulusInfo] | None,
+    labels: dict[str, StimulusInfo],
+    pairs: tuple[tuple[str, str], ...] = (),
+) -> dict[str, StimulusInfo]:
+    """Label entry of each image id: the same id; else an explicit ``(image_id, label_id)`` pair; else the one
+    label volume with the same geometry (shape and slice positions: the affine), as a DICOM label series
+    with its own SeriesInstanceUID has."""
+    out = dict(labels)
+    for image_id, label_id in pairs:
+        if label_id not in labels:
+            raise GazekitError(None, "--label-pair", f"expected a label id found in --labels, got {label_id!r}")
+        out[image_id] = labels[label_id]
+    for sid, info in (images or {}).items():
+        if sid in out or info.affine is None:
+            continue
+        same = [
+            lab
+            for lab in labels.values()
+            if lab.affine is not None
+            and (lab.n_slices, lab.height, lab.width) == (info.n_slices, info.height, info.width)
+            and np.allclose(lab.affine, info.affine, atol=1e-3)
+            and lab.stimulus_id not in (images or {})
+        ]
+        if len(same) == 1:
+            out[sid] = same[0]
+    return out
+
+
 @lru_cache(maxsize=2)
 def _volume(kind: str, paths: tuple[str, ...], stimulus_id: str, dataset: str) -> stimuli.Stimulus:
     """The volume behind an index entry, read by gazekit.stimuli (the last two kept: qc reads slice by slice)."""

@@ -20,14 +20,16 @@ import pandas as pd
 from tqdm import tqdm
 
 from gazekit import store, tables
-from gazekit.atomic import atomic_path
+from gazekit.atomic import atomic_path, check_output
 from gazekit.errors import GazekitError
 from gazekit.heatmaps import build, render
-from gazekit.heatmaps.stimulus_index import index_stimuli, load_slice
+from gazekit.heatmaps.stimulus_index import index_stimuli, load_slice, pair_labels
 from gazekit.qc import figures, metrics
 
 # session colours (RGB) for fixation markers, cycling
 PALETTE = ((255, 255, 255), (80, 220, 255), (255, 120, 200), (170, 255, 110), (255, 200, 60))
+# what a report holds (qc.json first: the marker); an existing folder is replaced only if it holds no other file
+QC_FILES = ("qc.json", "index.html", "sessions.csv", "stimuli.csv", "contact_sheet_*.png", "overlays/*.png")
 METRICS = ("share_inside", "dice", "nss", "cc", "kld", "sim", "auc_judd")
 
 
@@ -41,6 +43,7 @@ class QCConfig:
     label_threshold: float | None = None
     sheet_tiles: int = 64
     tile_px: int = 224
+    label_pairs: tuple[tuple[str, str], ...] = ()  # (image id, label id) when the ids differ
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
@@ -163,11 +166,14 @@ def build_report(
     progress: bool | None = None,
 ) -> dict:
     """Write the QC report of fixation table ``table`` into ``out``; returns the summary (qc.json)."""
+    out = check_output(out, "dir", QC_FILES)
     fix, meta = tables.read_table("fixations", table)
     if len(fix) == 0:
         raise GazekitError(table, None, "expected fixations, the table is empty")
     index = index_stimuli(stimuli) if stimuli is not None else None
     label_index = index_stimuli(labels, dataset="label") if labels is not None else None
+    if label_index is not None:
+        label_index = pair_labels(index, label_index, qc.label_pairs)
     st = store.open(store_dir) if store_dir is not None else None
     sigma = render.Sigma(px=1.0) if st is not None else cfg.sigma  # with a store, plan() only places fixations
     render_cfg = render.RenderConfig(
@@ -176,11 +182,8 @@ def build_report(
     jobs = {j.stimulus_id: j for j in build.plan(fix, meta, render_cfg, index, table)}
     sessions = figures.session_figures(fix, meta)
     stim = figures.stimulus_figures(fix)
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "qc.json").is_file())):
-        raise GazekitError(out, None, "expected a new folder or an existing QC report to replace")
     rows = []
-    with atomic_path(out) as tmp:
+    with atomic_path(out, "dir", QC_FILES) as tmp:
         (tmp / "overlays").mkdir(parents=True)
         tiles: list[tuple[str, str]] = []
         bar = tqdm(total=len(stim), desc="qc", unit="image", disable=None if progress is None else not progress)
@@ -204,7 +207,10 @@ def build_report(
             if label_index is not None:
                 if sid not in label_index:
                     raise GazekitError(
-                        labels, f"stimulus_id {sid!r}", "expected a label map for every stimulus with gaze"
+                        labels,
+                        f"stimulus_id {sid!r}",
+                        "expected a label map for every stimulus with gaze (same id; or same geometry as the "
+                        "--stimuli series; or --label-pair IMAGE_ID=LABEL_ID)",
                     )
                 target = target_mask(load_slice(label_index[sid], sl, "label"), qc.label_threshold)
                 if target.shape != shape:
@@ -238,7 +244,7 @@ def build_report(
 
 
 def _heatmap(st: store.HeatmapStore, sid: str, sl: int | None, shape: tuple[int, int]) -> np.ndarray:
-    m = st.get(sid, sl, 1 if 1 in st.scales else min(st.scales))
+    m = st.get(sid, sl, 1 if 1 in st.scales else min(st.scales)) if (sid, sl) in st else None
     if m is None:
         raise GazekitError(st.root, f"stimulus_id {sid!r}", "expected a heatmap in the store for every image with gaze")
     if m.shape != shape:
@@ -275,6 +281,19 @@ def _summary(fix, per_stim, sessions, cfg, store_dir, qc, has_labels) -> dict:
     return out
 
 
+def format_value(v: object) -> str:
+    """A summary value for people: numbers to 4 significant digits, mappings as ``key value, ...`` (no JSON)."""
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {format_value(x)}" for k, x in v.items() if x is not None) or "-"
+    if isinstance(v, list | tuple):
+        return ", ".join(format_value(x) for x in v)
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, float | np.floating):
+        return "" if np.isnan(v) else f"{v:.4g}"
+    return str(v)
+
+
 def _table(df: pd.DataFrame, link_col: str | None = None) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns if c != link_col)
     body = []
@@ -295,17 +314,16 @@ def _table(df: pd.DataFrame, link_col: str | None = None) -> str:
 
 
 def _html(summary: dict, sessions: pd.DataFrame, per_stim: pd.DataFrame, sheets: list[str]) -> str:
-    facts = "".join(
-        f"<li><b>{html.escape(k)}</b>: {html.escape(json.dumps(v) if isinstance(v, dict) else str(v))}</li>"
-        for k, v in summary.items()
-    )
+    facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(format_value(v))}</li>" for k, v in summary.items())
     imgs = "".join(f'<figure><img src="{html.escape(s)}" alt="{html.escape(s)}"><figcaption>{html.escape(s)}'
                    f"</figcaption></figure>" for s in sheets)  # fmt: skip
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>gazekit QC report</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; background: #fafafa; color: #222; }}
-table {{ border-collapse: collapse; font-size: 12px; margin-bottom: 2em; }}
+table {{ border-collapse: collapse; font-size: 12px; }}
+.scroll {{ max-width: 100%; overflow-x: auto; margin-bottom: 2em; }}
+td {{ overflow-wrap: anywhere; max-width: 28em; }}
 th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
 th {{ background: #eee; position: sticky; top: 0; }}
 td:first-child {{ text-align: left; }}
@@ -320,9 +338,9 @@ colour = session), target outline in green when labels are given.</p>
 <h2>Contact sheets</h2>
 {imgs}
 <h2>Sessions</h2>
-{_table(sessions)}
+<div class="scroll">{_table(sessions)}</div>
 <h2>Stimuli</h2>
-{_table(per_stim, link_col="overlay" if "overlay" in per_stim else None)}
+<div class="scroll">{_table(per_stim, link_col="overlay" if "overlay" in per_stim else None)}</div>
 <script>
 window.addEventListener("load", () => {{
   const imgs = Array.from(document.images);

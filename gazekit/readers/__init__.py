@@ -6,8 +6,11 @@ Adding a tracker = one new module + one line in ``READERS``.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from types import ModuleType
+
+import numpy as np
 
 from gazekit.errors import GazekitError
 from gazekit.readers import (
@@ -55,7 +58,23 @@ def read(path: str | Path, opts: ReadOptions | None = None) -> Recording:
     path = Path(path)
     opts = opts or ReadOptions()
     fmt = opts.format or ("generic" if opts.column_map else None)
-    return pick_reader(path, fmt).read(path, opts)
+    reader = pick_reader(path, fmt)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy/pandas warnings are not messages for the user
+        rec = reader.read(path, opts)
+    return drop_duplicate_fixations(rec, path)
+
+
+def drop_duplicate_fixations(rec: Recording, path: Path) -> Recording:
+    """Exact duplicate fixation rows (a line written twice) are dropped, with a warning."""
+    fix = rec.fixations
+    if fix is None or fix.empty:
+        return rec
+    dup = fix.astype(str).duplicated().to_numpy()
+    if dup.any():
+        rec.fixations = fix[~dup].reset_index(drop=True)
+        rec.warnings.append(f"{path}: {int(dup.sum())} fixation row(s) repeat an earlier row exactly: dropped them")
+    return rec
 
 
 # Detection order: the first reader whose sniff() accepts the head wins (generic never sniffs).

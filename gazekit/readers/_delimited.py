@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from gazekit.errors import GazekitError
+from gazekit.readers.base import TAIL_BYTES, cut_warning, incomplete_last_line
 
 CHUNK_ROWS = 100_000
 PROGRESS_MIN_BYTES = 64 * 2**20  # show a progress bar on files larger than this
@@ -100,26 +101,18 @@ def find_column(columns: tuple[str, ...], base: str, units: tuple[str, ...] = ("
     return None
 
 
-def check_not_truncated(path: Path, dialect: Dialect) -> None:
-    """Raise if the file ends in the middle of a row (no final newline and fewer fields than the row before)."""
+def check_not_truncated(path: Path, dialect: Dialect, warn: list[str]) -> int | None:
+    """Bytes to read when the file ends in the middle of a row (see ``readers.base.incomplete_last_line``; a
+    warning goes to ``warn``), else None (the whole file)."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        fh.seek(max(0, size - 2**20))
+        fh.seek(max(0, size - TAIL_BYTES))
         tail = fh.read()
-    if not tail or tail.endswith((b"\n", b"\r")):
-        return
-    lines = tail.decode(dialect.encoding, "replace").splitlines()
-    if len(lines) < 2:
-        return
-    last, before = lines[-1], lines[-2]
-    n_last, n_before = last.count(dialect.sep) + 1, before.count(dialect.sep) + 1
-    if n_last < n_before:
-        raise GazekitError(
-            path,
-            "last line",
-            f"expected a complete row of {n_before} fields, got {n_last}: the file ends in the middle of a row "
-            "(truncated export?)",
-        )
+    cut = incomplete_last_line(tail, dialect.sep.encode(), size <= TAIL_BYTES)
+    if cut is None:
+        return None
+    warn.append(cut_warning(path, cut[1]))
+    return size - len(tail) + cut[0]
 
 
 class _CheckingReader(io.RawIOBase):
@@ -130,8 +123,8 @@ class _CheckingReader(io.RawIOBase):
     One trailing separator is allowed. Files with quotes are not checked (a quoted value may hold one).
     """
 
-    def __init__(self, fh, bar: tqdm, path: Path, sep: str, n_fields: int):
-        self._fh, self._bar, self._path = fh, bar, path
+    def __init__(self, fh, bar: tqdm, path: Path, sep: str, n_fields: int, end: int | None = None):
+        self._fh, self._bar, self._path, self._left = fh, bar, path, end
         self._sep, self._max_seps, self._n_fields = ord(sep), n_fields - 1, n_fields
         self._tail = np.zeros(2, np.uint8)
         self._line, self._carry, self._check, self._newline = 1, 0, True, None
@@ -140,7 +133,11 @@ class _CheckingReader(io.RawIOBase):
         return True
 
     def readinto(self, buf) -> int:
+        if self._left is not None:  # stop at ``end`` (an incomplete last row is not read)
+            buf = memoryview(buf)[: max(0, self._left)]
         n = self._fh.readinto(buf)
+        if self._left is not None:
+            self._left -= n or 0
         self._bar.update(n or 0)
         if n and self._check:
             self._scan(np.frombuffer(buf, np.uint8, n))
@@ -185,17 +182,19 @@ def iter_chunks(
     usecols: list[str],
     text_cols: list[str],
     chunk_rows: int | None = None,
+    end: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Read ``usecols`` of a delimited file in chunks of ``chunk_rows`` rows (default ``CHUNK_ROWS``; index =
     file line number).
 
     Numbers keep the file's decimal mark (pandas parses them); ``text_cols`` stay strings. Blank rows
-    are dropped. Parser failures become GazekitError with the line where pandas stopped.
+    are dropped. Parser failures become GazekitError with the line where pandas stopped. ``end``: read only
+    that many bytes (see :func:`check_not_truncated`).
     """
     size = path.stat().st_size
     bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, disable=size < PROGRESS_MIN_BYTES)
     with open(path, "rb") as raw, bar:
-        checker = _CheckingReader(raw, bar, path, dialect.sep, len(dialect.columns))
+        checker = _CheckingReader(raw, bar, path, dialect.sep, len(dialect.columns), end)
         handle = io.BufferedReader(checker, buffer_size=2**20)
         try:
             with warnings.catch_warnings():

@@ -71,16 +71,19 @@ _FIRST = {
 
 def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -> Recording:
     """Fixations (one per distinct event index of type Fixation, per participant and recording)."""
-    check_not_truncated(path, dialect)
+    warn: list[str] = []
+    end = check_not_truncated(path, dialect, warn)
     text_cols = [c for c in (cols.event_type, cols.participant, cols.recording, cols.media) if c]
     usecols = list(dict.fromkeys(getattr(cols, f.name) for f in fields(cols) if isinstance(getattr(cols, f.name), str)))
     usecols += [p for p in cols.pupils if p not in usecols]
+    known: dict[str, str] = {}  # recording -> participant
+    inherited = [0]
     last_t: dict[str, float] = {}
     n_rows: dict[str, int] = {}
     partials: list[pd.DataFrame] = []
-    for chunk in iter_chunks(path, dialect, usecols, text_cols):
+    for chunk in iter_chunks(path, dialect, usecols, text_cols, end=end):
         t_ms = numbers(path, chunk[cols.time], cols.time, dialect.decimal, allow_missing=False) * cols.time_to_ms
-        key = _session_keys(chunk, cols)
+        key = _session_keys(chunk, cols, known, inherited)
         _check_monotonic(path, cols.time, key, t_ms, chunk.index.to_numpy(), last_t, n_rows)
         is_fix = chunk[cols.event_type].str.strip().str.lower().eq("fixation").fillna(False).to_numpy(bool)
         if not is_fix.any():
@@ -112,14 +115,31 @@ def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -
         partials.append(_reduce(part))
     if not n_rows:
         raise GazekitError(path, None, "expected data rows after the header, found none")
-    return _recording(path, cols, source_format, partials, n_rows, last_t)
+    rec = _recording(path, cols, source_format, partials, n_rows, last_t)
+    if inherited[0]:
+        warn.append(
+            f"{path}: {inherited[0]} row(s) with an empty {cols.participant!r} inside a recording: took the "
+            "recording's participant"
+        )
+    rec.warnings[:0] = warn
+    return rec
 
 
-def _session_keys(chunk: pd.DataFrame, cols: Columns) -> np.ndarray:
+def _session_keys(chunk: pd.DataFrame, cols: Columns, known: dict[str, str], inherited: list[int]) -> np.ndarray:
+    """participant + recording per row; an empty participant cell inside a named recording inherits the
+    recording's participant (from this chunk or an earlier one: ``known``), counted in ``inherited``."""
     parts = []
     for col in (cols.participant, cols.recording):
         parts.append(chunk[col].fillna("").astype(str).str.strip() if col else pd.Series("", index=chunk.index))
-    return (parts[0] + _SEP + parts[1]).to_numpy(dtype=object)
+    who, rec = parts
+    empty = who.eq("") & rec.ne("")
+    if empty.any():
+        named = who.where(who.ne(""))
+        fill = named.groupby(rec).transform("first").fillna(rec.map(known))
+        who = who.where(~empty, fill.fillna(""))
+        inherited[0] += int((empty & who.ne("")).sum())
+    known.update(dict(zip(rec[who.ne("")], who[who.ne("")], strict=True)))
+    return (who + _SEP + rec).to_numpy(dtype=object)
 
 
 def _check_monotonic(path, column, key, t_ms, lines, last_t: dict, n_rows: dict) -> None:

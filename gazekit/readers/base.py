@@ -7,6 +7,9 @@ package-init import cycle.
 
 from __future__ import annotations
 
+import io
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +20,8 @@ from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
 
 HEAD_BYTES = 65536
+MAX_COLUMNS = 4096  # a header with more names has lost its line breaks
+TAIL_BYTES = 2**16  # rows before the last one that tell whether it is complete
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,82 @@ def decode_text(raw: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return raw.decode("latin-1")
+
+
+def incomplete_last_line(tail: bytes, sep: bytes, starts_file: bool) -> tuple[int, str] | None:
+    """Where an export stops inside its last row: (offset of that row in ``tail``, why), else None.
+
+    ``tail`` is the end of the file (``starts_file``: it is the whole file, header first). The last line
+    is cut when the file has no final line end and that line has fewer fields than the line before, or a
+    last field shorter than in every earlier data row (e.g. ``622.0`` cut to ``6``).
+    """
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return None
+    start = max(tail.rfind(b"\n"), tail.rfind(b"\r")) + 1
+    if start == 0:
+        return None
+    last = tail[start:]
+    before = [ln for ln in tail[:start].splitlines() if ln.strip()]
+    data = before[1:]  # the header (or a partial first line of the window) is not a data row
+    if not before:
+        return None
+    n_last, n_before = last.count(sep) + 1, before[-1].count(sep) + 1
+    if n_last < n_before:
+        return start, f"has {n_last} of the {n_before} fields of the row before"
+    field = last.rsplit(sep, 1)[-1].strip()
+    if data and len(field) < min(len(ln.rsplit(sep, 1)[-1].strip()) for ln in data[-200:]):
+        return start, f"ends in {field.decode('utf-8', 'replace')!r}, shorter than that field in every row before"
+    return None
+
+
+def cut_warning(path: Path, why: str) -> str:
+    """The warning for a dropped incomplete last row."""
+    return f"{path}: the last line has no line end and {why}: dropped it (truncated export?)"
+
+
+def read_csv_text(path: Path, warn: list[str]) -> pd.DataFrame:
+    """A comma-separated export of modest size as strings (header row; the index is the file's line number).
+
+    Fails fast on a header of more than MAX_COLUMNS names (lost line breaks) and on a row with more or
+    fewer fields than the header (a comma inside a value, e.g. a decimal comma) when nothing is quoted;
+    drops an incomplete last row with a warning (appended to ``warn``).
+    """
+    raw = path.read_bytes()
+    cut = incomplete_last_line(raw[-TAIL_BYTES:], b",", len(raw) <= TAIL_BYTES)
+    if cut is not None:
+        warn.append(cut_warning(path, cut[1]))
+        raw = raw[: len(raw) - min(len(raw), TAIL_BYTES) + cut[0]]
+    text = decode_text(raw)
+    lines = re.split(r"\r\n|\r|\n", text)
+    header = lines[0].lstrip("\ufeff")
+    n_header = header.count(",") + 1
+    if n_header > MAX_COLUMNS:
+        raise GazekitError(
+            path, "line 1", f"expected a header row of at most {MAX_COLUMNS} names, got {n_header} (line breaks lost?)"
+        )
+    if '"' not in text:
+        trail = header.endswith(",")
+        for i, line in enumerate(lines[1:], start=2):
+            n, ends = line.count(",") + 1, line.endswith(",")
+            # one trailing comma on the header or on the rows (not both) is not a field
+            if line and n != n_header and not (ends != trail and n == n_header + (1 if ends else -1)):
+                raise GazekitError(
+                    path,
+                    f"line {i}",
+                    f"expected {n_header} comma-separated fields like the header, got {n} "
+                    "(a comma inside a value, e.g. a decimal comma?)",
+                )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df = pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, index_col=False, skip_blank_lines=False
+            )
+    except (pd.errors.ParserError, ValueError) as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        where = f"line {m.group(1)}" if m else None
+        short = " ".join(str(exc).split())[:200]
+        raise GazekitError(path, where, f"expected a CSV with a header row ({short})") from None
+    df.index = df.index + 2  # file line numbers (line 1 is the header)
+    df.columns = [str(c).lstrip("\ufeff") for c in df.columns]
+    return df[~(df.isna() | df.eq("")).all(axis=1)].fillna("")

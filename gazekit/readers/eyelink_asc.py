@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers.base import ReadOptions, Recording, decode_text
+from gazekit.readers.base import ReadOptions, Recording, cut_warning, decode_text
 from gazekit.stimuli import compile_pattern, stimulus_ids
 
 NAME = "eyelink-asc"
+MAX_SAMPLE_CHARS = 1000  # a sample line has at most 24 short fields
 EYE = {"L": "left", "R": "right", "LEFT": "left", "RIGHT": "right"}
 
 
@@ -38,13 +39,16 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     """Parse one ASC file into a Recording (one session, named after the file stem)."""
     text = decode_text(path.read_bytes())
     lines = text.splitlines()
-    cut_last = not text.endswith(("\n", "\r"))  # the last line may be incomplete
+    warnings = []
+    if lines and lines[-1].strip() and not text.endswith(("\n", "\r")):  # the file stops inside its last line
+        warnings.append(cut_warning(path, f"may be incomplete ({lines[-1][:40]!r})"))
+        lines.pop()
     sid = path.stem
     pattern = compile_pattern(opts.stimulus_pattern, path)
     fixes, msgs, sample_rows = [], [], []
     blocks: list[dict] = []  # one per START: eyes, href, t_start, ended
     info: dict = {"rate_hz": None, "display": None, "gaze_coords": None}
-    n_sacc = n_blink = 0
+    n_sacc = n_blink = n_untimed = 0
     block = None
     for i, line in enumerate(lines):
         if not line:
@@ -65,6 +69,9 @@ def read(path: Path, opts: ReadOptions) -> Recording:
                 n_blink += 1
             elif kind == "MSG":
                 t, msg = _msg(line)
+                if t is None:
+                    n_untimed += 1
+                    continue
                 msgs.append((t, msg))
                 _msg_info(msg, info)
             elif kind == "START":
@@ -79,12 +86,11 @@ def read(path: Path, opts: ReadOptions) -> Recording:
             elif kind == "END" and block is not None:
                 block["ended"] = True
         except (IndexError, KeyError, ValueError):
-            if cut_last and i == len(lines) - 1:
-                continue
             raise GazekitError(
                 path, f"line {i + 1}", f"expected a well-formed {kind} line, got {line.strip()!r}"
             ) from None
-    warnings = []
+    if n_untimed:
+        warnings.append(f"{path}: {n_untimed} MSG line(s) without a time stamp: ignored")
     if blocks and not blocks[-1]["ended"]:
         warnings.append(f"{path}: no END line after the last START (file cut short?): kept the complete part")
     href = any(b["href"] for b in blocks)
@@ -110,7 +116,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     )
     fix = _select_eye(fix, opts.eye, path)
     fix["stimulus_id"] = stimulus_ids(messages, pattern, fix["t_start_ms"].to_numpy())
-    samples = _samples(path, lines, sample_rows, blocks, t0, href, cut_last)
+    samples = _samples(path, lines, sample_rows, blocks, t0, href)
     if samples is not None:
         samples.insert(0, "session_id", sid)
         if opts.eye in ("left", "right"):
@@ -150,22 +156,32 @@ def _efix(tok: list[str]) -> tuple:
     return eye, float(tok[2]), float(tok[4]), _num(tok[5]), _num(tok[6]), _num(tok[7])
 
 
-def _msg(line: str) -> tuple[float, str]:
+def _msg(line: str) -> tuple[float | None, str]:
+    """``MSG <time> <text>`` -> (time, text); the time is None when it is not a finite number."""
     parts = line.split(None, 2)
-    return float(parts[1]), (parts[2].strip() if len(parts) > 2 else "")
+    try:
+        t = float(parts[1])
+    except (IndexError, ValueError):
+        return None, line
+    return (t if np.isfinite(t) else None), (parts[2].strip() if len(parts) > 2 else "")
+
+
+_COORDS = re.compile(r"^(?:-?\d+\s+)?(DISPLAY_COORDS|GAZE_COORDS)\s*=?\s*" + r"\s+".join([r"(-?\d+(?:\.\d*)?)"] * 4))
+_RECCFG = re.compile(r"^(?:-?\d+\s+)?RECCFG\s+\S+\s+(\d+(?:\.\d*)?)\b")
 
 
 def _msg_info(msg: str, info: dict) -> None:
-    tok = msg.split()
-    if not tok:
+    """Screen coordinates and sampling rate from a message; any other message (``!V`` commands, TRIAL_VAR,
+    extra text, ``=`` signs) is left alone: it stays a message."""
+    m = _COORDS.match(msg)
+    if m:
+        left, top, right, bottom = (float(v) for v in m.groups()[1:])
+        if right > left and bottom > top:
+            info["display" if m.group(1) == "DISPLAY_COORDS" else "gaze_coords"] = (left, top, right, bottom)
         return
-    if tok[0].lstrip("-").isdigit() and len(tok) > 1:  # "-4 SYNCTIME": an offset before the text
-        tok = tok[1:]
-    if tok[0] in ("DISPLAY_COORDS", "GAZE_COORDS") and len(tok) >= 5:
-        left, top, right, bottom = (float(v) for v in tok[1:5])
-        info["display" if tok[0] == "DISPLAY_COORDS" else "gaze_coords"] = (left, top, right, bottom)
-    elif tok[0] == "RECCFG" and len(tok) >= 3:
-        info["rate_hz"] = float(tok[2])
+    m = _RECCFG.match(msg)
+    if m and float(m.group(1)) > 0:
+        info["rate_hz"] = float(m.group(1))
 
 
 def _screen_fields(info: dict) -> dict[str, float]:
@@ -229,11 +245,18 @@ def average_eyes(fix: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("t_start_ms", kind="stable").reset_index(drop=True)
 
 
-def _samples(path, lines, rows, blocks, t0, href, cut_last) -> pd.DataFrame | None:
+def _samples(path, lines, rows, blocks, t0, href) -> pd.DataFrame | None:
     if not rows:
         return None
     idx = np.array([r[0] for r in rows])
     blk = np.array([r[1] for r in rows])
+    long = [i for i in idx if len(lines[i]) > MAX_SAMPLE_CHARS]  # keeps the parser linear in the file size
+    if long:
+        raise GazekitError(
+            path,
+            f"line {long[0] + 1}",
+            f"expected a sample line (time, x, y, pupil, ...), got a line of {len(lines[long[0]]):,} characters",
+        )
     body = "\n".join(lines[i] for i in idx)
     try:
         table = pd.read_csv(io.StringIO(body), sep=r"\s+", header=None, names=range(24), dtype=str)
@@ -241,8 +264,6 @@ def _samples(path, lines, rows, blocks, t0, href, cut_last) -> pd.DataFrame | No
         raise GazekitError(path, "samples", f"expected whitespace-separated sample lines ({exc})") from None
     num = table.iloc[:, :7].apply(pd.to_numeric, errors="coerce")  # "." and garbage -> NaN
     t = num[0].to_numpy()
-    if cut_last and idx[-1] == len(lines) - 1:  # the file stops inside this line: drop it
-        num, t, blk, idx = num.iloc[:-1], t[:-1], blk[:-1], idx[:-1]
     bad = ~np.isfinite(t)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

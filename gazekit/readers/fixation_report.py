@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers._delimited import header_names, iter_chunks, numbers, pseudonym, sniff_dialect
+from gazekit.readers._delimited import (
+    check_not_truncated,
+    header_names,
+    iter_chunks,
+    numbers,
+    pseudonym,
+    sniff_dialect,
+)
 from gazekit.readers.base import ReadOptions, Recording, read_head
 from gazekit.stimuli import stimulus_id
 
@@ -42,7 +49,9 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         raise GazekitError(path, "header", f"missing a trial column: expected one of {', '.join(_TRIAL)}")
     usecols = [by_upper[n] for n in (*_REQUIRED, *_OPTIONAL_NUM, *_TEXT) if n in by_upper]
     text = [by_upper[n] for n in _TEXT if n in by_upper]
-    chunks = list(iter_chunks(path, dialect, list(dict.fromkeys(usecols)), text))
+    warnings = []
+    end = check_not_truncated(path, dialect, warnings)
+    chunks = list(iter_chunks(path, dialect, list(dict.fromkeys(usecols)), text, end=end))
     if not chunks:
         raise GazekitError(path, None, "expected fixation rows after the header, found none")
     df = pd.concat(chunks)
@@ -91,13 +100,13 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     for name, out in (("IMAGE_WIDTH", "image_width_px"), ("IMAGE_HEIGHT", "image_height_px")):
         if name in by_upper:
             v = num(name, False)
-            bad = np.isfinite(v) & ((v <= 0) | (v != np.round(v)))
+            bad = np.isfinite(v) & ((v <= 0) | (v != np.round(v)) | (v > np.iinfo(np.int32).max))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise GazekitError(
                     path,
                     f"line {df.index[i]}, column {by_upper[name]!r}",
-                    f"expected a whole number of pixels > 0, got {v[i]:g}",
+                    f"expected a whole number of pixels in 1..{np.iinfo(np.int32).max}, got {v[i]:g}",
                 )
             fix[out] = pd.array(np.where(np.isfinite(v), v, np.nan), dtype="Float64").astype("Int64")
             size[out] = v
@@ -113,7 +122,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         fix["x_px"], fix["y_px"] = x, y
         what, how = "in pixels (values beyond 1)", "taken as image px unless --image-rect places the image on screen"
         fix["screen_x_px"], fix["screen_y_px"] = x, y
-    warnings = [f"{path}: CURRENT_FIX_X/Y are {what}; {how}"]
+    warnings.append(f"{path}: CURRENT_FIX_X/Y are {what}; {how}")
     sessions = {
         s: {"reader_id": pseudonym(lab) if label_col else "", "source": str(path)}
         for s, lab in zip(session, label, strict=True)

@@ -12,7 +12,6 @@ are ignored. Samples (all-gaze export): ``LPOGX/LPOGY/LPOGV`` and ``RPOGX/RPOGY/
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers.base import ReadOptions, Recording, normalised_samples
+from gazekit.readers.base import ReadOptions, Recording, normalised_samples, read_csv_text
 from gazekit.stimuli import stimulus_id
 
 NAME = "gazepoint"
@@ -34,18 +33,16 @@ def sniff(head: str) -> bool:
 
 def read(path: Path, opts: ReadOptions) -> Recording:
     """Parse one Gazepoint CSV (one session, named after the file stem)."""
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, index_col=False)
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise GazekitError(path, None, f"expected a CSV with a header row ({exc})") from None
+    warn: list[str] = []
+    df = read_csv_text(path, warn)
     df = df.loc[:, [c for c in df.columns if c.strip() and not c.startswith("Unnamed")]]  # trailing commas
     df.columns = [c.strip() for c in df.columns]
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise GazekitError(path, "header", f"expected Gazepoint columns {', '.join(missing)}")
     time_col = next((c for c in df.columns if c.startswith("TIME(") or c == "TIME"), None)
-    start = re.match(r"TIME\((.*)\)", time_col).group(1) if time_col and "(" in time_col else None
+    m = re.fullmatch(r"TIME\((.*)\)", time_col or "")
+    start = m.group(1) if m else None
     num = {c: _number(df, c, path) for c in REQUIRED}
     sid = path.stem
     ok = (num["FPOGV"] == 1) & np.isfinite(num["FPOGID"]) & np.isfinite(num["FPOGS"]) & np.isfinite(num["FPOGD"])
@@ -69,7 +66,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     if samples is not None:
         samples.insert(0, "session_id", sid)
     session = {"reader_id": "", "start_time": start, "all_gaze": bool(len(rows) > len(last))}
-    return Recording(source_format=NAME, fixations=fix, samples=samples, sessions={sid: session})
+    return Recording(source_format=NAME, fixations=fix, samples=samples, sessions={sid: session}, warnings=warn)
 
 
 def _number(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
@@ -78,7 +75,7 @@ def _number(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     bad = np.isnan(v) & (raw != "").to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise GazekitError(path, f"row {i + 1}, column {col!r}", f"expected a number, got {df[col].iloc[i]!r}")
+        raise GazekitError(path, f"line {df.index[i]}, column {col!r}", f"expected a number, got {df[col].iloc[i]!r}")
     return v
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers._delimited import iter_chunks, numbers, pseudonym, sniff_dialect
+from gazekit.readers._delimited import check_not_truncated, iter_chunks, numbers, pseudonym, sniff_dialect
 from gazekit.readers.base import ReadOptions, Recording, read_head
 from gazekit.stimuli import stimulus_id
 
@@ -63,7 +63,9 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     if absent:
         raise GazekitError(path, "header", f"missing column(s) named in --columns: {', '.join(absent)}")
     text = [mapping[c] for c in TEXT if c in mapping]
-    chunks = list(iter_chunks(path, dialect, list(dict.fromkeys(mapping.values())), text))
+    warn: list[str] = []
+    end = check_not_truncated(path, dialect, warn)
+    chunks = list(iter_chunks(path, dialect, list(dict.fromkeys(mapping.values())), text, end=end))
     if not chunks:
         raise GazekitError(path, None, "expected fixation rows after the header, found none")
     df = pd.concat(chunks)
@@ -97,4 +99,4 @@ def read(path: Path, opts: ReadOptions) -> Recording:
             "expected fixation starts that do not decrease within a session",
         )
     sessions = {s: {"source": str(path)} for s in pd.unique(fix["session_id"])}
-    return Recording(NAME, fixations=fix, sessions=sessions)
+    return Recording(NAME, fixations=fix, sessions=sessions, warnings=warn)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers.base import ReadOptions, Recording, normalised_samples
+from gazekit.readers.base import ReadOptions, Recording, normalised_samples, read_csv_text
 
 NAME = "pupil-core"
 FIXATION_COLS = ("start_timestamp", "duration", "norm_pos_x", "norm_pos_y")
@@ -29,10 +29,8 @@ def sniff(head: str) -> bool:
 
 def read(path: Path, opts: ReadOptions) -> Recording:
     """Parse a Pupil Player fixations.csv (vendor fixations) or gaze_positions.csv (samples)."""
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", encoding_errors="replace")
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise GazekitError(path, None, f"expected a CSV with a header row ({exc})") from None
+    warn: list[str] = []
+    df = read_csv_text(path, warn)
     sid = path.stem
     if all(c in df.columns for c in FIXATION_COLS):
         t_s = _number(df, "start_timestamp", path)
@@ -49,7 +47,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
             }
         )
         session = {"reader_id": "", "pupil_time_start_s": t0}
-        return Recording(source_format=NAME, fixations=fix, sessions={sid: session})
+        return Recording(source_format=NAME, fixations=fix, sessions={sid: session}, warnings=warn)
     missing = [c for c in GAZE_COLS if c not in df.columns]
     if missing:
         raise GazekitError(path, "header", f"expected Pupil Player columns {', '.join(missing)}")
@@ -62,7 +60,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     samples.insert(0, "session_id", sid)
     samples = samples.sort_values("t_ms", kind="stable").reset_index(drop=True)
     session = {"reader_id": "", "pupil_time_start_s": t0, "min_confidence": opts.min_confidence}
-    return Recording(source_format=NAME, samples=samples, sessions={sid: session})
+    return Recording(source_format=NAME, samples=samples, sessions={sid: session}, warnings=warn)
 
 
 def _number(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
@@ -71,5 +69,5 @@ def _number(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     bad = ~np.isfinite(v)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise GazekitError(path, f"row {i + 1}, column {col!r}", f"expected a number, got {df[col].iloc[i]!r}")
+        raise GazekitError(path, f"line {df.index[i]}, column {col!r}", f"expected a number, got {df[col].iloc[i]!r}")
     return v

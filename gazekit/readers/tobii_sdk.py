@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers.base import ReadOptions, Recording, normalised_samples
+from gazekit.readers.base import ReadOptions, Recording, cut_warning, normalised_samples, read_csv_text
 
 NAME = "tobii-sdk"
 KEY = "left_gaze_point_on_display_area"
@@ -30,7 +30,8 @@ def sniff(head: str) -> bool:
 
 def read(path: Path, opts: ReadOptions) -> Recording:
     """Parse a CSV (header row) or JSON-lines file of tobii_research gaze dictionaries."""
-    df = _load(path)
+    warn: list[str] = []
+    df = _load(path, warn)
     time_col = next((c for c in ("device_time_stamp", "system_time_stamp") if c in df.columns), None)
     if time_col is None:
         raise GazekitError(path, "header", "expected a device_time_stamp or system_time_stamp column")
@@ -41,7 +42,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise GazekitError(
-            path, f"row {i + 1}, column {time_col!r}", f"expected a time in µs, got {df[time_col].iloc[i]!r}"
+            path, f"line {df.index[i]}, column {time_col!r}", f"expected a time in µs, got {df[time_col].iloc[i]!r}"
         )
     t_ms = (t_us - t_us.min()) / 1000.0
     eyes = [e for e in ("left", "right") if opts.eye in ("both", "average", e)]
@@ -60,14 +61,15 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     samples = pd.concat(parts, ignore_index=True)
     samples.insert(0, "session_id", sid)
     session = {"reader_id": "", "time_column": time_col, "tracker_start_time_us": float(t_us.min())}
-    return Recording(source_format=NAME, fixations=None, samples=samples, sessions={sid: session})
+    return Recording(source_format=NAME, fixations=None, samples=samples, sessions={sid: session}, warnings=warn)
 
 
-def _load(path: Path) -> pd.DataFrame:
+def _load(path: Path, warn: list[str]) -> pd.DataFrame:
+    """The rows of a JSON-lines or CSV file (index = file line number)."""
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline().lstrip()
     if first.startswith("{"):
-        rows = []
+        rows, numbers = [], []
         with open(path, encoding="utf-8-sig", errors="replace") as fh:
             for i, line in enumerate(fh):
                 if not line.strip():
@@ -75,15 +77,16 @@ def _load(path: Path) -> pd.DataFrame:
                 try:
                     row = json.loads(line)  # json accepts NaN
                 except json.JSONDecodeError as exc:
+                    if not line.endswith(("\n", "\r")):  # the file stops inside its last line
+                        warn.append(cut_warning(path, "is not a complete JSON object"))
+                        continue
                     raise GazekitError(path, f"line {i + 1}", f"expected a JSON object ({exc.msg})") from None
                 if not isinstance(row, dict):
                     raise GazekitError(path, f"line {i + 1}", "expected a JSON object")
                 rows.append(row)
-        return pd.DataFrame(rows)
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", encoding_errors="replace")
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise GazekitError(path, None, f"expected a CSV with a header row ({exc})") from None
+                numbers.append(i + 1)
+        return pd.DataFrame(rows, index=numbers)
+    return read_csv_text(path, warn)
 
 
 def _pairs(col: pd.Series, path: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +107,7 @@ def _pairs(col: pd.Series, path: Path, name: str) -> tuple[np.ndarray, np.ndarra
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise GazekitError(
-            path, f"row {i + 1}, column {name!r}", f'expected "(x, y)" with two numbers, got {s.iloc[i]!r}'
+            path, f"line {col.index[i]}, column {name!r}", f'expected "(x, y)" with two numbers, got {s.iloc[i]!r}'
         )
     return x, y
 
@@ -118,5 +121,5 @@ def _number(df: pd.DataFrame, col: str, path: Path, default: float) -> np.ndarra
     bad = np.isnan(v) & ~text.isin(["nan", "", "none", "null"]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise GazekitError(path, f"row {i + 1}, column {col!r}", f"expected a number, got {raw.iloc[i]!r}")
+        raise GazekitError(path, f"line {raw.index[i]}, column {col!r}", f"expected a number, got {raw.iloc[i]!r}")
     return v

@@ -50,6 +50,7 @@ class RecordConfig:
     screen: Screen
     reader_id: str = "reader"
     data_root: Path | None = None  # stimulus sources are written relative to it
+    anonymize_paths: bool = False  # folder names of stimulus sources hashed (gazekit.privacy)
     controls: Controls = Controls()
     overlay: bool = True
     validate: bool = False
@@ -94,7 +95,7 @@ class Recorder:
             "Manufacturer": self.source.manufacturer,
             "ManufacturersModelName": self.source.model,
             "StartTime": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "stimuli": [st.session_entry(self.cfg.data_root) for st in self.stimuli],
+            "stimuli": [st.session_entry(self.cfg.data_root, self.cfg.anonymize_paths) for st in self.stimuli],
             "viewer": {
                 "canvas_px": list(self.display.canvas_wh),
                 "controls": vars(self.cfg.controls),

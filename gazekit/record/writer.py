@@ -32,7 +32,7 @@ SAMPLE_COLUMNS = ("t_ms", "x_screen_px", "y_screen_px", "valid", "pupil", "eye")
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, kind="file") as tmp:
         tmp.write_text(json.dumps(data, indent=2, default=tables._json_default) + "\n")
 
 
@@ -41,8 +41,10 @@ class SessionWriter:
 
     def __init__(self, folder: str | Path, sidecar: dict[str, Any], flush_every_ms: float = 1000.0):
         self.folder = Path(folder)
-        if self.folder.exists() and any(self.folder.iterdir()):
-            raise GazekitError(self.folder, None, "expected a new or empty session folder, it already has files")
+        if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
+            raise GazekitError(
+                self.folder, None, "expected a new or empty session folder, it is a file or already has files"
+            )
         self.folder.mkdir(parents=True, exist_ok=True)
         for name in PARTS.values():
             (self.folder / name).mkdir()

@@ -50,6 +50,7 @@ from scipy import ndimage
 
 from gazekit import session as sess
 from gazekit import stimuli as stim
+from gazekit.atomic import check_output
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen, ViewState
 from gazekit.version import __version__
@@ -420,7 +421,11 @@ def render_samples(path: pd.DataFrame, end_ms: float, cfg: SimConfig, rng: np.ra
 
 
 def simulate_session(
-    targets: list[Target], cfg: SimConfig, session_id: str = "sim-0", root: Path | None = None
+    targets: list[Target],
+    cfg: SimConfig,
+    session_id: str = "sim-0",
+    root: Path | None = None,
+    anonymize: bool = False,
 ) -> tuple:
     """One simulated reading session: (session.json dict, samples, viewer events, planned fixations).
 
@@ -462,7 +467,7 @@ def simulate_session(
         "AverageCalibrationError": float(cfg.accuracy_deg),
         "simulated": True,
         "simulation": {**params, "fitted_source": cfg.fitted.get("source", "")},
-        "stimuli": [tg.shown.session_entry(root) for tg in targets],
+        "stimuli": [tg.shown.session_entry(root, anonymize) for tg in targets],
     }
     return meta, samples, events, truth
 
@@ -531,12 +536,24 @@ def _checked(tg: Target, label_path: Path) -> Target:
 
 
 def simulate(
-    labels: list[Path], out_dir: Path, cfg: SimConfig, images: Path | None = None, series: str | None = None
+    labels: list[Path],
+    out_dir: Path,
+    cfg: SimConfig,
+    images: Path | None = None,
+    series: str | None = None,
+    anonymize: bool = False,
 ) -> Path:
-    """``gazekit simulate``: read the label inputs, simulate one session, write the session folder."""
+    """``gazekit simulate``: read the label inputs, simulate one session, write the session folder.
+
+    ``out_dir`` must be new, empty, or a session folder an earlier ``gazekit simulate`` wrote that holds
+    nothing else; a recorded session or a folder with other files is never replaced.
+    """
+    check_output(out_dir, "dir", sess.SESSION_FILES)
+    if (Path(out_dir) / sess.META_FILE).is_file() and sess.read_sidecar(out_dir).get("simulated") is not True:
+        raise GazekitError(out_dir, None, "expected a new folder or a simulated session to replace, found a recording")
     targets = load_targets(labels, images, series)
     root = Path(images) if images else Path(os.path.commonpath([Path(p).resolve().parent for p in labels]))
-    meta, samples, events, truth = simulate_session(targets, cfg, session_id=f"sim-{cfg.seed}", root=root)
+    meta, samples, events, truth = simulate_session(targets, cfg, f"sim-{cfg.seed}", root, anonymize)
     return sess.write_session(out_dir, meta, samples, events, truth)
 
 

@@ -24,9 +24,9 @@ def join_gaze(data: TrainData, store_dir: str) -> TrainData:
     heat = np.zeros((len(data.keys), data.size, data.size), dtype=np.float16)
     has = np.zeros(len(data.keys), dtype=bool)
     for i, (sid, sl) in enumerate(data.keys):
-        m = store.get(sid, sl, 1)
-        if m is None:
+        if (sid, sl) not in store:  # no gaze on this image (or not in the store)
             continue
+        m = store.get(sid, sl, 1)
         h = heatmap_at(m, data.size)
         if h.sum() > 0:
             heat[i] = (h * h.size).astype(np.float16)  # mean 1: float16 keeps its precision

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Step 2 of the CAMUS study: SIMULATED gaze (CAMUS has no recorded gaze; every row using it says "simulated").
-#   bash examples/camus/make_gaze.sh [WORK=runs/camus]
-# 1. WORK/train_masks: links to the masks of the training list (results/camus/splits/train.list, make_split.py),
-#    so only training label maps are read (validation images get no gaze);
-# 2. gazekit simulate WORK/train_masks --images $SHARED/camus/images --seed 0 (default reader statistics: the fit
+# SIMULATED gaze for a 2D dataset without recorded gaze (CAMUS, SCR): every row that uses it says "simulated".
+#   bash examples/simulated_gaze.sh DATASET [WORK=runs/DATASET]         # DATASET = camus | scr
+# 1. WORK/train_masks: links to the masks of the training list (results/DATASET/splits/train.list, written by
+#    examples/DATASET/make_split.py), so only training label maps are read (validation images get no gaze);
+# 2. gazekit simulate WORK/train_masks --images $SHARED/DATASET/images --seed 0 (default reader statistics: the fit
 #    to the real Kvasir gaze, 300 Hz, 0.5 deg accuracy, 0.03 deg precision);
 # 3. gazekit convert -> WORK/fixations.parquet;
 # 4. gazekit render-heatmaps ... --sigma-frac 0.05 --scales 1,2,4,8,16 -> WORK/store (the ACDC settings:
 #    examples/acdc/simulate_training_gaze.py).
 set -euo pipefail
-DATASET=camus
-WORK=${1:-runs/$DATASET}
+DATASET=${1:?usage: bash examples/simulated_gaze.sh camus|scr [WORK]}
+WORK=${2:-runs/$DATASET}
 SHARED=${GAZEKIT_SHARED_DATA:-../shared/data}
 PY=${PYTHON:-python}
 LIST=results/$DATASET/splits/train.list
