@@ -120,7 +120,8 @@ def map_to_images(
             views.append((ViewState(int(wi), int(hi), x0_px=x0, y0_px=y0, scale=scale), rows))
         done[:] = True
     mx0, my0, mw = col("media_x0_px"), col("media_y0_px"), col("media_width_px")
-    geo = ~done & np.isfinite(mx0) & np.isfinite(my0) & np.isfinite(mw) & (mw > 0) & np.isfinite(width) & (width > 0)
+    geo = ~done & np.isfinite(mx0) & np.isfinite(my0) & np.isfinite(mw) & (mw > 0)
+    geo &= np.isfinite(width) & (width > 0) & np.isfinite(height) & (height > 0)
     for (a, b, c, wi, hi), rows in _groups(mx0, my0, mw, width, height, where=geo):
         views.append((ViewState(int(wi), int(hi), x0_px=a, y0_px=b, scale=c / wi), rows))
     done |= geo
