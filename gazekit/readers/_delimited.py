@@ -17,11 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from tqdm import tqdm
 
 from gazekit.errors import GazekitError
 
 CHUNK_ROWS = 100_000
+ARROW_BLOCK_BYTES = 2**20  # pyarrow's streaming reader parses blocks of this size (bounded memory)
 PROGRESS_MIN_BYTES = 64 * 2**20  # show a progress bar on files larger than this
 SEPARATORS = ("\t", ";", ",")
 _UNIT = re.compile(r"\s*[\[(]([^\])]*)[\])]\s*$")
@@ -231,6 +235,106 @@ def iter_chunks(
             ) from None
         except (ValueError, OverflowError) as exc:
             raise GazekitError(path, None, f"could not parse the file as a delimited export: {_short(exc)}") from None
+
+
+class FastPathError(Exception):
+    """pyarrow's reader rejected the file (a field count, a number or a line it reads differently from
+    pandas): read it again with :func:`iter_chunks`, whose errors say where and what."""
+
+
+class _CountingReader(io.RawIOBase):
+    """A raw binary reader that advances a tqdm bar."""
+
+    def __init__(self, fh, bar: tqdm):
+        self._fh, self._bar = fh, bar
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = self._fh.readinto(buf)
+        self._bar.update(n or 0)
+        return n
+
+
+def iter_chunks_arrow(
+    path: Path,
+    dialect: Dialect,
+    usecols: list[str],
+    text_cols: list[str],
+    chunk_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`iter_chunks` with pyarrow's streaming CSV reader: the same chunks (the same rows, index =
+    file line number, blank rows dropped), numbers as float64, ``text_cols`` as pandas categoricals.
+
+    Only the needed columns are converted, typed up front, in blocks of ``ARROW_BLOCK_BYTES``; the
+    chunks of ``chunk_rows`` rows are those pandas yields, so checks run on the same rows in the same
+    order. Raises :class:`FastPathError` for anything pyarrow rejects (a row with another number of
+    fields, a value that is not a number, a blank line, a line break in quotes, text not UTF-8).
+    """
+    if dialect.encoding != "utf-8-sig":
+        raise FastPathError("not UTF-8")
+    names = list(dialect.columns)
+    sep = dialect.sep.encode()
+    with open(path, "rb") as fh:
+        fh.readline()
+        first = fh.readline().rstrip(b"\r\n")
+    if first.count(sep) == len(names) and first.endswith(sep):  # one trailing separator per row
+        names.append("\x00trailing")
+    types = {c: pa.dictionary(pa.int32(), pa.string()) if c in text_cols else pa.float64() for c in usecols}
+    rows = chunk_rows or CHUNK_ROWS
+    size = path.stat().st_size
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, disable=size < PROGRESS_MIN_BYTES)
+    with open(path, "rb") as raw, bar:
+        try:
+            reader = pacsv.open_csv(
+                io.BufferedReader(_CountingReader(raw, bar), buffer_size=2**20),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=ARROW_BLOCK_BYTES),
+                parse_options=pacsv.ParseOptions(delimiter=dialect.sep, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=usecols,
+                    column_types=types,
+                    decimal_point=dialect.decimal,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                ),
+            )
+            pending: list[pa.RecordBatch] = []
+            n_pending = 0
+            line = 2  # file line of the next row (line 1 is the header)
+            done = False
+            while not done:
+                try:
+                    batch = reader.read_next_batch()
+                    pending.append(batch)
+                    n_pending += batch.num_rows
+                except StopIteration:
+                    done = True
+                while n_pending >= rows or (done and n_pending):
+                    table = pa.Table.from_batches(pending, schema=reader.schema)
+                    take = min(rows, n_pending)
+                    rest = table.slice(take)
+                    pending, n_pending = rest.to_batches(), rest.num_rows
+                    table = table.slice(0, take)
+                    for c in usecols:  # "nan", "inf", "1e400": pandas keeps them as text, whose errors say so
+                        if c not in text_cols and pc.any(pc.invert(pc.is_finite(table[c]))).as_py():
+                            raise FastPathError(f"a non-finite number in {c!r}")
+                    chunk = table.unify_dictionaries().to_pandas()
+                    chunk.index = pd.RangeIndex(line, line + take)
+                    line += take
+                    chunk = chunk[chunk.notna().any(axis=1)]
+                    if len(chunk):
+                        yield chunk
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise FastPathError(str(exc)) from None
+
+
+def text_values(series: pd.Series) -> np.ndarray:
+    """A text column as an object array of stripped strings, "" where missing (categoricals per category)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = series.cat.categories.astype(str).str.strip().to_numpy(object)
+        return np.append(cats, "")[series.cat.codes.to_numpy()]
+    return series.fillna("").astype(str).str.strip().to_numpy(object)
 
 
 def numbers(path: Path, series: pd.Series, column: str, decimal: str, *, allow_missing: bool = True) -> np.ndarray:

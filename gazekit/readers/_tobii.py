@@ -16,7 +16,17 @@ import pandas as pd
 
 from gazekit.errors import GazekitError
 from gazekit.readers import Recording
-from gazekit.readers._delimited import Dialect, check_not_truncated, iter_chunks, numbers, pseudonym, stimulus_id
+from gazekit.readers._delimited import (
+    Dialect,
+    FastPathError,
+    check_not_truncated,
+    iter_chunks,
+    iter_chunks_arrow,
+    numbers,
+    pseudonym,
+    stimulus_id,
+    text_values,
+)
 
 _SEP = "\x1f"
 CUT_TOLERANCE_MS = 20.0  # a vendor duration may run one sample period (<= 16.7 ms at 60 Hz) past the last row
@@ -69,19 +79,30 @@ _FIRST = {
 
 
 def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -> Recording:
-    """Fixations (one per distinct event index of type Fixation, per participant and recording)."""
+    """Fixations (one per distinct event index of type Fixation, per participant and recording).
+
+    Read with pyarrow's streaming reader; a file it rejects is read again with pandas, whose errors
+    say where and what (the chunks are the same, so are the results and the errors).
+    """
     check_not_truncated(path, dialect)
+    try:
+        return _read_rows(path, dialect, cols, source_format, iter_chunks_arrow)
+    except FastPathError:
+        return _read_rows(path, dialect, cols, source_format, iter_chunks)
+
+
+def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, chunks) -> Recording:
     text_cols = [c for c in (cols.event_type, cols.participant, cols.recording, cols.media) if c]
     usecols = list(dict.fromkeys(getattr(cols, f.name) for f in fields(cols) if isinstance(getattr(cols, f.name), str)))
     usecols += [p for p in cols.pupils if p not in usecols]
     last_t: dict[str, float] = {}
     n_rows: dict[str, int] = {}
     partials: list[pd.DataFrame] = []
-    for chunk in iter_chunks(path, dialect, usecols, text_cols):
+    for chunk in chunks(path, dialect, usecols, text_cols):
         t_ms = numbers(path, chunk[cols.time], cols.time, dialect.decimal, allow_missing=False) * cols.time_to_ms
         key = _session_keys(chunk, cols)
         _check_monotonic(path, cols.time, key, t_ms, chunk.index.to_numpy(), last_t, n_rows)
-        is_fix = chunk[cols.event_type].str.strip().str.lower().eq("fixation").fillna(False).to_numpy(bool)
+        is_fix = _is_fixation(chunk[cols.event_type])
         if not is_fix.any():
             continue
         fix = chunk[is_fix]
@@ -114,11 +135,24 @@ def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -
     return _recording(path, cols, source_format, partials, n_rows, last_t)
 
 
+def _is_fixation(series: pd.Series) -> np.ndarray:
+    """Rows whose event type is "Fixation" (blanks and case ignored); categoricals compared per category."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        hit = series.cat.categories.astype(str).str.strip().str.lower() == "fixation"
+        return np.append(hit, False)[series.cat.codes.to_numpy()]
+    return series.str.strip().str.lower().eq("fixation").fillna(False).to_numpy(bool)
+
+
 def _session_keys(chunk: pd.DataFrame, cols: Columns) -> np.ndarray:
-    parts = []
+    """participant + _SEP + recording of each row (stripped, "" where missing), joined once per pair."""
+    codes, names = [], []
     for col in (cols.participant, cols.recording):
-        parts.append(chunk[col].fillna("").astype(str).str.strip() if col else pd.Series("", index=chunk.index))
-    return (parts[0] + _SEP + parts[1]).to_numpy(dtype=object)
+        c, u = pd.factorize(text_values(chunk[col])) if col else (np.zeros(len(chunk), np.int64), np.array([""]))
+        codes.append(c)
+        names.append(np.asarray(u, dtype=object))
+    pair, first = np.unique(codes[0] * len(names[1]) + codes[1], return_inverse=True)
+    keys = np.array([names[0][p // len(names[1])] + _SEP + names[1][p % len(names[1])] for p in pair], dtype=object)
+    return keys[first.reshape(-1)]
 
 
 def _check_monotonic(path, column, key, t_ms, lines, last_t: dict, n_rows: dict) -> None:
