@@ -106,22 +106,18 @@ def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, 
         if not is_fix.any():
             continue
         fix = chunk[is_fix]
-        part = pd.DataFrame(
-            {
-                "key": key[is_fix],
-                "event_index": numbers(
-                    path, fix[cols.event_index], cols.event_index, dialect.decimal, allow_missing=False
-                ),
-                "t_start_ms": t_ms[is_fix],
-                "line": fix.index.to_numpy(),
-            }
-        )
+        part = {
+            "key": key[is_fix],
+            "event_index": numbers(path, fix[cols.event_index], cols.event_index, dialect.decimal, allow_missing=False),
+            "t_start_ms": t_ms[is_fix],
+            "line": fix.index.to_numpy(),
+        }
         for name, out in _FIRST.items():
             col = getattr(cols, name)
             if col:
                 part[out] = numbers(path, fix[col], col, dialect.decimal)
         part["duration_ms"] = part["duration_ms"] * cols.duration_to_ms
-        part["media"] = fix[cols.media].to_numpy() if cols.media else None
+        part["media"] = fix[cols.media].to_numpy() if cols.media else np.full(len(fix), None, dtype=object)
         if cols.pupils:
             pupil = np.column_stack([numbers(path, fix[p], p, dialect.decimal) for p in cols.pupils])
             finite = np.isfinite(pupil)
@@ -129,7 +125,7 @@ def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, 
             ok = n_eyes > 0
             part["pupil_sum"] = np.where(ok, np.where(finite, pupil, 0.0).sum(axis=1) / np.maximum(n_eyes, 1), 0.0)
             part["pupil_n"] = ok.astype(np.int64)
-        partials.append(_reduce(part))
+        partials.append(_reduce(pd.DataFrame(_fold_runs(part))))
     if not n_rows:
         raise GazekitError(path, None, "expected data rows after the header, found none")
     return _recording(path, cols, source_format, partials, n_rows, last_t)
@@ -175,6 +171,27 @@ def _check_monotonic(path, column, key, t_ms, lines, last_t: dict, n_rows: dict)
         n_rows[k] = n_rows.get(k, 0) + len(idx)
 
 
+def _fold_runs(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Consecutive rows of the same (session key, event index) folded into one, as :func:`_reduce` would
+    (earliest time and line, first non-empty values, pupil sums): the rows of a fixation usually follow
+    each other, so this leaves :func:`_reduce` a few rows per fixation instead of one per sample."""
+    key, event = part["key"], part["event_index"]
+    n = len(key)
+    if n < 2:
+        return part
+    starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (event[1:] != event[:-1])])
+    out = {}
+    for col, v in part.items():
+        if col in ("t_start_ms", "line"):
+            out[col] = np.minimum.reduceat(v, starts)
+        elif col in ("pupil_sum", "pupil_n"):
+            out[col] = np.add.reduceat(v, starts)
+        else:  # the first non-empty value of the run (the run's first, empty, value when it has none)
+            first = np.minimum.reduceat(np.where(pd.notna(v), np.arange(n), n), starts)
+            out[col] = v[np.where(first < n, first, starts)]
+    return out
+
+
 def _reduce(part: pd.DataFrame) -> pd.DataFrame:
     """One row per (session key, event index): earliest time and line, first non-empty values, pupil sums."""
     agg = {"t_start_ms": "min", "line": "min"}
@@ -218,10 +235,10 @@ def _recording(path, cols: Columns, source_format, partials, n_rows: dict, last_
     fix["reader_id"] = fix["key"].map(readers)
     fix["eye"] = "both"
     fix["detector"] = "vendor"
+    ends = (fix["t_start_ms"] + fix["duration_ms"]).groupby(fix["key"].to_numpy(object), sort=False).max()
     for k in keys:
-        mine = fix["key"] == k
-        if mine.any():
-            end = (fix.loc[mine, "t_start_ms"] + fix.loc[mine, "duration_ms"]).max()
+        if k in ends.index:
+            end = ends[k]
             if end > last_t[k] + CUT_TOLERANCE_MS:
                 warnings.append(
                     f"{path}: session {session_ids[k]}: the last fixation ends at {end:g} ms, after the last row "
