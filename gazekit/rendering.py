@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
 from gazekit.stimulus_index import StimulusInfo, index_stimuli
 
+THREADS = 2  # threads of a --workers 1 run
 SIZE_HINT = (
     "give --stimuli IMAGE_FOLDER, or image_width_px/image_height_px columns in the table, or a 'stimuli' "
     "entry with width/height in the table's metadata"
@@ -378,8 +379,14 @@ def build_store(
 
 
 def _map(tasks: list, workers: int) -> Iterable[list[dict]]:
-    if workers == 1 or len(tasks) <= 1 or tasks[0][4]:  # lazy: nothing to render
+    """``_write_job`` over ``tasks`` in order: ``workers`` processes, or for 1 a pair of threads (BLAS,
+    exp and zlib release the GIL, so the rendering of one stimulus overlaps the compression of another)."""
+    if len(tasks) <= 1 or tasks[0][4]:  # lazy: nothing to render
         yield from map(_write_job, tasks)
+        return
+    if workers == 1:
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            yield from pool.map(_write_job, tasks)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(_write_job, tasks, chunksize=max(1, len(tasks) // (8 * workers)))

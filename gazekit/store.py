@@ -8,14 +8,17 @@ Layout of STORE_DIR:
 - ``heatmaps/<stimulus_id>.npz``: ``scale_<s>`` arrays [n_slices, floor(H/s), floor(W/s)] for each
   down-sampling factor s of the pyramid, and ``slice_index`` [n_slices] (-1 for a 2D image).
 
-Map encodings (``dtype`` in store.json; the reader goes by each array's dtype, so stores written before
+Map encodings (``dtype`` in store.json; the reader goes by the arrays in each file, so stores written before
 the uint16 encoding stay readable):
 - ``float32``: ``scale_<s>`` holds the maps, stored uncompressed.
 - ``uint16`` (default): each map is quantised to q = rint(map / step), step = peak / 65535 (its own
-  peak, ``step_<s>`` float32 [n_slices]); ``scale_<s>`` holds the 2-D difference of q (along columns,
-  then rows, modulo 2^16), deflated. Decode: ``cumsum(cumsum(codes, -1), -2)`` in uint16, times step.
-  Maximum error: step / 2 = peak / 131070 plus float32 rounding, i.e. below 8e-6 of the map's peak;
-  a smooth map's differences are small, so the file is ~8 % of float32 (Kvasir, scales 1, 2, 4).
+  peak, ``step_<s>`` float32 [n_slices]); the codes are the 2-D difference of q (along columns, then
+  rows, modulo 2^16) zigzag-mapped to small non-negative numbers (uint8 when they all fit, else
+  uint16); ``scale_<s>`` (uint8) holds their .npy bytes compressed with zstd (pyarrow's codec),
+  ``scale_<s>_nbytes`` [1] the size of those bytes. Decode (:func:`unpack_codes`, :func:`decode_uint16`):
+  decompress, zigzag back, ``cumsum(cumsum(d, -1), -2)`` in uint16, times step. Maximum error:
+  step / 2 = peak / 131070 plus float32 rounding, i.e. below 8e-6 of the map's peak; a smooth map's
+  codes are small, so the file is ~7 % of float32 (Kvasir, scales 1, 2, 4).
 
 A lazy store (``render-heatmaps --lazy``) has no npz files: store.json's ``lazy`` entry names the
 fixation table (path relative to the store and absolute, and its sha256), and :meth:`HeatmapStore.get`
@@ -70,35 +73,63 @@ MAX_REL_ERROR = 8e-6  # stated bound of |stored - rendered| / peak for dtype uin
 
 
 def encode_uint16(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Quantise a stack of maps [n, H, W] (values >= 0) per map: (2-D differenced uint16 codes, step [n]).
+    """Quantise a stack of maps [n, H, W] (values >= 0) per map: (codes, step [n]).
 
-    ``step = peak / 65535`` (1 for an all-zero map); see the module docstring for the error bound.
+    q = rint(map / step) with ``step = peak / 65535`` (1 for an all-zero map); codes = the 2-D difference
+    of q (along columns, then rows, modulo 2^16) zigzag-mapped (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...) as
+    uint16, or as uint8 when every code fits. See the module docstring for the error bound.
     """
     m = np.asarray(maps, np.float32)
     peak = m.reshape(len(m), -1).max(axis=1) if m.size else np.zeros(len(m), np.float32)
     step = np.where(peak > 0, peak / np.float32(QMAX), np.float32(1)).astype(np.float32)
-    q = np.clip(np.rint(m / step[:, None, None]), 0, QMAX).astype(np.uint16)
-    q = np.diff(q, axis=-1, prepend=np.uint16(0))
-    return np.diff(q, axis=-2, prepend=np.uint16(0)), step
+    x = m / step[:, None, None]
+    np.clip(np.rint(x, out=x), 0, QMAX, out=x)
+    q = x.astype(np.uint16)
+    d = q.copy()  # differences in place, modulo 2^16: along columns, then along rows
+    np.subtract(q[..., 1:], q[..., :-1], out=d[..., 1:])
+    np.subtract(d[..., 1:, :], d[..., :-1, :], out=q[..., 1:, :])
+    q[..., 0, :] = d[..., 0, :]
+    s = q.view(np.int16)
+    codes = np.bitwise_xor(np.left_shift(s, 1), np.right_shift(s, 15, out=s)).view(np.uint16)
+    return (codes.astype(np.uint8) if codes.size and codes.max() < 256 else codes), step
 
 
 def decode_uint16(codes: np.ndarray, step: np.ndarray | float) -> np.ndarray:
     """The inverse of :func:`encode_uint16` for one map [H, W] (or a stack with ``step`` [n]); float32."""
-    q = np.cumsum(np.cumsum(codes, axis=-1, dtype=np.uint16), axis=-2, dtype=np.uint16)
+    z = codes.astype(np.uint16)
+    d = (z >> 1) ^ np.negative(z & 1)  # zigzag back, modulo 2^16
+    q = np.cumsum(np.cumsum(d, axis=-1, dtype=np.uint16), axis=-2, dtype=np.uint16)
     step = np.asarray(step, np.float32)
     return q.astype(np.float32) * (step if step.ndim == 0 else step[:, None, None])
 
 
+ZSTD = pa.Codec("zstd", 1)  # the uint16 codes' compressor (pyarrow's; deterministic, ~3x faster than zlib -1)
+
+
 def npz_arrays(maps: Mapping[int, np.ndarray], slice_index: np.ndarray, dtype: str = "float32") -> dict[str, Any]:
-    """The arrays of one stimulus' npz: ``maps[s]`` is [n_slices, H//s, W//s]; ``slice_index`` [n_slices]."""
+    """The arrays of one stimulus' npz: ``maps[s]`` is [n_slices, H//s, W//s]; ``slice_index`` [n_slices].
+
+    ``uint16``: ``scale_<s>`` is the zstd frame (uint8) of the codes' .npy bytes (:func:`encode_uint16`),
+    ``scale_<s>_nbytes`` the size of those bytes, ``step_<s>`` the steps; ``float32``: the maps.
+    """
     arrays: dict[str, Any] = {}
     for s, a in maps.items():
         if dtype == "uint16":
-            arrays[f"scale_{int(s)}"], arrays[f"step_{int(s)}"] = encode_uint16(a)
+            codes, arrays[f"step_{int(s)}"] = encode_uint16(a)
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, codes, allow_pickle=False)
+            arrays[f"scale_{int(s)}"] = np.frombuffer(ZSTD.compress(buf.getbuffer(), asbytes=True), np.uint8)
+            arrays[f"scale_{int(s)}_nbytes"] = np.array([buf.getbuffer().nbytes], np.int64)
         else:
             arrays[f"scale_{int(s)}"] = np.asarray(a, np.float32)
     arrays["slice_index"] = np.asarray(slice_index, dtype=np.int32)
     return arrays
+
+
+def unpack_codes(frame: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """The codes array of a ``scale_<s>`` zstd frame and its ``scale_<s>_nbytes`` (see :func:`npz_arrays`)."""
+    raw = ZSTD.decompress(np.ascontiguousarray(frame), decompressed_size=int(nbytes[0]), asbytes=True)
+    return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
 
 
 def write_npz(
@@ -106,25 +137,20 @@ def write_npz(
 ) -> None:
     """Write one stimulus' pyramid (:func:`npz_arrays`) as a plain ``np.load``-able npz.
 
-    ``float32`` maps are stored uncompressed (float maps barely deflate and compressing costs 10x the
-    rendering); ``uint16`` codes are deflated (level 1: ~4x smaller than level 0, within 10 % of
-    level 6's size at a fifth of its time). Deterministic: same arrays, same bytes.
+    ``float32`` maps as they are (float maps barely compress and compressing costs 10x the rendering);
+    ``uint16`` codes zstd-compressed (level 1: smaller than zlib -1 at a third of its time; zlib, the
+    npz's own deflate, took 2/3 of the end-to-end time). Deterministic: same arrays, same bytes.
     """
     write_arrays(path, npz_arrays(maps, slice_index, dtype))
 
 
 def write_arrays(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write :func:`npz_arrays` as an npz file (uint16 members deflated, others stored)."""
+    """Write :func:`npz_arrays` as an npz file (members stored, with a fixed date: same arrays, same bytes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as zf:
         for name, arr in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            if arr.dtype == np.uint16:
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-                zf.writestr(info, buf.getbuffer(), zipfile.ZIP_DEFLATED, 1)
-                continue
             with zf.open(info, "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
 
@@ -217,13 +243,16 @@ class HeatmapStore:
             raise GazekitError(self.root, f"scale {scale}", f"expected one of the store's scales {self.scales}")
         source, loaded, index = self._arrays(stimulus_id, file)
         name = f"scale_{scale}"
+        step = f"step_{scale}"
         if name not in loaded:
-            loaded[name] = np.asarray(source[name])
-            if loaded[name].dtype == np.uint16:
-                loaded[f"step_{scale}"] = np.asarray(source[f"step_{scale}"])
+            if step in source:  # uint16 store: zstd-compressed codes
+                loaded[name] = unpack_codes(source[name], source[f"{name}_nbytes"])
+                loaded[step] = np.asarray(source[step])
+            else:  # float32 store (the maps themselves)
+                loaded[name] = np.asarray(source[name])
         i = index[sl]
-        if loaded[name].dtype == np.uint16:
-            return decode_uint16(loaded[name][i], loaded[f"step_{scale}"][i])
+        if step in loaded:
+            return decode_uint16(loaded[name][i], loaded[step][i])
         return np.asarray(loaded[name][i], dtype=np.float32)
 
 

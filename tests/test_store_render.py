@@ -281,18 +281,19 @@ def test_uint16_encoding_error_bound_and_size():
     spike[7, 9] = 3.0
     maps = np.stack([smooth, noise, spike, np.zeros((90, 120))]).astype(np.float32)
     codes, step = store.encode_uint16(maps)
-    assert codes.dtype == np.uint16 and step.dtype == np.float32
+    assert codes.dtype == np.uint16 and step.dtype == np.float32  # noise needs 16-bit codes
+    assert store.encode_uint16(maps[[0, 2, 3]])[0].dtype == np.uint8  # smooth maps: small codes
     back = store.decode_uint16(codes, step)
     peaks = maps.reshape(4, -1).max(axis=1)
     err = np.abs(back.astype(np.float64) - maps).reshape(4, -1).max(axis=1)
     assert (err[:3] <= store.MAX_REL_ERROR * peaks[:3]).all()
     assert err[1] >= 0.9 * peaks[1] / (2 * store.QMAX)  # uniform noise reaches the bound step / 2
     assert err[2] == 0 and err[3] == 0 and back[3].sum() == 0  # the peak itself and an empty map are exact
-    # the codes are the 2-D differences of q = rint(map / step), written out here with int64 arithmetic
+    # the codes are the zigzag-mapped 2-D differences of q = rint(map / step), here in int64 arithmetic
     q = np.rint(maps[0] / step[0]).astype(np.int64)
     d = q - np.pad(q, ((0, 0), (1, 0)))[:, :-1]
-    d = d - np.pad(d, ((1, 0), (0, 0)))[:-1]
-    np.testing.assert_array_equal(codes[0], (d % 65536).astype(np.uint16))
+    d = (d - np.pad(d, ((1, 0), (0, 0)))[:-1] + 32768) % 65536 - 32768
+    np.testing.assert_array_equal(codes[0], np.where(d >= 0, 2 * d, -2 * d - 1))
     np.testing.assert_array_equal(store.decode_uint16(codes[0], step[0]), back[0])
 
 
