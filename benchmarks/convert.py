@@ -44,6 +44,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from gazekit.cli import main
+from gazekit import convert, events, tables  # what `gazekit convert` imports on its way, as pandas above
+from gazekit.readers import eyelink_asc, tobii_prolab
 t0 = time.perf_counter()
 if mode == "imports":
     n = 0
