@@ -269,14 +269,16 @@ def _render_config(
 @click.option("--scales", default="1", show_default=True, help="down-sampling factors, e.g. 1,2,4,8,16")
 @click.option("--size", default=None, help="render the scale-1 grid at H or HxW px instead of the image size")
 @click.option("--nifti", is_flag=True, help="also write volume heatmaps as NIfTI with the source affine")
-@click.option("--workers", type=int, default=1, show_default=True, help="processes (output identical for any N)")
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="processes; 1 = one, 2 threads (same output for any N)"
+)
 @click.option("--shard", default=None, help="i/n: render every n-th stimulus starting at i (0-based)")
 @click.option(
     "--dtype",
     type=click.Choice(["uint16", "float32"]),
     default="uint16",
     show_default=True,
-    help="uint16: quantised per map (error < 8e-6 of its peak), deflated, ~8 %% of float32's size",
+    help="uint16: quantised per map (error < 8e-6 of its peak), zstd-compressed, ~7 %% of float32's size",
 )
 @click.option("--lazy", is_flag=True, help="write only the manifest; maps are rendered when read (gazekit.store)")
 @user_errors
