@@ -28,7 +28,7 @@ from gazekit.errors import GazekitError
 
 CHUNK_ROWS = 100_000
 ARROW_BLOCK_BYTES = 2**20  # pyarrow's streaming reader parses blocks of this size (bounded memory)
-READ_AHEAD = 2  # chunks parsed ahead of the caller by the background thread
+READ_AHEAD = 128  # blocks parsed ahead of the caller by the background thread
 PROGRESS_MIN_BYTES = 64 * 2**20  # show a progress bar on files larger than this
 SEPARATORS = ("\t", ";", ",")
 _UNIT = re.compile(r"\s*[\[(]([^\])]*)[\])]\s*$")
@@ -263,10 +263,11 @@ def iter_chunks_arrow(
 
     Only the needed columns are converted, typed up front, in blocks of ``ARROW_BLOCK_BYTES``; the
     chunks of ``chunk_rows`` rows are those pandas yields, so checks run on the same rows in the same
-    order. Parsing runs in a background thread, at most ``READ_AHEAD`` chunks ahead of the caller (both
-    cores busy, memory bounded). Raises :class:`FastPathError` for anything pyarrow rejects (a row with
-    another number of fields, a value that is not a number, a blank line, a line break in quotes, text
-    that is not UTF-8) or reads as a number where pandas would not (nan, inf).
+    order. pyarrow parses in a background thread, at most ``READ_AHEAD`` blocks ahead of the caller
+    (only the needed columns are kept: a few MiB), while the caller converts and checks earlier rows.
+    Raises :class:`FastPathError` for anything pyarrow rejects (a row with another number of fields, a
+    value that is not a number, a blank line, a line break in quotes, text that is not UTF-8) or reads
+    as a number where pandas would not (nan, inf).
     """
     if dialect.encoding != "utf-8-sig":
         raise FastPathError("not UTF-8")
@@ -295,29 +296,35 @@ def iter_chunks_arrow(
             ),
         )
         with bar:
-            for chunk in _ahead(_arrow_chunks(reader, chunk_rows or CHUNK_ROWS, numeric, bar), READ_AHEAD):
+            for chunk in _arrow_chunks(_ahead(_batches(reader, bar), READ_AHEAD), chunk_rows or CHUNK_ROWS, numeric):
                 if len(chunk):
                     yield chunk
     except (pa.ArrowException, UnicodeDecodeError) as exc:
         raise FastPathError(str(exc)) from None
 
 
-def _arrow_chunks(reader, rows: int, numeric: list[str], bar: tqdm) -> Iterator[pd.DataFrame]:
+def _batches(reader, bar: tqdm) -> Iterator[pa.RecordBatch]:
+    """The reader's record batches (a block is about ``ARROW_BLOCK_BYTES`` of the file: the progress)."""
+    for batch in reader:
+        bar.update(min(ARROW_BLOCK_BYTES, bar.total - bar.n))
+        yield batch
+
+
+def _arrow_chunks(batches: Iterator[pa.RecordBatch], rows: int, numeric: list[str]) -> Iterator[pd.DataFrame]:
     """Record batches -> DataFrames of exactly ``rows`` rows (the last one shorter), blank rows dropped."""
     pending: list[pa.RecordBatch] = []
     n_pending = 0
     line = 2  # file line of the next row (line 1 is the header)
     done = False
     while not done:
-        try:
-            batch = reader.read_next_batch()
+        batch = next(batches, None)
+        if batch is None:
+            done = True
+        else:
             pending.append(batch)
             n_pending += batch.num_rows
-            bar.update(min(ARROW_BLOCK_BYTES, bar.total - bar.n))  # a block is about ARROW_BLOCK_BYTES
-        except StopIteration:
-            done = True
         while n_pending >= rows or (done and n_pending):
-            table = pa.Table.from_batches(pending, schema=reader.schema)
+            table = pa.Table.from_batches(pending)
             take = min(rows, n_pending)
             rest = table.slice(take)
             pending, n_pending = rest.to_batches(), rest.num_rows
