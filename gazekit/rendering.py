@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
 from gazekit.stimulus_index import StimulusInfo, index_stimuli
 
+THREADS = 2  # threads of a --workers 1 run
 SIZE_HINT = (
     "give --stimuli IMAGE_FOLDER, or image_width_px/image_height_px columns in the table, or a 'stimuli' "
     "entry with width/height in the table's metadata"
@@ -238,18 +239,49 @@ def render_job(job: Job, cfg: heatmaps.RenderConfig) -> dict[int | None, dict[in
     return out
 
 
-def _write_job(args: tuple[Job, heatmaps.RenderConfig, str, bool]) -> list[dict]:
-    job, cfg, root, nifti = args
+def job_maps(job: Job, cfg: heatmaps.RenderConfig) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """One stimulus' maps as the store keeps them: ({scale: [n_slices, H//s, W//s]}, slice_index [n_slices])."""
     maps = render_job(job, cfg)
+    order = list(maps)
+    stacked = {s: np.stack([maps[k][s] for k in order]) for s in cfg.scales}
+    return stacked, np.array([store.NO_SLICE if k is None else k for k in order])
+
+
+def lazy_jobs(root: Path, params: dict, manifest: pd.DataFrame) -> list[Job]:
+    """The jobs of a lazy store (``--lazy``): its fixation table (found through store.json, checked by
+    sha256) planned with the image sizes of its manifest."""
+    ref = params["lazy"]
+    digest = params["fixation_table_sha256"]
+    for path in (root / ref["table"], Path(ref["table_absolute"])):
+        if path.is_file() and table_digest(path) == digest:
+            break
+    else:
+        raise GazekitError(
+            root, "store.json lazy",
+            f"expected the fixation table {ref['table_absolute']} (sha256 {digest[:12]}...) this lazy store "
+            "renders from: restore it, or render the store again",
+        )  # fmt: skip
+    fix, meta = tables.read_table("fixations", path)
+    stimuli = {}
+    for sid, rows in manifest.groupby("stimulus_id", sort=True):
+        volume = rows["slice_index"].notna().any()
+        h, w = (int(rows[c].iloc[0]) for c in ("image_height", "image_width"))
+        stimuli[sid] = StimulusInfo(sid, h, w, len(rows) if volume else None, "", ())
+    fix = fix[fix["stimulus_id"].isin(stimuli)].reset_index(drop=True)
+    return plan(fix, meta, heatmaps.RenderConfig.from_params(params), stimuli, path)
+
+
+def _write_job(args: tuple[Job, heatmaps.RenderConfig, str, bool, bool]) -> list[dict]:
+    job, cfg, root, nifti, lazy = args
     rows = []
     file = nifti_file = None
-    if maps:
-        order = list(maps)
-        stacked = {s: np.stack([maps[k][s] for k in order]) for s in cfg.scales}
+    if job.slices:
         file = store.npz_name(job.stimulus_id)
-        store.write_npz(Path(root) / file, stacked, np.array([store.NO_SLICE if k is None else k for k in order]))
+    if job.slices and not lazy:
+        stacked, slice_index = job_maps(job, cfg)
+        store.write_npz(Path(root) / file, stacked, slice_index, cfg.dtype)
         if nifti and job.n_slices is not None:
-            nifti_file = _write_nifti(Path(root), job, order, stacked[1])
+            nifti_file = _write_nifti(Path(root), job, slice_index, stacked[1])
     by_slice = {sg.slice_index: sg for sg in job.slices}
     keys = list(range(job.n_slices)) if job.n_slices is not None else [None]
     for k in sorted(set(keys) | set(by_slice), key=lambda v: -1 if v is None else v):
@@ -273,7 +305,7 @@ def _write_job(args: tuple[Job, heatmaps.RenderConfig, str, bool]) -> list[dict]
     return rows
 
 
-def _write_nifti(root: Path, job: Job, order: list, maps: np.ndarray) -> str:
+def _write_nifti(root: Path, job: Job, order: np.ndarray, maps: np.ndarray) -> str:
     import nibabel as nib
 
     vol = np.zeros((job.n_slices, job.height, job.width), np.float32)
@@ -294,13 +326,20 @@ def build_store(
     shard: tuple[int, int] | None = None,
     nifti: bool = False,
     progress: bool | None = None,
+    lazy: bool = False,
 ) -> pd.DataFrame:
-    """Render every stimulus of the fixation table ``table`` into the store ``out``; returns the manifest."""
+    """Render every stimulus of the fixation table ``table`` into the store ``out``; returns the manifest.
+
+    ``lazy``: write only the manifest and store.json (with a reference to ``table``); maps are rendered
+    when read (:class:`gazekit.store.HeatmapStore`).
+    """
     fix, meta = tables.read_table("fixations", table)
     if len(fix) == 0:
         raise GazekitError(table, None, "expected fixations, the table is empty")
     if nifti and (1 not in cfg.scales or cfg.size is not None):
         raise GazekitError(None, "--nifti", "expected scale 1 in --scales and no --size (the source volume's grid)")
+    if nifti and lazy:
+        raise GazekitError(None, "--nifti", "expected --nifti without --lazy (NIfTI volumes are written eagerly)")
     if workers < 1:
         raise GazekitError(None, "--workers", f"expected a number >= 1, got {workers}")
     index = index_stimuli(stimuli) if stimuli is not None else None
@@ -312,10 +351,12 @@ def build_store(
     params = {**cfg.params(), "fixation_table_sha256": table_digest(table), "nifti": nifti}
     if shard is not None:
         params["shard"] = {"index": shard[0], "count": shard[1]}
+    if lazy:
+        params["lazy"] = store.lazy_reference(table, out)
     out = store.prepare_output(out)
     with atomic_path(out, "dir", store.STORE_FILES) as tmp:
-        (tmp / "heatmaps").mkdir(parents=True)
-        tasks = [(j, cfg, str(tmp), nifti) for j in jobs]
+        (tmp if lazy else tmp / "heatmaps").mkdir(parents=True)
+        tasks = [(j, cfg, str(tmp), nifti, lazy) for j in jobs]
         rows: list[dict] = []
         bar = tqdm(
             total=len(tasks),
@@ -338,8 +379,14 @@ def build_store(
 
 
 def _map(tasks: list, workers: int) -> Iterable[list[dict]]:
-    if workers == 1 or len(tasks) <= 1:
+    """``_write_job`` over ``tasks`` in order: ``workers`` processes, or for 1 a pair of threads (BLAS,
+    exp and zlib release the GIL, so the rendering of one stimulus overlaps the compression of another)."""
+    if len(tasks) <= 1 or tasks[0][4]:  # lazy: nothing to render
         yield from map(_write_job, tasks)
+        return
+    if workers == 1:
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            yield from pool.map(_write_job, tasks)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(_write_job, tasks, chunksize=max(1, len(tasks) // (8 * workers)))
