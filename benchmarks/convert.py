@@ -1,11 +1,21 @@
-"""Benchmark: `gazekit convert` on a generated multi-million-row Tobii Pro Lab export (101 columns, decimal
-commas, 300 Hz, 2 participants) against plain ``pandas.read_csv(sep="\\t", decimal=",")`` + groupby.
+"""Benchmark: `gazekit convert` against plain pandas and against pyarrow's raw streaming CSV read, side by side.
 
-Each measurement runs in a fresh subprocess that reports its own wall time (work only, after imports) and
-peak RSS (``VmHWM`` of /proc/self/status, imports included); medians over ``--repeats``
-runs, baseline and ours alternating. Two file sizes show whether memory stays bounded as the file grows.
+Inputs (each at two sizes, to show whether memory stays bounded as the file grows):
+- the real Tobii Pro Lab export of the shared data (101 columns, decimal commas) repeated as ``--copies``
+  recordings (5000 rows each; recording name made unique per copy);
+- a generated Pro Lab export (examples/make_tobii_export.py: 101 columns, decimal commas, 300 Hz,
+  2 participants) of ``--rows`` rows;
+- ``--asc``: the shared binocular EyeLink ASC repeated ``--asc-copies`` times (timestamps shifted),
+  gazekit's ASC reader against pymovements' ASC parser (``pymovements.gaze.from_asc``).
 
-    python benchmarks/convert.py [--rows 500000,2000000] [--repeats 3] [--workdir DIR]
+Methods: ``pandas`` = ``pandas.read_csv(sep, decimal)`` + filter + groupby (no output written);
+``pyarrow`` = ``pyarrow.csv.open_csv`` with ``include_columns`` = the columns gazekit reads,
+``column_types`` and ``decimal_point`` (defaults otherwise: 1 MiB blocks, threads on), batches counted;
+``gazekit`` = the whole ``gazekit convert`` command including the Parquet file. Each measurement runs in a
+fresh subprocess that reports its own wall time (work only, after imports) and peak RSS (``VmHWM``,
+imports included); medians over ``--repeats`` runs, the methods alternating.
+
+    python benchmarks/convert.py [--copies 80,240] [--rows 400000,1200000] [--repeats 3] [--asc]
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -28,23 +39,42 @@ from examples.make_tobii_export import write_prolab_export  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
-mode, path, out = sys.argv[1:4]
+mode, path, out, spec = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from gazekit.cli import main
+from gazekit import tables  # what `gazekit convert` imports on its way, as pandas above
+from gazekit.convert import pipeline as conv
+from gazekit.convert import detectors
+from gazekit.readers import eyelink_asc, tobii_prolab
 t0 = time.perf_counter()
 if mode == "imports":
     n = 0
-elif mode == "gazekit":
+elif mode in ("gazekit", "gazekit-asc"):
     main(["convert", path, "-o", out], standalone_mode=False)
     n = pd.read_parquet(out, columns=["t_start_ms"]).shape[0]
+elif mode == "pyarrow":
+    types = {c: pa.dictionary(pa.int32(), pa.string()) if c in spec["text"] else pa.float64() for c in spec["usecols"]}
+    reader = pacsv.open_csv(
+        path,
+        parse_options=pacsv.ParseOptions(delimiter=spec["sep"]),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=spec["usecols"], column_types=types, decimal_point=spec["decimal"]
+        ),
+    )
+    n = -1
+    rows = sum(b.num_rows for b in reader)
+elif mode == "pymovements-asc":
+    import pymovements as pm
+    gaze = pm.gaze.from_asc(path, events=True)
+    n = -1
 else:
-    df = pd.read_csv(path, sep="\t", decimal=",", low_memory=False)
-    fix = df[df["Eye movement type"] == "Fixation"]
-    g = fix.groupby(["Participant name", "Recording name", "Eye movement type index"]).agg(
-        t_start_ms=("Recording timestamp [ms]", "min"),
-        duration_ms=("Eye movement event duration [ms]", "first"),
-        x=("Fixation point X [DACS px]", "first"),
-        y=("Fixation point Y [DACS px]", "first"),
+    r = spec["roles"]
+    df = pd.read_csv(path, sep=spec["sep"], decimal=spec["decimal"], low_memory=False)
+    fix = df[df[r["type"]] == "Fixation"]
+    g = fix.groupby([r["participant"], r["recording"], r["index"]]).agg(
+        t_start_ms=(r["time"], "min"), duration_ms=(r["duration"], "first"), x=(r["x"], "first"), y=(r["y"], "first")
     )
     n = len(g)
 seconds = time.perf_counter() - t0
@@ -57,10 +87,10 @@ print(json.dumps({"seconds": seconds, "fixations": n, "peak_rss_mb": peak_mb}))
 """
 
 
-def measure(mode: str, path: Path, out: Path) -> dict:
+def measure(mode: str, path: Path, out: Path, spec: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     r = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(path), str(out)],
+        [sys.executable, "-c", CHILD, mode, str(path), str(out), json.dumps(spec)],
         capture_output=True,
         text=True,
         env=env,
@@ -69,54 +99,158 @@ def measure(mode: str, path: Path, out: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def reader_spec(path: Path) -> dict:
+    """The columns gazekit's Tobii reader asks its CSV parser for (captured), separator, decimal mark, roles."""
+    from gazekit.convert import pipeline as conv
+    from gazekit.readers import _delimited, _tobii
+
+    class Captured(Exception):
+        pass
+
+    got: dict = {}
+
+    def capture(p, dialect, usecols, text_cols, chunk_rows=None):
+        cols = dialect.columns
+        got.update(usecols=list(usecols), text=list(text_cols), sep=dialect.sep, decimal=dialect.decimal)
+        find = _delimited.find_column
+        got["roles"] = {
+            "time": find(cols, "recording timestamp", ("ms", "μs", "us")),
+            "type": find(cols, "eye movement type"),
+            "index": find(cols, "eye movement type index"),
+            "participant": find(cols, "participant name"),
+            "recording": find(cols, "recording name"),
+            "duration": find(cols, "eye movement event duration", ("ms", ""))
+            or find(cols, "gaze event duration", ("ms", "")),
+            "x": find(cols, "fixation point x", ("dacspx", "px")),
+            "y": find(cols, "fixation point y", ("dacspx", "px")),
+        }
+        raise Captured
+
+    original = _tobii.iter_chunks_arrow
+    _tobii.iter_chunks_arrow = capture
+    try:
+        conv.convert([path])
+    except Captured:
+        pass
+    finally:
+        _tobii.iter_chunks_arrow = original
+    return got
+
+
+def repeat_real(src: Path, dst: Path, copies: int) -> None:
+    """The real export with its rows repeated ``copies`` times, each copy a recording of its own."""
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    head, body = lines[0], lines[1:]
+    col = head.rstrip("\r\n").split("\t").index("Recording name")
+    with open(dst, "w", encoding="utf-8") as out:
+        out.write(head)
+        for k in range(copies):
+            for line in body:
+                f = line.split("\t")
+                f[col] = f"{f[col]}_{k:03d}"
+                out.write("\t".join(f))
+
+
+def repeat_asc(src: Path, dst: Path, copies: int) -> None:
+    """An ASC file with its START..END block repeated, tracker times shifted so that they keep increasing."""
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("START"))
+    times = [int(t) for t in re.findall(r"\b1[34]\d{5}\b", "".join(lines[start:]))]
+    span = max(times) - min(times) + 1000
+    stamp = re.compile(r"\b1[34]\d{5}\b")
+    with open(dst, "w", encoding="utf-8") as out:
+        out.writelines(lines[:start])
+        for k in range(copies):
+            for line in lines[start:]:
+                out.write(stamp.sub(lambda m, k=k: str(int(m.group()) + k * span), line))
+
+
+def compare(files: dict[str, Path], work: Path, repeats: int, baselines: tuple[str, ...], ours: str, spec_of) -> None:
+    """One line per file: seconds, ratio of ours vs each baseline (> 1 = ours faster), rows/s, peak MiB."""
+    out = work / "out.parquet"
+    modes = (*baselines, ours)
+    header = (
+        f"{'file':<16} {'rows':>9} {'MiB':>5} | "
+        + " ".join(f"{m + ' s':>10}" for m in modes)
+        + " | "
+        + " ".join(f"{'vs ' + m:>10}" for m in baselines)
+        + " | "
+        + " ".join(f"{m + ' rows/s':>15}" for m in modes)
+        + " | "
+        + " ".join(f"{m + ' MiB':>12}" for m in modes)
+    )
+    print(header)
+    print("-" * len(header))
+    for label, path in files.items():
+        spec = spec_of(path)
+        n_lines = sum(1 for _ in open(path, "rb")) - 1
+        runs: dict[str, list[dict]] = {m: [] for m in modes}
+        for _ in range(repeats):
+            for mode in modes:
+                runs[mode].append(measure(mode, path, out, spec))
+        counts = {r["fixations"] for m in modes for r in runs[m] if r["fixations"] >= 0}
+        assert len(counts) == 1, f"methods disagree on the number of fixations: {counts}"
+        s = {m: statistics.median(r["seconds"] for r in v) for m, v in runs.items()}
+        mem = {m: statistics.median(r["peak_rss_mb"] for r in v) for m, v in runs.items()}
+        print(
+            f"{label:<16} {n_lines:>9} {path.stat().st_size / 2**20:>5.0f} | "
+            + " ".join(f"{s[m]:>10.2f}" for m in modes)
+            + " | "
+            + " ".join(f"{s[m] / s[ours]:>9.2f}x" for m in baselines)
+            + " | "
+            + " ".join(f"{n_lines / s[m]:>15,.0f}" for m in modes)
+            + " | "
+            + " ".join(f"{mem[m]:>12.0f}" for m in modes),
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", default="500000,2000000", help="eye-tracker rows of each file (comma-separated)")
+    ap.add_argument("--copies", default="80,240", help="recordings of the repeated real export (comma-separated)")
+    ap.add_argument("--rows", default="400000,1200000", help="eye-tracker rows of the generated export")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--asc", action="store_true", help="also EyeLink ASC: gazekit vs pymovements")
+    ap.add_argument("--asc-copies", default="200,600", help="repetitions of the binocular ASC example")
+    ap.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("GAZEKIT_SHARED_DATA", REPO.parent / "shared/data"))
+    )
     ap.add_argument("--workdir", type=Path, default=None, help="where to generate the files (default: a temp dir)")
     args = ap.parse_args()
-    sizes = sorted(int(s) for s in args.rows.split(","))
     work = Path(tempfile.mkdtemp(prefix="gazekit-bench-", dir=args.workdir))
+    print(f"OMP_NUM_THREADS=1 in every child, cpus={os.cpu_count()}, {args.repeats} runs each, medians")
     try:
         t0 = time.perf_counter()
-        big = work / "export_big.tsv"
-        write_prolab_export(big, n_rows=sizes[-1] // 2, participants=("Reader A", "Reader B"), n_images=40)
-        print(f"generated {big.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - t0:.0f} s", flush=True)
-        files = {}
-        for rows in sizes:
-            if rows == sizes[-1]:
-                files[rows] = big
-                continue
-            files[rows] = work / f"export_{rows}.tsv"
-            with open(big, "rb") as src, open(files[rows], "wb") as dst:  # a prefix: header + first rows
-                for _ in range(rows + 1):
-                    dst.write(src.readline())
-        header = (
-            f"{'rows':>9} {'MiB':>6} | {'pandas s':>8} {'gazekit s':>9} {'speed-up':>8} | "
-            f"{'pandas rows/s':>13} {'gazekit rows/s':>14} | {'pandas MiB':>10} {'gazekit MiB':>11} {'mem ratio':>9}"
-        )
-        print(header)
-        print("-" * len(header))
-        for rows in sizes:
-            path = files[rows]
-            n_lines = sum(1 for _ in open(path, "rb")) - 1  # all rows (eye tracker + mouse + events)
-            runs = {"pandas": [], "gazekit": []}
-            for _ in range(args.repeats):
-                for mode in runs:
-                    runs[mode].append(measure(mode, path, work / "out.parquet"))
-            assert {r["fixations"] for r in runs["pandas"] + runs["gazekit"]} == {runs["pandas"][0]["fixations"]}
-            s = {m: statistics.median(r["seconds"] for r in v) for m, v in runs.items()}
-            mem = {m: statistics.median(r["peak_rss_mb"] for r in v) for m, v in runs.items()}
-            rate = {m: n_lines / v for m, v in s.items()}
-            print(
-                f"{n_lines:>9} {path.stat().st_size / 2**20:>6.0f} | {s['pandas']:>8.1f} {s['gazekit']:>9.1f} "
-                f"{s['pandas'] / s['gazekit']:>7.2f}x | {rate['pandas']:>13,.0f} {rate['gazekit']:>14,.0f}"
-                f" | {mem['pandas']:>10.0f} {mem['gazekit']:>11.0f} {mem['pandas'] / mem['gazekit']:>8.1f}x",
-                flush=True,
+        files: dict[str, Path] = {}
+        real = args.data / "gaze-samples" / "tobiiprolab_bracketed_ivt_normal_alex1_first5000.tsv"
+        if real.exists():
+            for copies in (int(c) for c in args.copies.split(",") if c):
+                files[f"real x{copies}"] = work / f"real_{copies}.tsv"
+                repeat_real(real, files[f"real x{copies}"], copies)
+        else:
+            print(f"real export not found: {real} (--data)")
+        for rows in (int(r) for r in args.rows.split(",") if r):
+            files[f"generated {rows // 1000}k"] = work / f"generated_{rows}.tsv"
+            write_prolab_export(
+                files[f"generated {rows // 1000}k"],
+                n_rows=rows // 2,
+                participants=("Reader A", "Reader B"),
+                n_images=40,
             )
-        floor = measure("imports", big, work / "out.parquet")["peak_rss_mb"]
-        print(f"peak RSS of a child after its imports alone: {floor:.0f} MiB (included in both MiB columns)")
-        print(f"fixations agree; {args.repeats} runs each, medians; total {time.perf_counter() - t0:.0f} s")
+        print(f"inputs written in {time.perf_counter() - t0:.0f} s", flush=True)
+        specs = {p: reader_spec(p) for p in files.values()}
+        compare(files, work, args.repeats, ("pandas", "pyarrow"), "gazekit", specs.__getitem__)
+        if args.asc:
+            src = args.data / "gaze-samples" / "pymovements_eyelink_binocular_example.asc"
+            asc = {}
+            for copies in (int(c) for c in args.asc_copies.split(",") if c):
+                asc[f"asc x{copies}"] = work / f"binocular_{copies}.asc"
+                repeat_asc(src, asc[f"asc x{copies}"], copies)
+            print("\nEyeLink ASC (rows = all lines):")
+            compare(asc, work, args.repeats, ("pymovements-asc",), "gazekit-asc", lambda p: {})
+        floor = measure("imports", next(iter(files.values())), work / "out.parquet", {})["peak_rss_mb"]
+        print(f"peak RSS of a child after its imports alone: {floor:.0f} MiB (included in every MiB column)")
+        print(f"total {time.perf_counter() - t0:.0f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,6 +10,15 @@
    Then ``render-heatmaps`` end to end on all 900 (store written, --workers 1 and 2).
 2. Cost curves: fixations per image 10 -> 1000 (768 x 768), image size 256 -> 2048 (30 fixations);
    the baseline there blurs an image-size canvas with sigma = 0.0911 x size.
+
+``--e2e`` (only this section): the command a user types, timed as a subprocess (start-up included),
+on all 900 images at full size, scales 1, 2, 4:
+``gazekit render-heatmaps kvasir.parquet -o STORE --stimuli IMAGES --sigma-frac 0.0911 --scales 1,2,4``
+with ``--dtype float32`` (the former store), the default uint16, ``--workers 2`` and ``--lazy``;
+against the recipe (scales 1, 2, 4) on every k-th of the same images (``--naive-images``, its mean x 900);
+store sizes, and the uint16 store's largest error relative to each map's peak (vs the float32 store).
+
+    OMP_NUM_THREADS=1 python benchmarks/heatmaps.py --e2e [--naive-images 100] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,9 +46,9 @@ from tests.kvasir import gazemedseg_heatmap, kvasir_fixations  # noqa: E402
 SCALES = (1, 2, 4, 8, 16)
 
 
-def naive_pyramid(xn, yn, d, h, w) -> dict[int, np.ndarray]:
+def naive_pyramid(xn, yn, d, h, w, scales=SCALES) -> dict[int, np.ndarray]:
     full = gazemedseg_heatmap(xn, yn, d, h, w)
-    return {s: full if s == 1 else cv2.resize(full, (w // s, h // s), interpolation=cv2.INTER_AREA) for s in SCALES}
+    return {s: full if s == 1 else cv2.resize(full, (w // s, h // s), interpolation=cv2.INTER_AREA) for s in scales}
 
 
 def ours_pyramid(x, y, d, h, w, boundary="reflect") -> dict[int, np.ndarray]:
@@ -105,6 +115,74 @@ def kvasir_section(data: Path, n_naive: int) -> None:
                   f"{dt:.1f} s = {len(groups) / dt:.0f} pyramids/s")  # fmt: skip
 
 
+def _cli(args: list) -> float:
+    """Wall time of one ``python -m gazekit ...`` subprocess (start-up included), 1 BLAS thread."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "gazekit", *map(str, args)], check=True, env=env, capture_output=True)
+    return time.perf_counter() - t
+
+
+def _size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def e2e_section(data: Path, n_naive: int, repeats: int) -> None:
+    """render-heatmaps as a user types it, all 900 images, scales 1, 2, 4 vs the recipe, side by side."""
+    from gazekit import store
+
+    scales = (1, 2, 4)
+    fix = kvasir_fixations(data / "kvasir-seg" / "fixations.csv")
+    groups = [
+        (g["x_px"].to_numpy(), g["y_px"].to_numpy(), g["duration_ms"].to_numpy(),
+         int(g["image_height_px"].iloc[0]), int(g["image_width_px"].iloc[0]))
+        for _, g in fix.groupby("stimulus_id")
+    ]  # fmt: skip
+    subset = groups[:: max(1, len(groups) // n_naive)][:n_naive]
+    variants = {
+        "float32 (former store)": ["--dtype", "float32"],
+        "uint16 (default)": [],
+        "uint16, --workers 2": ["--workers", "2"],
+        "--lazy (no maps written)": ["--lazy"],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "kvasir.parquet"
+        tables.write_table("fixations", fix, table)
+        base = ["render-heatmaps", table, "--stimuli", data / "kvasir-seg" / "images", "--sigma-frac", "0.0911",
+                "--scales", "1,2,4"]  # fmt: skip
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        naive: list[float] = []
+        sizes: dict[str, int] = {}
+        for _ in range(repeats):  # alternating: the recipe's images, then each variant
+            t = time.perf_counter()
+            for x, y, d, h, w in subset:
+                naive_pyramid(x / w, y / h, d, h, w, scales)
+            naive.append((time.perf_counter() - t) / len(subset))
+            for name, extra in variants.items():
+                out = Path(tmp) / f"store{list(variants).index(name)}"
+                times[name].append(_cli([*base, "-o", out, *extra]))
+                sizes[name] = _size(out)
+        f32, u16 = store.open(Path(tmp) / "store0"), store.open(Path(tmp) / "store1")
+        rel = max(
+            float(np.abs(u16.get(sid, sl, s) - f32.get(sid, sl, s)).max() / f32.get(sid, sl, s).max())
+            for sid, sl in f32.keys()
+            for s in scales
+        )
+    n = len(groups)
+    t_naive = statistics.median(naive) * n
+    print(f"\n## render-heatmaps end to end: {n} Kvasir images, full size, scales 1,2,4, one command each "
+          f"(subprocess, start-up included); medians of {repeats}")  # fmt: skip
+    print(f"baseline = GazeMedSeg recipe (scales 1,2,4) on {len(subset)} of the images, mean x {n}")
+    print("| method | s for 900 | pyramids/s | ratio vs baseline | store MB | size vs float32 |")
+    print("|---|---|---|---|---|---|")
+    print(f"| GazeMedSeg recipe (naive, baseline) | {t_naive:.0f} | {n / t_naive:.2f} | 1 | - | - |")
+    for name in variants:
+        t = statistics.median(times[name])
+        print(f"| gazekit {name} | {t:.1f} | {n / t:.0f} | **{t_naive / t:.0f}x** | {sizes[name] / 1e6:.0f} | "
+              f"{100 * sizes[name] / sizes['float32 (former store)']:.1f} % |")  # fmt: skip
+    print(f"uint16 vs float32 store: max |difference| / map peak = {rel:.2e} (stated bound {store.MAX_REL_ERROR})")
+
+
 def synthetic(n: int, size: int, rng) -> tuple:
     return rng.uniform(0, size, n), rng.uniform(0, size, n), rng.uniform(100, 600, n)
 
@@ -155,8 +233,12 @@ def main() -> None:
     )
     ap.add_argument("--naive-images", type=int, default=100, help="Kvasir images timed side by side with the baseline")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--e2e", action="store_true", help="only the end-to-end render-heatmaps section")
     args = ap.parse_args()
     print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, cpus={os.cpu_count()}")
+    if args.e2e:
+        e2e_section(args.data, args.naive_images, args.repeats)
+        return
     if (args.data / "kvasir-seg" / "fixations.csv").exists():
         kvasir_section(args.data, args.naive_images)
     else:

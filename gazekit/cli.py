@@ -281,15 +281,27 @@ def _render_config(
 @click.option("--scales", default="1", show_default=True, help="down-sampling factors, e.g. 1,2,4,8,16")
 @click.option("--size", default=None, help="render the scale-1 grid at H or HxW px instead of the image size")
 @click.option("--nifti", is_flag=True, help="also write volume heatmaps as NIfTI with the source affine")
-@click.option("--workers", type=int, default=1, show_default=True, help="processes (output identical for any N)")
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="processes; 1 = one, 2 threads (same output for any N)"
+)
 @click.option("--shard", default=None, help="i/n: render every n-th stimulus starting at i (0-based)")
+@click.option(
+    "--dtype",
+    type=click.Choice(["uint16", "float32"]),
+    default="uint16",
+    show_default=True,
+    help="uint16: quantised per map (error < 8e-6 of its peak), zstd-compressed, ~7 %% of float32's size",
+)
+@click.option("--lazy", is_flag=True, help="write only the manifest; maps are rendered when read (gazekit.store)")
 @user_errors
-def render_heatmaps(table, output, stimuli, scales, size, nifti, workers, shard, **render) -> None:
+def render_heatmaps(table, output, stimuli, scales, size, nifti, workers, shard, dtype, lazy, **render) -> None:
     """Render multi-scale heatmaps of a fixation table into a heatmap store."""
+    import dataclasses
+
     from gazekit.heatmaps import build
 
-    cfg = _render_config(scales=scales, size=size, **render)
-    manifest = build.build_store(table, output, cfg, stimuli, workers, build.parse_shard(shard), nifti)
+    cfg = dataclasses.replace(_render_config(scales=scales, size=size, **render), dtype=dtype)
+    manifest = build.build_store(table, output, cfg, stimuli, workers, build.parse_shard(shard), nifti, lazy=lazy)
     with_gaze = int(manifest["file"].notna().sum())
     click.echo(
         f"{output}: {with_gaze} map(s) with gaze, {len(manifest) - with_gaze} without, scales {list(cfg.scales)}"

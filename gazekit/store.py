@@ -7,11 +7,29 @@ Layout of STORE_DIR:
   total_duration_ms, n_readers, file`` (``file`` is null for an image nobody looked at);
 - ``heatmaps/<stimulus_id>.npz``: ``scale_<s>`` arrays [n_slices, floor(H/s), floor(W/s)] for each
   down-sampling factor s of the pyramid, and ``slice_index`` [n_slices] (-1 for a 2D image).
+
+Map encodings (``dtype`` in store.json; the reader goes by the arrays in each file, so stores written before
+the uint16 encoding stay readable):
+- ``float32``: ``scale_<s>`` holds the maps, stored uncompressed.
+- ``uint16`` (default): each map is quantised to q = rint(map / step), step = peak / 65535 (its own
+  peak, ``step_<s>`` float32 [n_slices]); the codes are the 2-D difference of q (along columns, then
+  rows, modulo 2^16) zigzag-mapped to small non-negative numbers (uint8 when they all fit, else
+  uint16); ``scale_<s>`` (uint8) holds their .npy bytes compressed with zstd (pyarrow's codec),
+  ``scale_<s>_nbytes`` [1] the size of those bytes. Decode (:func:`unpack_codes`, :func:`decode_uint16`):
+  decompress, zigzag back, ``cumsum(cumsum(d, -1), -2)`` in uint16, times step. Maximum error:
+  step / 2 = peak / 131070 plus float32 rounding, i.e. below 8e-6 of the map's peak; a smooth map's
+  codes are small, so the file is ~7 % of float32 (Kvasir, scales 1, 2, 4).
+
+A lazy store (``render-heatmaps --lazy``) has no npz files: store.json's ``lazy`` entry names the
+fixation table (path relative to the store and absolute, and its sha256), and :meth:`HeatmapStore.get`
+renders a stimulus on first use, encodes it as the eager store would (same maps, same bytes) and caches it
+in memory (``disk_cache=True``: also as the eager npz file in the store).
 """
 
 from __future__ import annotations
 
 import builtins
+import io
 import json
 import os
 import shutil
@@ -28,10 +46,9 @@ import pyarrow.parquet as pq
 
 from gazekit.atomic import atomic_path, check_output
 from gazekit.errors import GazekitError
-from gazekit.tables import MANIFEST
+from gazekit.tables import MANIFEST, NO_SLICE
 from gazekit.version import __version__
 
-NO_SLICE = -1  # slice_index stored in the npz for 2D images
 # what a store holds (store.json first: the marker); an existing folder is replaced only if it holds no other file
 STORE_FILES = ("store.json", "manifest.parquet", "heatmaps/*")
 
@@ -41,17 +58,87 @@ def npz_name(stimulus_id: str) -> str:
     return f"heatmaps/{stimulus_id}.npz"
 
 
-def write_npz(path: str | Path, maps: Mapping[int, np.ndarray], slice_index: np.ndarray) -> None:
-    """Write one stimulus' pyramid: ``maps[s]`` is [n_slices, H//s, W//s]; ``slice_index`` [n_slices].
+QMAX = 65535  # uint16 levels of a quantised map: error <= peak / (2 QMAX)
+MAX_REL_ERROR = 8e-6  # stated bound of |stored - rendered| / peak for dtype uint16 (tests check it)
 
-    A plain ``np.load``-able npz (stored uncompressed, as ``np.savez``: float maps barely deflate and
-    compressing costs 10x the rendering), written deterministically: same arrays, same bytes.
+
+def encode_uint16(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quantise a stack of maps [n, H, W] (values >= 0) per map: (codes, step [n]).
+
+    q = rint(map / step) with ``step = peak / 65535`` (1 for an all-zero map); codes = the 2-D difference
+    of q (along columns, then rows, modulo 2^16) zigzag-mapped (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...) as
+    uint16, or as uint8 when every code fits. See the module docstring for the error bound.
     """
-    arrays = {f"scale_{int(s)}": np.asarray(a) for s, a in maps.items()}
+    m = np.asarray(maps, np.float32)
+    peak = m.reshape(len(m), -1).max(axis=1) if m.size else np.zeros(len(m), np.float32)
+    step = np.where(peak > 0, peak / np.float32(QMAX), np.float32(1)).astype(np.float32)
+    x = m / step[:, None, None]
+    np.clip(np.rint(x, out=x), 0, QMAX, out=x)
+    q = x.astype(np.uint16)
+    d = q.copy()  # differences in place, modulo 2^16: along columns, then along rows
+    np.subtract(q[..., 1:], q[..., :-1], out=d[..., 1:])
+    np.subtract(d[..., 1:, :], d[..., :-1, :], out=q[..., 1:, :])
+    q[..., 0, :] = d[..., 0, :]
+    s = q.view(np.int16)
+    codes = np.bitwise_xor(np.left_shift(s, 1), np.right_shift(s, 15, out=s)).view(np.uint16)
+    return (codes.astype(np.uint8) if codes.size and codes.max() < 256 else codes), step
+
+
+def decode_uint16(codes: np.ndarray, step: np.ndarray | float) -> np.ndarray:
+    """The inverse of :func:`encode_uint16` for one map [H, W] (or a stack with ``step`` [n]); float32."""
+    z = codes.astype(np.uint16)
+    d = (z >> 1) ^ np.negative(z & 1)  # zigzag back, modulo 2^16
+    q = np.cumsum(np.cumsum(d, axis=-1, dtype=np.uint16), axis=-2, dtype=np.uint16)
+    step = np.asarray(step, np.float32)
+    return q.astype(np.float32) * (step if step.ndim == 0 else step[:, None, None])
+
+
+ZSTD = pa.Codec("zstd", 1)  # the uint16 codes' compressor (pyarrow's; deterministic, ~3x faster than zlib -1)
+
+
+def npz_arrays(maps: Mapping[int, np.ndarray], slice_index: np.ndarray, dtype: str = "float32") -> dict[str, Any]:
+    """The arrays of one stimulus' npz: ``maps[s]`` is [n_slices, H//s, W//s]; ``slice_index`` [n_slices].
+
+    ``uint16``: ``scale_<s>`` is the zstd frame (uint8) of the codes' .npy bytes (:func:`encode_uint16`),
+    ``scale_<s>_nbytes`` the size of those bytes, ``step_<s>`` the steps; ``float32``: the maps.
+    """
+    arrays: dict[str, Any] = {}
+    for s, a in maps.items():
+        if dtype == "uint16":
+            codes, arrays[f"step_{int(s)}"] = encode_uint16(a)
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, codes, allow_pickle=False)
+            arrays[f"scale_{int(s)}"] = np.frombuffer(ZSTD.compress(buf.getbuffer(), asbytes=True), np.uint8)
+            arrays[f"scale_{int(s)}_nbytes"] = np.array([buf.getbuffer().nbytes], np.int64)
+        else:
+            arrays[f"scale_{int(s)}"] = np.asarray(a, np.float32)
     arrays["slice_index"] = np.asarray(slice_index, dtype=np.int32)
+    return arrays
+
+
+def unpack_codes(frame: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """The codes array of a ``scale_<s>`` zstd frame and its ``scale_<s>_nbytes`` (see :func:`npz_arrays`)."""
+    raw = ZSTD.decompress(np.ascontiguousarray(frame), decompressed_size=int(nbytes[0]), asbytes=True)
+    return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+
+
+def write_npz(
+    path: str | Path, maps: Mapping[int, np.ndarray], slice_index: np.ndarray, dtype: str = "float32"
+) -> None:
+    """Write one stimulus' pyramid (:func:`npz_arrays`) as a plain ``np.load``-able npz.
+
+    ``float32`` maps as they are (float maps barely compress and compressing costs 10x the rendering);
+    ``uint16`` codes zstd-compressed (level 1: smaller than zlib -1 at a third of its time; zlib, the
+    npz's own deflate, took 2/3 of the end-to-end time). Deterministic: same arrays, same bytes.
+    """
+    write_arrays(path, npz_arrays(maps, slice_index, dtype))
+
+
+def write_arrays(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write :func:`npz_arrays` as an npz file (members stored, with a fixed date: same arrays, same bytes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+    with zipfile.ZipFile(path, "w") as zf:
         for name, arr in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             with zf.open(info, "w", force_zip64=True) as fh:
@@ -78,9 +165,10 @@ class UnknownStimulusError(GazekitError, KeyError):
 
 
 class HeatmapStore:
-    """Read access to a heatmap store; npz files are opened lazily and a few are kept open."""
+    """Read access to a heatmap store; npz files are opened lazily and a few are kept open (decoded arrays
+    memoised). A lazy store renders a stimulus on first use (``disk_cache``: and writes its npz file)."""
 
-    def __init__(self, root: str | Path, cache_size: int = 64):
+    def __init__(self, root: str | Path, cache_size: int = 64, disk_cache: bool = False):
         self.root = Path(root)
         info_path = self.root / "store.json"
         if not info_path.is_file():
@@ -95,6 +183,8 @@ class HeatmapStore:
         self.scales: list[int] = [int(s) for s in self.params.get("scales", [1])]
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._cache_size = cache_size
+        self._disk_cache = disk_cache
+        self._jobs: dict[str, Any] | None = None
         self._rows: dict[tuple[str, int], str | None] = {
             (sid, NO_SLICE if pd.isna(sl) else int(sl)): None if pd.isna(f) else str(f)
             for sid, sl, f in zip(manifest["stimulus_id"], manifest["slice_index"], manifest["file"], strict=True)
@@ -108,15 +198,32 @@ class HeatmapStore:
         """(stimulus_id, slice_index or None) of every map the store has (images with gaze only)."""
         return [(sid, None if sl == NO_SLICE else sl) for (sid, sl), f in self._rows.items() if f is not None]
 
-    def _arrays(self, stimulus_id: str, file: str) -> tuple[Any, dict[int, int]]:
+    def _arrays(self, stimulus_id: str, file: str) -> tuple[Any, dict[str, np.ndarray], dict[int, int]]:
         if stimulus_id not in self._cache:
-            npz = np.load(self.root / file)
-            index = {int(s): i for i, s in enumerate(npz["slice_index"])}
-            self._cache[stimulus_id] = (npz, index)
+            path = self.root / file
+            if self.params.get("lazy") is not None and not path.is_file():
+                source: Any = self._render(stimulus_id)
+                if self._disk_cache:
+                    with atomic_path(path) as tmp:
+                        write_arrays(tmp, source)
+            else:
+                source = np.load(path)
+            index = {int(s): i for i, s in enumerate(source["slice_index"])}
+            self._cache[stimulus_id] = (source, {}, index)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(stimulus_id)
         return self._cache[stimulus_id]
+
+    def _render(self, stimulus_id: str) -> dict[str, np.ndarray]:
+        """A lazy store's npz arrays of one stimulus, exactly as the eager store writes them."""
+        from gazekit.heatmaps import plan, render  # (pure: neither imports this module) on first use only
+
+        cfg = render.RenderConfig.from_params(self.params)
+        if self._jobs is None:
+            self._jobs = {job.stimulus_id: job for job in plan.lazy_jobs(self.root, self.params, self.manifest)}
+        maps, slice_index = plan.job_maps(self._jobs[stimulus_id], cfg)
+        return npz_arrays(maps, slice_index, cfg.dtype)
 
     def get(self, stimulus_id: str, slice_index: int | None = None, scale: int = 1) -> np.ndarray | None:
         """The heatmap of one image/slice at down-sampling factor ``scale`` as float32 [H//s, W//s].
@@ -133,13 +240,27 @@ class HeatmapStore:
             return None
         if scale not in self.scales:
             raise GazekitError(self.root, f"scale {scale}", f"expected one of the store's scales {self.scales}")
-        npz, index = self._arrays(stimulus_id, file)
-        return np.asarray(npz[f"scale_{scale}"][index[sl]], dtype=np.float32)
+        source, loaded, index = self._arrays(stimulus_id, file)
+        name = f"scale_{scale}"
+        step = f"step_{scale}"
+        if name not in loaded:
+            if step in source:  # uint16 store: zstd-compressed codes
+                loaded[name] = unpack_codes(source[name], source[f"{name}_nbytes"])
+                loaded[step] = np.asarray(source[step])
+            else:  # float32 store (the maps themselves)
+                loaded[name] = np.asarray(source[name])
+        i = index[sl]
+        if step in loaded:
+            return decode_uint16(loaded[name][i], loaded[step][i])
+        return np.asarray(loaded[name][i], dtype=np.float32)
 
 
-def open(root: str | Path) -> HeatmapStore:  # noqa: A001 - the documented reader API name
-    """Open the heatmap store at ``root`` for lazy reading: ``open(d).get(stimulus_id, slice_index, scale)``."""
-    return HeatmapStore(root)
+def open(root: str | Path, disk_cache: bool = False) -> HeatmapStore:  # noqa: A001 - the documented API name
+    """Open the heatmap store at ``root`` for lazy reading: ``open(d).get(stimulus_id, slice_index, scale)``.
+
+    ``disk_cache``: a lazy store (``--lazy``) also writes each map it renders into its folder.
+    """
+    return HeatmapStore(root, disk_cache=disk_cache)
 
 
 def prepare_output(root: str | Path) -> Path:
@@ -155,11 +276,13 @@ def merge(shards: builtins.list[str | Path], out: str | Path) -> pd.DataFrame:
     if not shards:
         raise GazekitError(None, "store merge", "expected at least one shard store")
     stores = [HeatmapStore(p) for p in shards]
-    base = {k: v for k, v in stores[0].params.items() if k != "shard"}
+    base = {k: v for k, v in stores[0].params.items() if k not in ("shard", "lazy")}
     seen: dict[int, Path] = {}
     n_total = None
     for st in stores:
-        params = {k: v for k, v in st.params.items() if k != "shard"}
+        params = {k: v for k, v in st.params.items() if k not in ("shard", "lazy")}
+        if (st.params.get("lazy") is None) != (stores[0].params.get("lazy") is None):
+            raise GazekitError(st.root, "store.json", f"expected all shards lazy or none, as {stores[0].root}")
         diff = sorted(k for k in set(params) | set(base) if params.get(k) != base.get(k))
         if diff:
             raise GazekitError(
@@ -193,9 +316,20 @@ def merge(shards: builtins.list[str | Path], out: str | Path) -> pd.DataFrame:
                 dst = tmp / str(f)
                 if dst.exists():
                     raise GazekitError(st.root, str(f), "expected each stimulus in one shard only")
+                if st.params.get("lazy") is not None and not (st.root / str(f)).is_file():
+                    continue  # a lazy store's map not rendered yet
                 try:
                     os.link(st.root / str(f), dst)
                 except OSError:
                     shutil.copyfile(st.root / str(f), dst)
+        lazy = stores[0].params.get("lazy")
+        if lazy is not None:
+            base["lazy"] = lazy_reference(lazy["table_absolute"], out)
         write_index(tmp, manifest, base)
     return manifest.reset_index(drop=True)
+
+
+def lazy_reference(table: str | Path, root: str | Path) -> dict[str, str]:
+    """store.json's ``lazy`` entry: the fixation table's path relative to the store ``root`` and absolute."""
+    absolute = Path(table).resolve()
+    return {"table": os.path.relpath(absolute, Path(root).resolve()), "table_absolute": str(absolute)}

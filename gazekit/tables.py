@@ -81,6 +81,7 @@ VIEWER_EVENTS = pa.schema(
 )
 
 # The heatmap store's manifest.parquet (gazekit.store): one row per (stimulus_id, slice_index).
+NO_SLICE = -1  # slice_index stored in the npz for 2D images
 MANIFEST = pa.schema(
     [
         pa.field("stimulus_id", pa.string(), nullable=False),

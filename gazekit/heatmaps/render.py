@@ -31,6 +31,7 @@ NORMS = ("sum", "max", "minmax")
 WEIGHTS = ("duration", "count")
 COMBINES = ("mean", "pool")
 BOUNDARIES = ("zero", "reflect")
+DTYPES = ("uint16", "float32")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class RenderConfig:
     (None = the image's own size); ``combine``: several readers of one image -> ``mean`` of their
     normalised maps, or ``pool`` all fixations into one map; ``boundary``: ``zero`` (mass leaving the
     image is lost) or ``reflect`` (mirrored at the image edges, as scipy's gaussian_filter does);
-    ``display_scale``: screen px per image px for ``sigma.deg`` when the session metadata lacks it.
+    ``display_scale``: screen px per image px for ``sigma.deg`` when the session metadata lacks it;
+    ``dtype``: how the store keeps the maps (``uint16``: quantised per map, see :mod:`gazekit.store`).
     """
 
     sigma: Sigma = Sigma(deg=1.0)
@@ -78,9 +80,11 @@ class RenderConfig:
     scales: tuple[int, ...] = (1,)
     size: tuple[int, int] | None = None
     display_scale: float | None = None
+    dtype: str = "uint16"
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
+            ("--dtype", self.dtype, DTYPES),
             ("--weight", self.weight, WEIGHTS),
             ("--norm", self.norm, NORMS),
             ("--combine", self.combine, COMBINES),
@@ -111,8 +115,19 @@ class RenderConfig:
             "scales": [int(s) for s in self.scales],
             "size": None if self.size is None else [int(v) for v in self.size],
             "display_scale": self.display_scale,
-            "dtype": "float32",
+            "dtype": self.dtype,
         }
+
+    @classmethod
+    def from_params(cls, params: dict) -> RenderConfig:
+        """The inverse of :meth:`params` (a store.json)."""
+        sigma = Sigma(**{params["sigma"]["unit"]: float(params["sigma"]["value"])})
+        size = params.get("size")
+        return cls(
+            sigma, params["weight"], params["norm"], params.get("combine", "mean"), params.get("boundary", "zero"),
+            tuple(int(s) for s in params["scales"]), None if size is None else (int(size[0]), int(size[1])),
+            params.get("display_scale"), params.get("dtype", "float32"),
+        )  # fmt: skip
 
 
 def grid_shape(height: int, width: int, scale: int) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from gazekit import store, tables
 from gazekit.atomic import atomic_path, check_output
 from gazekit.errors import GazekitError
-from gazekit.heatmaps import build, render
+from gazekit.heatmaps import plan, render
 from gazekit.heatmaps.stimulus_index import index_stimuli, load_slice, pair_labels
 from gazekit.qc import figures, metrics
 
@@ -179,7 +179,7 @@ def build_report(
     render_cfg = render.RenderConfig(
         sigma, cfg.weight, cfg.norm, cfg.combine, cfg.boundary, (1,), None, cfg.display_scale
     )
-    jobs = {j.stimulus_id: j for j in build.plan(fix, meta, render_cfg, index, table)}
+    jobs = {j.stimulus_id: j for j in plan.plan(fix, meta, render_cfg, index, table)}
     sessions = figures.session_figures(fix, meta)
     stim = figures.stimulus_figures(fix)
     rows = []
@@ -197,7 +197,7 @@ def build_report(
                 rows.append(row)
                 continue
             shape = (job.image_height, job.image_width)
-            heat = _heatmap(st, sid, sl, shape) if st is not None else build.render_job(job, render_cfg)[sl][1]
+            heat = _heatmap(st, sid, sl, shape) if st is not None else plan.render_job(job, render_cfg)[sl][1]
             sel = fix[(fix["stimulus_id"] == sid) & fix["on_image"].astype(bool)]
             sel = sel[sel["slice_index"].isna()] if sl is None else sel[sel["slice_index"] == sl]
             sel = sel[np.isfinite(sel["x_px"].to_numpy(float, na_value=np.nan))]

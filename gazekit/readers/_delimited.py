@@ -9,7 +9,9 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+import queue
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from tqdm import tqdm
 
 from gazekit.errors import GazekitError
 from gazekit.readers.base import TAIL_BYTES, cut_warning, incomplete_last_line
 
 CHUNK_ROWS = 100_000
+ARROW_BLOCK_BYTES = 2**20  # pyarrow's streaming reader parses blocks of this size (bounded memory)
+READ_AHEAD = 128  # blocks parsed ahead of the caller by the background thread
 PROGRESS_MIN_BYTES = 64 * 2**20  # show a progress bar on files larger than this
 SEPARATORS = ("\t", ";", ",")
 _UNIT = re.compile(r"\s*[\[(]([^\])]*)[\])]\s*$")
@@ -176,6 +183,12 @@ class _CheckingReader(io.RawIOBase):
         self._tail = np.concatenate([self._tail, block])[-2:]
 
 
+def drop_blank_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    """``chunk`` without its rows that are empty in every column (no copy when there are none)."""
+    keep = chunk.notna().to_numpy().any(axis=1)
+    return chunk if keep.all() else chunk[keep]
+
+
 def iter_chunks(
     path: Path,
     dialect: Dialect,
@@ -215,7 +228,7 @@ def iter_chunks(
                 )
                 for chunk in reader:
                     chunk.index = chunk.index + 2  # file line numbers (line 1 is the header)
-                    chunk = chunk[chunk.notna().any(axis=1)]
+                    chunk = drop_blank_rows(chunk)
                     if len(chunk):
                         yield chunk
         except pd.errors.ParserError as exc:
@@ -230,6 +243,145 @@ def iter_chunks(
             ) from None
         except (ValueError, OverflowError) as exc:
             raise GazekitError(path, None, f"could not parse the file as a delimited export: {_short(exc)}") from None
+
+
+class FastPathError(Exception):
+    """pyarrow's reader rejected the file (a field count, a number or a line it reads differently from
+    pandas): read it again with :func:`iter_chunks`, whose errors say where and what."""
+
+
+def iter_chunks_arrow(
+    path: Path,
+    dialect: Dialect,
+    usecols: list[str],
+    text_cols: list[str],
+    chunk_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`iter_chunks` with pyarrow's streaming CSV reader: the same chunks (the same rows, index =
+    file line number, blank rows dropped), numbers as float64, ``text_cols`` as pandas categoricals.
+
+    Only the needed columns are converted, typed up front, in blocks of ``ARROW_BLOCK_BYTES``; the
+    chunks of ``chunk_rows`` rows are those pandas yields, so checks run on the same rows in the same
+    order. pyarrow parses in a background thread, at most ``READ_AHEAD`` blocks ahead of the caller
+    (only the needed columns are kept: a few MiB), while the caller converts and checks earlier rows.
+    Raises :class:`FastPathError` for anything pyarrow rejects (a row with another number of fields, a
+    value that is not a number, a blank line, a line break in quotes, text that is not UTF-8) or reads
+    as a number where pandas would not (nan, inf).
+    """
+    if dialect.encoding != "utf-8-sig":
+        raise FastPathError("not UTF-8")
+    names = list(dialect.columns)
+    sep = dialect.sep.encode()
+    with open(path, "rb") as fh:
+        fh.readline()
+        first = fh.readline().rstrip(b"\r\n")
+    if first.count(sep) == len(names) and first.endswith(sep):  # one trailing separator per row
+        names.append("\x00trailing")
+    types = {c: pa.dictionary(pa.int32(), pa.string()) if c in text_cols else pa.float64() for c in usecols}
+    numeric = [c for c in usecols if c not in text_cols]
+    size = path.stat().st_size
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, disable=size < PROGRESS_MIN_BYTES)
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=ARROW_BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(delimiter=dialect.sep, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=usecols,
+                column_types=types,
+                decimal_point=dialect.decimal,
+                null_values=[""],
+                strings_can_be_null=True,
+            ),
+        )
+        with bar:
+            for chunk in _arrow_chunks(_ahead(_batches(reader, bar), READ_AHEAD), chunk_rows or CHUNK_ROWS, numeric):
+                if len(chunk):
+                    yield chunk
+    except (pa.ArrowException, UnicodeDecodeError) as exc:
+        raise FastPathError(str(exc)) from None
+
+
+def _batches(reader, bar: tqdm) -> Iterator[pa.RecordBatch]:
+    """The reader's record batches (a block is about ``ARROW_BLOCK_BYTES`` of the file: the progress)."""
+    for batch in reader:
+        bar.update(min(ARROW_BLOCK_BYTES, bar.total - bar.n))
+        yield batch
+
+
+def _arrow_chunks(batches: Iterator[pa.RecordBatch], rows: int, numeric: list[str]) -> Iterator[pd.DataFrame]:
+    """Record batches -> DataFrames of exactly ``rows`` rows (the last one shorter), blank rows dropped."""
+    pending: list[pa.RecordBatch] = []
+    n_pending = 0
+    line = 2  # file line of the next row (line 1 is the header)
+    done = False
+    while not done:
+        batch = next(batches, None)
+        if batch is None:
+            done = True
+        else:
+            pending.append(batch)
+            n_pending += batch.num_rows
+        while n_pending >= rows or (done and n_pending):
+            table = pa.Table.from_batches(pending)
+            take = min(rows, n_pending)
+            rest = table.slice(take)
+            pending, n_pending = rest.to_batches(), rest.num_rows
+            table = table.slice(0, take)
+            for c in numeric:  # "nan", "inf", "1e400": pandas keeps them as text, whose errors say so
+                if pc.any(pc.invert(pc.is_finite(table[c]))).as_py():
+                    raise FastPathError(f"a non-finite number in {c!r}")
+            chunk = table.unify_dictionaries().to_pandas()
+            chunk.index = pd.RangeIndex(line, line + take)
+            line += take
+            yield drop_blank_rows(chunk)
+
+
+def _ahead(items: Iterator, depth: int) -> Iterator:
+    """``items`` produced by a background thread, at most ``depth`` ahead; its errors re-raised here."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put((end, exc))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def text_values(series: pd.Series) -> np.ndarray:
+    """A text column as an object array of stripped strings, "" where missing (categoricals per category)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = series.cat.categories.astype(str).str.strip().to_numpy(object)
+        return np.append(cats, "")[series.cat.codes.to_numpy()]
+    return series.fillna("").astype(str).str.strip().to_numpy(object)
 
 
 def numbers(path: Path, series: pd.Series, column: str, decimal: str, *, allow_missing: bool = True) -> np.ndarray:

@@ -9,13 +9,23 @@ with the number of fixations, not with the number of rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
-from gazekit.readers._delimited import Dialect, check_not_truncated, iter_chunks, numbers, pseudonym
+from gazekit.readers._delimited import (
+    Dialect,
+    FastPathError,
+    check_not_truncated,
+    iter_chunks,
+    iter_chunks_arrow,
+    numbers,
+    pseudonym,
+    text_values,
+)
 from gazekit.readers.base import Recording
 from gazekit.stimuli import stimulus_id
 
@@ -70,9 +80,23 @@ _FIRST = {
 
 
 def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -> Recording:
-    """Fixations (one per distinct event index of type Fixation, per participant and recording)."""
+    """Fixations (one per distinct event index of type Fixation, per participant and recording).
+
+    Read with pyarrow's streaming reader; a file it rejects is read again with pandas, whose errors
+    say where and what (the chunks are the same, so are the results and the errors). A file cut in the
+    middle of its last row is read up to that row (with a warning) by the pandas path.
+    """
     warn: list[str] = []
     end = check_not_truncated(path, dialect, warn)
+    if end is None:
+        try:
+            return _read_rows(path, dialect, cols, source_format, iter_chunks_arrow, warn)
+        except FastPathError:
+            pass
+    return _read_rows(path, dialect, cols, source_format, partial(iter_chunks, end=end), warn)
+
+
+def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, chunks, warn: list[str]) -> Recording:
     text_cols = [c for c in (cols.event_type, cols.participant, cols.recording, cols.media) if c]
     usecols = list(dict.fromkeys(getattr(cols, f.name) for f in fields(cols) if isinstance(getattr(cols, f.name), str)))
     usecols += [p for p in cols.pupils if p not in usecols]
@@ -81,30 +105,26 @@ def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -
     last_t: dict[str, float] = {}
     n_rows: dict[str, int] = {}
     partials: list[pd.DataFrame] = []
-    for chunk in iter_chunks(path, dialect, usecols, text_cols, end=end):
+    for chunk in chunks(path, dialect, usecols, text_cols):
         t_ms = numbers(path, chunk[cols.time], cols.time, dialect.decimal, allow_missing=False) * cols.time_to_ms
         key = _session_keys(chunk, cols, known, inherited)
         _check_monotonic(path, cols.time, key, t_ms, chunk.index.to_numpy(), last_t, n_rows)
-        is_fix = chunk[cols.event_type].str.strip().str.lower().eq("fixation").fillna(False).to_numpy(bool)
+        is_fix = _is_fixation(chunk[cols.event_type])
         if not is_fix.any():
             continue
         fix = chunk[is_fix]
-        part = pd.DataFrame(
-            {
-                "key": key[is_fix],
-                "event_index": numbers(
-                    path, fix[cols.event_index], cols.event_index, dialect.decimal, allow_missing=False
-                ),
-                "t_start_ms": t_ms[is_fix],
-                "line": fix.index.to_numpy(),
-            }
-        )
+        part = {
+            "key": key[is_fix],
+            "event_index": numbers(path, fix[cols.event_index], cols.event_index, dialect.decimal, allow_missing=False),
+            "t_start_ms": t_ms[is_fix],
+            "line": fix.index.to_numpy(),
+        }
         for name, out in _FIRST.items():
             col = getattr(cols, name)
             if col:
                 part[out] = numbers(path, fix[col], col, dialect.decimal)
         part["duration_ms"] = part["duration_ms"] * cols.duration_to_ms
-        part["media"] = fix[cols.media].to_numpy() if cols.media else None
+        part["media"] = fix[cols.media].to_numpy() if cols.media else np.full(len(fix), None, dtype=object)
         if cols.pupils:
             pupil = np.column_stack([numbers(path, fix[p], p, dialect.decimal) for p in cols.pupils])
             finite = np.isfinite(pupil)
@@ -112,7 +132,7 @@ def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -
             ok = n_eyes > 0
             part["pupil_sum"] = np.where(ok, np.where(finite, pupil, 0.0).sum(axis=1) / np.maximum(n_eyes, 1), 0.0)
             part["pupil_n"] = ok.astype(np.int64)
-        partials.append(_reduce(part))
+        partials.append(_reduce(pd.DataFrame(_fold_runs(part))))
     if not n_rows:
         raise GazekitError(path, None, "expected data rows after the header, found none")
     rec = _recording(path, cols, source_format, partials, n_rows, last_t)
@@ -125,21 +145,38 @@ def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -
     return rec
 
 
+def _is_fixation(series: pd.Series) -> np.ndarray:
+    """Rows whose event type is "Fixation" (blanks and case ignored); categoricals compared per category."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        hit = series.cat.categories.astype(str).str.strip().str.lower() == "fixation"
+        return np.append(hit, False)[series.cat.codes.to_numpy()]
+    return series.str.strip().str.lower().eq("fixation").fillna(False).to_numpy(bool)
+
+
 def _session_keys(chunk: pd.DataFrame, cols: Columns, known: dict[str, str], inherited: list[int]) -> np.ndarray:
-    """participant + recording per row; an empty participant cell inside a named recording inherits the
-    recording's participant (from this chunk or an earlier one: ``known``), counted in ``inherited``."""
-    parts = []
-    for col in (cols.participant, cols.recording):
-        parts.append(chunk[col].fillna("").astype(str).str.strip() if col else pd.Series("", index=chunk.index))
-    who, rec = parts
-    empty = who.eq("") & rec.ne("")
-    if empty.any():
-        named = who.where(who.ne(""))
-        fill = named.groupby(rec).transform("first").fillna(rec.map(known))
-        who = who.where(~empty, fill.fillna(""))
-        inherited[0] += int((empty & who.ne("")).sum())
-    known.update(dict(zip(rec[who.ne("")], who[who.ne("")], strict=True)))
-    return (who + _SEP + rec).to_numpy(dtype=object)
+    """participant + _SEP + recording of each row (stripped, "" where missing), joined once per pair. An empty
+    participant cell inside a named recording inherits the recording's participant (from this chunk or an
+    earlier one: ``known``), counted in ``inherited``."""
+    empty_col = np.full(len(chunk), "", dtype=object)
+    who, rec = (text_values(chunk[col]) if col else empty_col for col in (cols.participant, cols.recording))
+    missing = (who == "") & (rec != "")
+    if missing.any():
+        named = pd.Series(who, dtype=object).where(who != "")
+        fill = named.groupby(rec).transform("first").fillna(pd.Series(rec, dtype=object).map(known))
+        fill = fill.fillna("").to_numpy(object)
+        who = np.where(missing, fill, who)
+        inherited[0] += int((missing & (who != "")).sum())
+    has = who != ""
+    known.update(dict(zip(rec[has], who[has], strict=True)))
+    codes, names = [], []
+    for values in (who, rec):
+        c, u = pd.factorize(values)
+        codes.append(c)
+        names.append(np.asarray(u, dtype=object))
+    n_rec = max(len(names[1]), 1)
+    pair, first = np.unique(codes[0] * n_rec + codes[1], return_inverse=True)
+    keys = np.array([names[0][p // n_rec] + _SEP + names[1][p % n_rec] for p in pair], dtype=object)
+    return keys[first.reshape(-1)]
 
 
 def _check_monotonic(path, column, key, t_ms, lines, last_t: dict, n_rows: dict) -> None:
@@ -160,6 +197,27 @@ def _check_monotonic(path, column, key, t_ms, lines, last_t: dict, n_rows: dict)
             )
         last_t[k] = float(tt[-1])
         n_rows[k] = n_rows.get(k, 0) + len(idx)
+
+
+def _fold_runs(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Consecutive rows of the same (session key, event index) folded into one, as :func:`_reduce` would
+    (earliest time and line, first non-empty values, pupil sums): the rows of a fixation usually follow
+    each other, so this leaves :func:`_reduce` a few rows per fixation instead of one per sample."""
+    key, event = part["key"], part["event_index"]
+    n = len(key)
+    if n < 2:
+        return part
+    starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (event[1:] != event[:-1])])
+    out = {}
+    for col, v in part.items():
+        if col in ("t_start_ms", "line"):
+            out[col] = np.minimum.reduceat(v, starts)
+        elif col in ("pupil_sum", "pupil_n"):
+            out[col] = np.add.reduceat(v, starts)
+        else:  # the first non-empty value of the run (the run's first, empty, value when it has none)
+            first = np.minimum.reduceat(np.where(pd.notna(v), np.arange(n), n), starts)
+            out[col] = v[np.where(first < n, first, starts)]
+    return out
 
 
 def _reduce(part: pd.DataFrame) -> pd.DataFrame:
@@ -205,10 +263,10 @@ def _recording(path, cols: Columns, source_format, partials, n_rows: dict, last_
     fix["reader_id"] = fix["key"].map(readers)
     fix["eye"] = "both"
     fix["detector"] = "vendor"
+    ends = (fix["t_start_ms"] + fix["duration_ms"]).groupby(fix["key"].to_numpy(object), sort=False).max()
     for k in keys:
-        mine = fix["key"] == k
-        if mine.any():
-            end = (fix.loc[mine, "t_start_ms"] + fix.loc[mine, "duration_ms"]).max()
+        if k in ends.index:
+            end = ends[k]
             if end > last_t[k] + CUT_TOLERANCE_MS:
                 warnings.append(
                     f"{path}: session {session_ids[k]}: the last fixation ends at {end:g} ms, after the last row "

@@ -259,39 +259,38 @@ def _samples(path, lines, rows, blocks, t0, href) -> pd.DataFrame | None:
         )
     body = "\n".join(lines[i] for i in idx)
     try:
-        table = pd.read_csv(io.StringIO(body), sep=r"\s+", header=None, names=range(24), dtype=str)
+        table = pd.read_csv(
+            io.StringIO(body), sep=r"\s+", header=None, names=range(24), na_values=["."], keep_default_na=False
+        )
     except (pd.errors.ParserError, ValueError) as exc:
         raise GazekitError(path, "samples", f"expected whitespace-separated sample lines ({exc})") from None
-    num = table.iloc[:, :7].apply(pd.to_numeric, errors="coerce")  # "." and garbage -> NaN
+    # "." -> NaN while parsing; a column with garbage stays text and is coerced (garbage -> NaN)
+    num = table.iloc[:, :7].apply(lambda c: c if c.dtype.kind in "fi" else pd.to_numeric(c, errors="coerce"))
     t = num[0].to_numpy()
     bad = ~np.isfinite(t)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise GazekitError(path, f"line {idx[i] + 1}", f"expected a sample time, got {lines[idx[i]].split()[0]!r}")
     eyes_of = [b["eyes"] or ["left"] for b in blocks] or [["left"]]
-    parts = []
+    cols = [num[c].to_numpy(float) for c in range(7)]
+    names = ("t_ms", "x_screen_px", "y_screen_px", "valid", "pupil", "eye")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for b, eyes in enumerate(eyes_of):
         sel = blk == b if blocks else np.ones(len(t), bool)
         if not sel.any():
             continue
         for k, eye in enumerate(eyes[:2]):
-            x = num[1 + 3 * k].to_numpy()[sel]
-            y = num[2 + 3 * k].to_numpy()[sel]
+            x, y = cols[1 + 3 * k][sel], cols[2 + 3 * k][sel]
             valid = np.isfinite(x) & np.isfinite(y)
             if href:
                 x = y = np.full(len(x), np.nan)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "t_ms": t[sel] - t0,
-                        "x_screen_px": x,
-                        "y_screen_px": y,
-                        "valid": valid & (not href),
-                        "pupil": np.where(valid, num[3 + 3 * k].to_numpy()[sel], np.nan),
-                        "eye": eye,
-                    }
-                )
-            )
-    if not parts:
+            parts["t_ms"].append(t[sel] - t0)
+            parts["x_screen_px"].append(x)
+            parts["y_screen_px"].append(y)
+            parts["valid"].append(valid & (not href))
+            parts["pupil"].append(np.where(valid, cols[3 + 3 * k][sel], np.nan))
+            parts["eye"].append(np.full(len(x), eye, dtype=object))
+    if not parts["t_ms"]:
         return None
-    return pd.concat(parts, ignore_index=True).sort_values(["eye", "t_ms"], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame({k: np.concatenate(v) for k, v in parts.items()})
+    return out.sort_values(["eye", "t_ms"], kind="stable").reset_index(drop=True)

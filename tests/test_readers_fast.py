@@ -1,0 +1,78 @@
+"""The pyarrow fast path of the Tobii readers gives exactly what the pandas path gives: the same fixation
+table, or the same one-line error (mutated real and generated exports, small chunks to cross boundaries)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from examples.make_tobii_export import write_prolab_export
+from gazekit.convert import pipeline as conv
+from gazekit.errors import GazekitError
+from gazekit.readers import _delimited, _tobii
+from tests.conftest import shared_path
+from tests.test_readers_fuzz import mutated
+
+
+def outcome(path: Path, fast: bool, monkeypatch) -> tuple:
+    """("table", records) or ("error", message) of ``gazekit convert`` on ``path`` via one of the paths."""
+    calls = []
+
+    def pandas_only(*args, **kwargs):
+        calls.append("fast")
+        raise _delimited.FastPathError("forced")
+
+    with monkeypatch.context() as m:
+        m.setattr(_delimited, "CHUNK_ROWS", 37)  # several chunks even in a small file
+        if not fast:
+            m.setattr(_tobii, "iter_chunks_arrow", pandas_only)
+        try:
+            fix, _ = conv.convert([path])
+        except GazekitError as exc:
+            return ("error", exc.one_line())
+    return ("table", fix.astype(object).where(fix.notna(), None).to_dict("records"))  # NaN -> None: comparable
+
+
+def real_head(n_lines: int = 400) -> str:
+    src = shared_path("gaze-samples", "tobiiprolab_bracketed_ivt_normal_alex1_first5000.tsv")
+    return "".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[:n_lines])
+
+
+def test_fast_path_is_taken_and_equal_on_clean_exports(tmp_path, monkeypatch):
+    taken = []
+    real = _delimited.iter_chunks_arrow
+
+    def spy(*args, **kwargs):
+        taken.append(True)
+        yield from real(*args, **kwargs)
+
+    path = tmp_path / "real.tsv"
+    path.write_text(real_head(), encoding="utf-8")
+    for kw in ({}, {"bom": True, "crlf": True, "trailing_sep": True}, {"bracketed": False, "sep": ";"}):
+        gen = tmp_path / "gen.tsv"
+        write_prolab_export(gen, n_rows=300, participants=("A", "B"), **kw)
+        for p in (path, gen):
+            monkeypatch.setattr(_tobii, "iter_chunks_arrow", spy)
+            fast = outcome(p, True, monkeypatch)
+            monkeypatch.undo()
+            assert taken and fast[0] == "table" and fast == outcome(p, False, monkeypatch)
+            taken.clear()
+
+
+@pytest.mark.parametrize("source", ["real", "generated"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fast_path_equals_pandas_path_on_mutated_exports(source, data, monkeypatch):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.tsv"
+        if source == "real":
+            text = real_head(120)
+        else:
+            write_prolab_export(path, n_rows=60, participants=("A", "B"), n_images=2, mouse_every=7)
+            text = path.read_text(encoding="utf-8")
+        path.write_text(data.draw(mutated(text)), encoding="utf-8")
+        assert outcome(path, True, monkeypatch) == outcome(path, False, monkeypatch)
