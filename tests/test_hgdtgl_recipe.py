@@ -243,3 +243,21 @@ def test_gazemedseg_reference_network_is_one_command(tmp_path):
     )
     assert saved["model"]["norm"] == "group" and saved["optimizer"]["param_groups"][0]["nesterov"] is True
     assert dataclasses.asdict(TrainConfig(data="d", out="o"))["norm"] == "batch"
+
+
+def test_an_error_after_a_progress_bar_stands_on_its_own_line(tmp_path):
+    """A bad image in the middle of decoding: the decode bar is closed before the one-line error is printed."""
+    from tests.hgdtgl_testdata import make_images
+
+    data = make_images(tmp_path / "d")
+    bad = sorted((data / "images").iterdir())[3]
+    bad.write_bytes(b"not an image")
+    code = (
+        "import sys; from hgdtgl.cli import main; "
+        f"sys.argv = ['hgdtgl', 'train', '--data', {str(data)!r}, '--method', 'supervised', '--size', '32', "
+        f"'--iterations', '1', '--device', 'cpu', '--out', {str(tmp_path / 'run')!r}]; main()"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("error: ") and bad.name in last and "Traceback" not in r.stderr
