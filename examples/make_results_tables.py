@@ -60,7 +60,7 @@ MULTICLASS = {
     ),
 }
 SCHEDULE_LABEL = {
-    "cpu": "cpu (converged, reduced size)",
+    "cpu": "cpu (128 px, 3000 it.)",
     "gpu": "gpu (full schedule)",
     "cpu-partial": "cpu, stopped early",
     "gpu-partial": "gpu, time-boxed (stopped early)",
@@ -297,6 +297,9 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
         )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    if not scheds:
+        axes[0][0].text(0.5, 0.5, f"{title}: no rows have finished yet", ha="center", va="center")
+        axes[0][0].set_axis_off()
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80)
@@ -308,7 +311,7 @@ def overlay_names(dataset: str, results: Path, run_dir: Path, n: int = 4) -> tup
     after its labeled prefix, i.e. images whose masks the shown run never used."""
     if dataset == "kvasir":
         return [s for s in (results / "splits" / "val.list").read_text().split() if s][:n], "validation cases"
-    from hgdtgl.engine import load_checkpoint
+    from hgdtgl.checkpoints import load_checkpoint
 
     ckpt = load_checkpoint(run_dir / "checkpoint_best.pt")
     n_lab = int(ckpt["data"]["n_labeled"])

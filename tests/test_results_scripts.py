@@ -99,7 +99,7 @@ def test_tables_equal_summary_values(tmp_path):
     md = out.read_text()
 
     sup, sup_5 = _table_rows(md, "supervised (labeled only)")
-    assert sup_5[1:5] == ["cpu (converged, reduced size)", "41", "1", "40.00"]
+    assert sup_5[1:5] == ["cpu (128 px, 3000 it.)", "41", "1", "40.00"]
     order = [row[2] for row in _table_rows(md, "supervised (labeled only)") + _table_rows(md, "HG-DTGL (full)")]
     kvasir = md.split("#### ACDC")[0].splitlines()
     labels = [line.split("|")[3].strip() for line in kvasir if line.startswith("| ") and "cpu" in line]
@@ -107,7 +107,7 @@ def test_tables_equal_summary_values(tmp_path):
     m, s = np.mean(dice_sup) * 100, np.std(dice_sup, ddof=1) * 100
     assert sup[4] == f"{m:.2f} +- {s:.2f}" == "65.33 +- 4.51"
     assert sup[5] == f"{np.mean(iou_sup) * 100:.2f} +- {np.std(iou_sup, ddof=1) * 100:.2f}"
-    assert sup[1:4] == ["cpu (converged, reduced size)", "81", "3"]
+    assert sup[1:4] == ["cpu (128 px, 3000 it.)", "81", "3"]
     assert sup[7] == "800" and sup[9] == f"{(630 + 690 + 750) / 3 / 60:.1f}"
     (full,) = _table_rows(md, "HG-DTGL (full)")
     assert full[4] == "72.34" and full[3] == "1"
@@ -220,7 +220,7 @@ def test_camus_scr_tables(tmp_path):
     (h,) = _table_rows(camus, "HG-DTGL (full)")
     lv = f"{np.mean([0.9, 0.7]) * 100:.2f} +- {np.std([0.9, 0.7], ddof=1) * 100:.2f}"
     assert h[1:11] == [
-        "cpu (converged, reduced size)",
+        "cpu (128 px, 3000 it.)",
         "160",
         "2",
         lv,
