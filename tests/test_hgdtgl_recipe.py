@@ -261,3 +261,21 @@ def test_an_error_after_a_progress_bar_stands_on_its_own_line(tmp_path):
     assert r.returncode == 2, r.stderr
     last = r.stderr.replace("\r", "\n").strip().splitlines()[-1]
     assert last.startswith("error: ") and bad.name in last and "Traceback" not in r.stderr
+
+
+def test_hgdtgl_output_options_never_delete_a_users_files(bcp_run, tmp_path):
+    data, run = bcp_run
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    ckpt = str(run / "checkpoint_best.pt")
+    for args in (
+        ["evaluate", ckpt, "--data", str(data), "-o", str(user)],
+        ["export", ckpt, "-o", str(user)],
+        ["pack", str(data), "--size", "32", "-o", str(user)],
+    ):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2 and "Traceback" not in r.output, (args, r.output)
+    r = CliRunner().invoke(main, ["predict", ckpt, str(data), "--split", "val", "-o", str(user)])
+    assert r.exit_code == 0, r.output
+    assert (user / "notes.txt").read_text() == "mine" and len(list(user.glob("*.nii.gz"))) == 2
