@@ -187,6 +187,8 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         train += ["--gaze-dir", a.gaze_dir]
     if row in MGP_ROWS and a.gaze_scales:
         train += ["--gaze-scales", a.gaze_scales]
+    if row in MGP_ROWS and a.gaze_loss_weight is not None:
+        train += ["--gaze-loss-weight", str(a.gaze_loss_weight)]
     if row != "supervised_all":
         train += ["--labeled", str(labeled)]
     if a.splits and not a.data.endswith(".npz"):
@@ -260,6 +262,7 @@ def main() -> None:
     ap.add_argument("--runs", default=None, help="run directories (checkpoints), default runs/<dataset>")
     ap.add_argument("--jobs", type=int, default=1, help="rows trained at the same time")
     ap.add_argument("--gaze-scales", default=None, help="decoder levels of the gaze loss for the gaze-loss rows")
+    ap.add_argument("--gaze-loss-weight", type=float, default=None, help="lambda of the gaze loss for those rows")
     ap.add_argument("--train-timeout", type=float, default=None, help="seconds; then the best checkpoint is used")
     ap.add_argument("--lr", type=float, default=None, help="cpu schedule: learning rate (default CPU_LR)")
     ap.add_argument("--export", action="store_true", help="fp16 student of seed-0 rows -> RESULTS/models/<row>.pt")
