@@ -279,3 +279,8 @@ def test_hgdtgl_output_options_never_delete_a_users_files(bcp_run, tmp_path):
     r = CliRunner().invoke(main, ["predict", ckpt, str(data), "--split", "val", "-o", str(user)])
     assert r.exit_code == 0, r.output
     assert (user / "notes.txt").read_text() == "mine" and len(list(user.glob("*.nii.gz"))) == 2
+    train = ["train", "--data", str(data), "--method", "supervised", "--size", "32", "--base-channels", "4"]
+    train += ["--batch-size", "4", "--iterations", "1", "--val-every", "1", "--device", "cpu", "--out", str(user)]
+    r = CliRunner().invoke(main, train)
+    assert r.exit_code == 0, r.output
+    assert (user / "notes.txt").read_text() == "mine" and (user / "checkpoint_latest.pt").is_file()
