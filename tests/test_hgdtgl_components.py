@@ -154,3 +154,16 @@ def test_random_affines_keep_labels_aligned_with_images_and_heat_a_density():
         cm_h = (out_heat[i].sum(1) * yy).sum()
         cm_l = ((out_lab[i] > 0).float().sum(1) * yy).sum() / (out_lab[i] > 0).sum()
         assert abs(float(cm_h - cm_l)) < 2.0
+
+
+def test_store_scale_at_reads_the_store_grid_only_where_it_is_the_training_grid():
+    from hgdtgl.data.gaze import store_scale_at
+
+    square = {"size": [256, 256]}
+    assert store_scale_at(square, [1, 2, 4], 128) == 2
+    assert store_scale_at(square, [1, 2, 4], 64) == 4
+    assert store_scale_at(square, [1, 2, 4], 256) == 1
+    assert store_scale_at(square, [1, 2, 4], 32) == 1  # scale 8 not rendered: resize scale 1
+    assert store_scale_at(square, [1, 2, 4], 100) == 1  # not a divisor
+    assert store_scale_at({"size": [256, 128]}, [1, 2], 128) == 1  # not square
+    assert store_scale_at({"size": None}, [1, 2], 128) == 1  # full-size maps of varying sizes

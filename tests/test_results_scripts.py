@@ -306,3 +306,47 @@ def test_a_row_stopped_before_its_planned_iterations_is_labelled_partial(tmp_pat
     (tmp_path / "config.yaml").write_text("method: mt\niterations: 30\npretrain_iterations: 0\n")
     assert run_rows.planned_iterations(tmp_path / "config.yaml") == 30
     assert tables.SCHEDULE_LABEL["gpu-partial"].startswith("gpu, time-boxed")
+
+
+def test_gaze_levels_the_trainers_choice_is_the_closest_to_the_reference(tmp_path):
+    """examples/kvasir/gaze_levels.py on synthetic gaze: the trainer's map (the store's scale on the training
+    grid, sum-pooled after augmentation) is at every level at least as close to the fine reference as the
+    resized scale-1 map and as the store's own scale at that level, and clearly closer at the coarsest."""
+    import cv2
+    import pandas as pd
+
+    from gazekit import api, tables
+
+    rng = np.random.default_rng(0)
+    images = tmp_path / "images"
+    images.mkdir()
+    rows = []
+    for k in range(6):
+        h, w = 96 + 8 * k, 128
+        cv2.imwrite(str(images / f"img{k}.png"), np.full((h, w, 3), 90, np.uint8))
+        for j in range(int(rng.integers(3, 8))):
+            rows.append((f"s{k}", "r1", f"img{k}", j, 100.0 * j, float(rng.uniform(100, 400)),
+                         float(rng.uniform(10, w - 10)), float(rng.uniform(10, h - 10)), w, h))  # fmt: skip
+    df = pd.DataFrame(rows, columns=["session_id", "reader_id", "stimulus_id", "fixation_index", "t_start_ms",
+                                     "duration_ms", "x_px", "y_px", "image_width_px", "image_height_px"])  # fmt: skip
+    df["slice_index"] = pd.array([None] * len(df), dtype="Int64")
+    for col in ("screen_x_px", "screen_y_px", "pupil"):
+        df[col] = np.nan
+    df["on_image"], df["eye"], df["source_format"], df["detector"] = True, "both", "test", "given"
+    table = tmp_path / "fix.parquet"
+    tables.write_table("fixations", df, table)
+    api.render_heatmaps(table, tmp_path / "store", stimuli=images, sigma_frac=0.05, norm="minmax",
+                        scales=(1, 2, 4, 8, 16), size=(128, 128))  # fmt: skip
+    out = tmp_path / "levels.csv"
+    subprocess.run(
+        [sys.executable, "examples/kvasir/gaze_levels.py", "--fixations", str(table), "--store",
+         str(tmp_path / "store"), "--size", "64", "--levels", "1,2,4,8", "-o", str(out)],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    got = {(int(r["level"]), r["candidate"]): float(r["tv_mean"]) for r in csv.DictReader(out.open())}
+    assert set(got) == {(s, c) for s in (1, 2, 4, 8) for c in ("resized", "trainer", "store")}
+    for s in (1, 2, 4, 8):
+        assert got[s, "trainer"] < 0.02
+        assert got[s, "trainer"] <= min(got[s, "resized"], got[s, "store"]) + 2e-4
+    assert got[1, "trainer"] == pytest.approx(got[1, "store"], rel=1e-4)  # level 1 is the store's scale on the training grid
+    assert got[8, "store"] > 2 * got[8, "trainer"]
