@@ -115,7 +115,10 @@ def test_tables_equal_summary_values(tmp_path):
     assert gaze[4] == "75.00" and gaze[6] == "77.80"
     (mt,) = _table_rows(md, "mean teacher")
     assert mt[4:10] == ["50.00", "60.00", "70.00", "60.00", "12.50", "3.25"]
-    assert "hgdtgl train --method hgdtgl" in md
+    commands = (res / "kvasir" / "commands.md").read_text()  # the long command lines live beside the results
+    assert "hgdtgl train --method hgdtgl" in commands and "hgdtgl train" not in md
+    assert "[`results/kvasir/commands.md`](results/kvasir/commands.md)" in md
+    assert not (res / "acdc" / "commands.md").exists()  # no runs.csv there: no command, no link
     text = readme.read_text()
     assert text.startswith("intro\n<!-- results-tables:begin -->\n") and text.endswith(
         "<!-- results-tables:end -->\ntail\n"
