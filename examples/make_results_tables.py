@@ -153,19 +153,33 @@ def paired_differences(summary: list[dict[str, str]], metric: str, schedule: str
 
 
 def verdict(pairs: list[dict]) -> str:
-    """One sentence from the paired differences: gaze helps when HG-DTGL beats every baseline on every seed,
-    does not help when it loses to every baseline on every seed, else it cannot be told at this budget."""
+    """One sentence per label budget from the paired differences: against each baseline, HG-DTGL (with gaze) is
+    better on every seed, worse on every seed, or mixed; "yes" / "no" only when all baselines agree; fewer than
+    three seeds per comparison cannot tell."""
     if not pairs:
         return "no paired rows yet"
-    diffs = [d for p in pairs for d in p["diffs"]]
-    n_seeds = min(len(p["seeds"]) for p in pairs)
-    if n_seeds < 3:
-        return f"cannot be told yet (only {n_seeds} seed(s) per comparison; the protocol asks for 3)"
-    if all(d > 0 for d in diffs):
-        return "HG-DTGL (with gaze) is better than every baseline on every seed"
-    if all(d < 0 for d in diffs):
-        return "HG-DTGL (with gaze) is worse than every baseline on every seed"
-    return "cannot be told at this budget: the sign of the paired difference changes between seeds or baselines"
+    sentences = []
+    for lab in dict.fromkeys(p["labeled"] for p in pairs):
+        ps = [p for p in pairs if p["labeled"] == lab]
+        n_seeds = min(len(p["seeds"]) for p in ps)
+        if n_seeds < 3:
+            sentences.append(
+                f"at {lab} labeled: cannot be told yet (only {n_seeds} seed(s) per comparison; the protocol asks for 3)"
+            )
+            continue
+        better = [p for p in ps if all(d > 0 for d in p["diffs"])]
+        worse = [p for p in ps if all(d < 0 for d in p["diffs"])]
+        mixed = [p for p in ps if p not in better and p not in worse]
+
+        def names(group: list[dict]) -> str:
+            return ", ".join(f"{ROW_LABEL[p['baseline']]} ({statistics.fmean(p['diffs']):+.1f})" for p in group)
+
+        head = "yes" if len(better) == len(ps) else "no" if len(worse) == len(ps) else "not over every baseline"
+        parts = [f"better than {names(better)} on every seed"] if better else []
+        parts += [f"worse than {names(worse)} on every seed"] if worse else []
+        parts += [f"mixed against {names(mixed)}"] if mixed else []
+        sentences.append(f"at {lab} labeled, {head}: HG-DTGL (with gaze) is " + "; ".join(parts))
+    return "; ".join(sentences)
 
 
 def evidence(results: Path, metric: str) -> str:

@@ -353,3 +353,19 @@ def test_gaze_levels_the_trainers_choice_is_the_closest_to_the_reference(tmp_pat
         assert got[s, "trainer"] <= min(got[s, "resized"], got[s, "store"]) + 2e-4
     assert got[1, "trainer"] == pytest.approx(got[1, "store"], rel=1e-4)  # level 1 is the store's scale on the training grid
     assert got[8, "store"] > 2 * got[8, "trainer"]
+
+
+def test_verdict_names_each_baseline_and_needs_three_seeds():
+    mod = _load("examples/make_results_tables.py")
+
+    def pair(base, diffs, lab="81"):
+        return {"labeled": lab, "baseline": base, "seeds": [str(i) for i in range(len(diffs))], "diffs": diffs}
+
+    assert "cannot be told yet (only 2 seed(s)" in mod.verdict([pair("mt", [1.0, 2.0])])
+    mixed = mod.verdict([pair("supervised", [-7.4, -11.0, -25.45]), pair("mt", [8.0, 6.3, 0.7]),
+                         pair("bcp", [1.0, -2.0, 3.0])])  # fmt: skip
+    assert mixed.startswith("at 81 labeled, not over every baseline: HG-DTGL (with gaze) is better than mean teacher")
+    assert "worse than supervised (labeled only) (-14.6) on every seed" in mixed and "mixed against BCP (+0.7)" in mixed
+    assert mod.verdict([pair("mt", [1.0, 2.0, 3.0]), pair("bcp", [0.5, 0.1, 2.0])]).startswith("at 81 labeled, yes:")
+    two_budgets = mod.verdict([pair("mt", [-1.0, -2.0, -3.0]), pair("mt", [1.0], lab="41")])
+    assert two_budgets.startswith("at 81 labeled, no:") and "at 41 labeled: cannot be told yet" in two_budgets
