@@ -103,10 +103,12 @@ RUNS_COLUMNS = [
 
 
 def code_commit() -> str:
-    """The commit of the code that trains the rows (``+dirty`` when the work tree has changes), or ``unknown``."""
+    """The commit of the code that trains the rows (``+dirty`` when tracked files outside ``results/`` have changes:
+    the rows this runner appends there are not code), or ``unknown``."""
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"]
+        dirty = subprocess.run(status, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

@@ -369,3 +369,21 @@ def test_verdict_names_each_baseline_and_needs_three_seeds():
     assert mod.verdict([pair("mt", [1.0, 2.0, 3.0]), pair("bcp", [0.5, 0.1, 2.0])]).startswith("at 81 labeled, yes:")
     two_budgets = mod.verdict([pair("mt", [-1.0, -2.0, -3.0]), pair("mt", [1.0], lab="41")])
     assert two_budgets.startswith("at 81 labeled, no:") and "at 41 labeled: cannot be told yet" in two_budgets
+
+
+def test_code_commit_ignores_the_rows_the_runner_writes(tmp_path, monkeypatch):
+    """A campaign appends rows to results/*.csv in its own work tree: that is not a code change (+dirty is)."""
+    mod = _load("examples/run_rows.py")
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "summary.csv").write_text("row\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "c"]):
+        subprocess.run([*git, *cmd], cwd=tmp_path, check=True, capture_output=True)
+    monkeypatch.chdir(tmp_path)
+    clean = mod.code_commit()
+    assert len(clean) >= 7 and "+" not in clean
+    (tmp_path / "results" / "summary.csv").write_text("row\nsupervised\n")
+    assert mod.code_commit() == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert mod.code_commit() == clean + "+dirty"
