@@ -351,7 +351,7 @@ def test_gaze_levels_the_trainers_choice_is_the_closest_to_the_reference(tmp_pat
     for s in (1, 2, 4, 8):
         assert got[s, "trainer"] < 0.02
         assert got[s, "trainer"] <= min(got[s, "resized"], got[s, "store"]) + 2e-4
-    assert got[1, "trainer"] == pytest.approx(got[1, "store"], rel=1e-4)  # level 1 is the store's scale on the training grid
+    assert got[1, "trainer"] == pytest.approx(got[1, "store"], rel=1e-4)  # the store scale on the training grid
     assert got[8, "store"] > 2 * got[8, "trainer"]
 
 
