@@ -79,8 +79,8 @@ def main() -> None:
     params = store.params
     grid = int(params["size"][0])
     levels = [int(s) for s in args.levels.split(",")]
-    store_scale = {s: grid * s // args.size for s in levels}
-    missing = [s for s, k in store_scale.items() if grid * s % args.size or k not in params["scales"]]
+    store_scale = {s: store_scale_at(params, store.scales, args.size // s) for s in levels}  # the trainer's rule
+    missing = [s for s, k in store_scale.items() if args.size % s or grid != k * (args.size // s)]
     if missing:
         raise SystemExit(f"{args.store}: no store scale matches level(s) {missing} at size {args.size}")
     fixations = pd.read_parquet(args.fixations)
