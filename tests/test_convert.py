@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from gazekit import tables
 from gazekit.cli import main
 from gazekit.convert import pipeline as conv
 from gazekit.errors import GazekitError
-from gazekit.readers import _delimited
+from gazekit.readers import _delimited, _tobii
 from gazekit.readers._delimited import split_unit
 from gazekit.stimuli import stimulus_id
 from tests.conftest import REPO, shared_path
@@ -144,6 +145,30 @@ def test_prolab_chunk_size_does_not_change_the_result(tmp_path, monkeypatch):
     monkeypatch.setattr(_delimited, "CHUNK_ROWS", 97)  # fixations (30-180 rows) span many chunk boundaries
     chunked, _ = conv.convert([path])
     pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_prolab_reducing_folded_rows_early_does_not_change_the_result(tmp_path, monkeypatch):
+    path = tmp_path / "export.tsv"
+    write_prolab_export(path, n_rows=2000, participants=("A", "B"))
+    whole, _ = conv.convert([path])
+    monkeypatch.setattr(_delimited, "CHUNK_ROWS", 97)
+    monkeypatch.setattr(_tobii, "REDUCE_ROWS", 3)  # reduce after (almost) every chunk
+    early, _ = conv.convert([path])
+    pd.testing.assert_frame_equal(whole, early)
+
+
+def test_decreasing_timestamps_name_the_first_such_line_of_the_file(tmp_path):
+    check = partial(_tobii._check_monotonic, tmp_path / "x.tsv", "t")
+    key = np.array([0, 1, 0, 1, 0, 1])  # two interleaved sessions, file lines 2-7
+    lines = np.arange(2, 8)
+    # session 0 appears first but goes back later (line 6) than session 1 (line 5)
+    with pytest.raises(GazekitError, match=r"line 5, column 't': .* got 5 ms after 10 ms"):
+        check(key, np.array([10.0, 10.0, 20.0, 5.0, 15.0, 40.0]), lines, {}, {})
+    last_t, n_rows = {}, {}
+    check(key, np.array([10.0, 10.0, 20.0, 30.0, 25.0, 35.0]), lines, last_t, n_rows)
+    assert last_t == {0: 25.0, 1: 35.0} and n_rows == {0: 3, 1: 3}
+    with pytest.raises(GazekitError, match=r"line 9, column 't': .* got 30 ms after 35 ms"):  # across chunks
+        check(np.array([0, 1]), np.array([26.0, 30.0]), np.array([8, 9]), last_t, n_rows)
 
 
 def test_prolab_image_rect_and_drop_unassigned(tmp_path):

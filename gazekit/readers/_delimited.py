@@ -376,14 +376,6 @@ def _ahead(items: Iterator, depth: int) -> Iterator:
         thread.join()
 
 
-def text_values(series: pd.Series) -> np.ndarray:
-    """A text column as an object array of stripped strings, "" where missing (categoricals per category)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = series.cat.categories.astype(str).str.strip().to_numpy(object)
-        return np.append(cats, "")[series.cat.codes.to_numpy()]
-    return series.fillna("").astype(str).str.strip().to_numpy(object)
-
-
 def numbers(path: Path, series: pd.Series, column: str, decimal: str, *, allow_missing: bool = True) -> np.ndarray:
     """A column as float64; raises GazekitError at the first value that is not a number (line, column)."""
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):

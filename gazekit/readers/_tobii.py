@@ -1,8 +1,9 @@
 """Streaming core of the Tobii readers (Pro Lab and Studio exports): one row per sample, the vendor's
 fixation filter written as an event type + event index on each row.
 
-The file is read in chunks of the columns it needs; each chunk's fixation rows are reduced to one
-partial row per (session, fixation index) and the partials are combined at the end, so memory grows
+The file is read in chunks of the columns it needs; sessions are integer codes. Each chunk's fixation
+rows are folded (consecutive rows of one fixation -> one row) and the folded rows are reduced to one
+row per (session, fixation index) at the end, or whenever they exceed ``REDUCE_ROWS``, so memory grows
 with the number of fixations, not with the number of rows.
 """
 
@@ -24,12 +25,11 @@ from gazekit.readers._delimited import (
     iter_chunks_arrow,
     numbers,
     pseudonym,
-    text_values,
 )
 from gazekit.readers.base import Recording
 from gazekit.stimuli import stimulus_id
 
-_SEP = "\x1f"
+REDUCE_ROWS = 500_000  # folded fixation rows kept before they are reduced to one row per fixation
 CUT_TOLERANCE_MS = 20.0  # a vendor duration may run one sample period (<= 16.7 ms at 60 Hz) past the last row
 
 
@@ -100,49 +100,63 @@ def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, 
     text_cols = [c for c in (cols.event_type, cols.participant, cols.recording, cols.media) if c]
     usecols = list(dict.fromkeys(getattr(cols, f.name) for f in fields(cols) if isinstance(getattr(cols, f.name), str)))
     usecols += [p for p in cols.pupils if p not in usecols]
-    known: dict[str, str] = {}  # recording -> participant
-    inherited = [0]
-    last_t: dict[str, float] = {}
-    n_rows: dict[str, int] = {}
-    partials: list[pd.DataFrame] = []
+    sessions = _Sessions()
+    media: dict[str, int] = {}  # media name (as written) -> code
+    last_t: dict[int, float] = {}  # session code -> last timestamp [ms]
+    n_rows: dict[int, int] = {}  # session code -> rows
+    partials: list[pd.DataFrame] = []  # folded fixation rows, reduced when they exceed ``limit``
+    limit = REDUCE_ROWS
     for chunk in chunks(path, dialect, usecols, text_cols):
         t_ms = numbers(path, chunk[cols.time], cols.time, dialect.decimal, allow_missing=False) * cols.time_to_ms
-        key = _session_keys(chunk, cols, known, inherited)
+        key = sessions.codes(chunk, cols)
         _check_monotonic(path, cols.time, key, t_ms, chunk.index.to_numpy(), last_t, n_rows)
-        is_fix = _is_fixation(chunk[cols.event_type])
-        if not is_fix.any():
+        rows = np.flatnonzero(_is_fixation(chunk[cols.event_type]))
+        if not len(rows):
             continue
-        fix = chunk[is_fix]
+        values = partial(_numbers_at, path, dialect.decimal, chunk, rows)
         part = {
-            "key": key[is_fix],
-            "event_index": numbers(path, fix[cols.event_index], cols.event_index, dialect.decimal, allow_missing=False),
-            "t_start_ms": t_ms[is_fix],
-            "line": fix.index.to_numpy(),
+            "key": key[rows],
+            "event_index": values(cols.event_index, allow_missing=False),
+            "t_start_ms": t_ms[rows],
+            "line": chunk.index.to_numpy()[rows],
         }
         for name, out in _FIRST.items():
             col = getattr(cols, name)
             if col:
-                part[out] = numbers(path, fix[col], col, dialect.decimal)
+                part[out] = values(col)
         part["duration_ms"] = part["duration_ms"] * cols.duration_to_ms
-        part["media"] = fix[cols.media].to_numpy() if cols.media else np.full(len(fix), None, dtype=object)
+        part["media"] = _media_codes(chunk[cols.media].iloc[rows], media) if cols.media else np.full(len(rows), np.nan)
         if cols.pupils:
-            pupil = np.column_stack([numbers(path, fix[p], p, dialect.decimal) for p in cols.pupils])
+            pupil = np.column_stack([values(p) for p in cols.pupils])
             finite = np.isfinite(pupil)
             n_eyes = finite.sum(axis=1)
             ok = n_eyes > 0
             part["pupil_sum"] = np.where(ok, np.where(finite, pupil, 0.0).sum(axis=1) / np.maximum(n_eyes, 1), 0.0)
             part["pupil_n"] = ok.astype(np.int64)
-        partials.append(_reduce(pd.DataFrame(_fold_runs(part))))
+        partials.append(pd.DataFrame(_fold_runs(part)))
+        if sum(map(len, partials)) > limit:  # rows of interleaved fixations do not fold: bound the memory
+            partials = [_reduce(pd.concat(partials, ignore_index=True))]
+            limit = 2 * len(partials[0]) + REDUCE_ROWS
     if not n_rows:
         raise GazekitError(path, None, "expected data rows after the header, found none")
-    rec = _recording(path, cols, source_format, partials, n_rows, last_t)
-    if inherited[0]:
+    rec = _recording(path, cols, source_format, partials, sessions, list(media), n_rows, last_t)
+    if sessions.inherited:
         warn.append(
-            f"{path}: {inherited[0]} row(s) with an empty {cols.participant!r} inside a recording: took the "
+            f"{path}: {sessions.inherited} row(s) with an empty {cols.participant!r} inside a recording: took the "
             "recording's participant"
         )
     rec.warnings[:0] = warn
     return rec
+
+
+def _numbers_at(
+    path: Path, decimal: str, chunk: pd.DataFrame, rows: np.ndarray, col: str, allow_missing: bool = True
+) -> np.ndarray:
+    """Column ``col`` of ``chunk`` at row positions ``rows`` as float64 (errors name the file line)."""
+    series = chunk[col]
+    if allow_missing and series.dtype == np.float64:  # already parsed (pyarrow, or pandas on clean numbers)
+        return series.to_numpy()[rows]
+    return numbers(path, chunk[col].iloc[rows], col, decimal, allow_missing=allow_missing)
 
 
 def _is_fixation(series: pd.Series) -> np.ndarray:
@@ -153,50 +167,94 @@ def _is_fixation(series: pd.Series) -> np.ndarray:
     return series.str.strip().str.lower().eq("fixation").fillna(False).to_numpy(bool)
 
 
-def _session_keys(chunk: pd.DataFrame, cols: Columns, known: dict[str, str], inherited: list[int]) -> np.ndarray:
-    """participant + _SEP + recording of each row (stripped, "" where missing), joined once per pair. An empty
-    participant cell inside a named recording inherits the recording's participant (from this chunk or an
-    earlier one: ``known``), counted in ``inherited``."""
-    empty_col = np.full(len(chunk), "", dtype=object)
-    who, rec = (text_values(chunk[col]) if col else empty_col for col in (cols.participant, cols.recording))
-    missing = (who == "") & (rec != "")
-    if missing.any():
-        named = pd.Series(who, dtype=object).where(who != "")
-        fill = named.groupby(rec).transform("first").fillna(pd.Series(rec, dtype=object).map(known))
-        fill = fill.fillna("").to_numpy(object)
-        who = np.where(missing, fill, who)
-        inherited[0] += int((missing & (who != "")).sum())
-    has = who != ""
-    known.update(dict(zip(rec[has], who[has], strict=True)))
-    codes, names = [], []
-    for values in (who, rec):
-        c, u = pd.factorize(values)
-        codes.append(c)
-        names.append(np.asarray(u, dtype=object))
-    n_rec = max(len(names[1]), 1)
-    pair, first = np.unique(codes[0] * n_rec + codes[1], return_inverse=True)
-    keys = np.array([names[0][p // n_rec] + _SEP + names[1][p % n_rec] for p in pair], dtype=object)
-    return keys[first.reshape(-1)]
+def _local_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Per-row codes into the column's distinct values (-1 where missing) and those values as written."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(np.int64), [str(c) for c in series.cat.categories]
+    codes, uniques = pd.factorize(series)
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def _media_codes(series: pd.Series, media: dict[str, int]) -> np.ndarray:
+    """Codes of the media names (as written, across chunks: ``media``) as float64, NaN where missing."""
+    local, names = _local_codes(series)
+    lut = np.array([media.setdefault(n, len(media)) for n in names] + [np.nan], dtype=float)
+    return lut[local]
+
+
+class _TextCodes:
+    """Stable integer codes of stripped text values across chunks; 0 is the empty / missing value."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {"": 0}
+
+    def encode(self, series: pd.Series) -> np.ndarray:
+        local, names = _local_codes(series)
+        lut = np.array([self.ids.setdefault(n.strip(), len(self.ids)) for n in names] + [0], dtype=np.int64)
+        return lut[local]
+
+    def names(self) -> list[str]:
+        return list(self.ids)
+
+
+class _Sessions:
+    """Session codes (participant + recording pairs, numbered in order of first appearance) across chunks.
+
+    An empty participant cell inside a named recording inherits the recording's participant (from the
+    same chunk, else from an earlier one: ``known``), counted in ``inherited``."""
+
+    def __init__(self) -> None:
+        self.who, self.rec = _TextCodes(), _TextCodes()
+        self.pairs: dict[tuple[int, int], int] = {}
+        self.known: dict[int, int] = {}  # recording code -> participant code
+        self.inherited = 0
+
+    def codes(self, chunk: pd.DataFrame, cols: Columns) -> np.ndarray:
+        zeros = np.zeros(len(chunk), np.int64)
+        who = self.who.encode(chunk[cols.participant]) if cols.participant else zeros
+        rec = self.rec.encode(chunk[cols.recording]) if cols.recording else zeros
+        missing = (who == 0) & (rec != 0)
+        if missing.any():
+            named = pd.Series(who).where(who != 0)
+            fill = named.groupby(rec).transform("first").fillna(pd.Series(rec).map(self.known))
+            who = np.where(missing, fill.fillna(0).to_numpy(np.int64), who)
+            self.inherited += int((missing & (who != 0)).sum())
+        local, pairs = pd.factorize((who << 32) | rec)
+        last_row = np.full(len(pairs), -1)
+        np.maximum.at(last_row, local, np.arange(len(local)))
+        for p in pairs[np.argsort(last_row)]:  # the recording's participant of its last named row
+            if p >> 32:
+                self.known[int(p & 0xFFFFFFFF)] = int(p >> 32)
+        lut = np.array([self.pairs.setdefault((int(p >> 32), int(p & 0xFFFFFFFF)), len(self.pairs)) for p in pairs])
+        return lut[local]
+
+    def names(self) -> list[tuple[str, str]]:
+        """(participant, recording) of each session code ("" where missing)."""
+        who, rec = self.who.names(), self.rec.names()
+        return [(who[w], rec[r]) for w, r in self.pairs]
 
 
 def _check_monotonic(path, column, key, t_ms, lines, last_t: dict, n_rows: dict) -> None:
-    """Timestamps must not decrease within one session (participant + recording), across chunks too."""
-    codes, uniques = pd.factorize(key)
-    for code, k in enumerate(uniques):
-        idx = np.flatnonzero(codes == code)
-        tt = t_ms[idx]
-        seq = np.concatenate([[last_t.get(k, -np.inf)], tt])
-        back = np.diff(seq) < 0
-        if back.any():
-            i = int(np.flatnonzero(back)[0])
-            raise GazekitError(
-                path,
-                f"line {lines[idx[i]]}, column {column!r}",
-                f"expected timestamps that do not decrease within a recording, got {seq[i + 1]:g} ms after "
-                f"{seq[i]:g} ms",
-            )
-        last_t[k] = float(tt[-1])
-        n_rows[k] = n_rows.get(k, 0) + len(idx)
+    """Timestamps must not decrease within one session (integer ``key``), across chunks too; the error
+    names the first such row of the file."""
+    order = np.argsort(key, kind="stable")
+    k, t = key[order], t_ms[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    prev = np.empty_like(t)
+    prev[1:] = t[:-1]
+    prev[starts] = [last_t.get(s, -np.inf) for s in k[starts].tolist()]
+    back = np.flatnonzero(t < prev)
+    if len(back):
+        i = back[np.argmin(order[back])]
+        raise GazekitError(
+            path,
+            f"line {lines[order[i]]}, column {column!r}",
+            f"expected timestamps that do not decrease within a recording, got {t[i]:g} ms after {prev[i]:g} ms",
+        )
+    ends = np.r_[starts[1:], len(k)]
+    for s, a, b in zip(k[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+        last_t[s] = float(t[b - 1])
+        n_rows[s] = n_rows.get(s, 0) + b - a
 
 
 def _fold_runs(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -230,22 +288,25 @@ def _reduce(part: pd.DataFrame) -> pd.DataFrame:
     return part.groupby(["key", "event_index"], sort=False, dropna=False).agg(agg).reset_index()
 
 
-def _recording(path, cols: Columns, source_format, partials, n_rows: dict, last_t: dict) -> Recording:
-    keys = list(n_rows)
-    participants = {k: k.split(_SEP, 1)[0] for k in keys}
-    recordings = {k: k.split(_SEP, 1)[1] for k in keys}
+def _recording(
+    path, cols: Columns, source_format, partials, sessions: _Sessions, media: list[str], n_rows: dict, last_t: dict
+) -> Recording:
+    names = sessions.names()
+    keys = list(n_rows)  # session codes in order of first appearance
+    participants = {k: names[k][0] for k in keys}
+    recordings = {k: names[k][1] for k in keys}
     readers = {k: pseudonym(participants[k]) for k in keys}
-    names = {k: recordings[k] or path.stem for k in keys}
-    clash = {n for n in names.values() if list(names.values()).count(n) > 1}
-    session_ids = {k: f"{names[k]}-{readers[k]}" if names[k] in clash else names[k] for k in keys}
-    sessions = {
+    shown = {k: recordings[k] or path.stem for k in keys}
+    clash = {n for n in shown.values() if list(shown.values()).count(n) > 1}
+    session_ids = {k: f"{shown[k]}-{readers[k]}" if shown[k] in clash else shown[k] for k in keys}
+    sessions_meta = {
         session_ids[k]: {"reader_id": readers[k], "recording": recordings[k], "rows": n_rows[k], "source": str(path)}
         for k in keys
     }
     warnings: list[str] = []
     if not partials:
         fix = pd.DataFrame({"session_id": pd.Series(dtype=str), "t_start_ms": [], "duration_ms": []})
-        return Recording(source_format, fixations=fix, sessions=sessions, warnings=warnings)
+        return Recording(source_format, fixations=fix, sessions=sessions_meta, warnings=warnings)
     fix = _reduce(pd.concat(partials, ignore_index=True))
     missing = ~np.isfinite(fix["duration_ms"].to_numpy(float))
     if missing.any():
@@ -258,12 +319,13 @@ def _recording(path, cols: Columns, source_format, partials, n_rows: dict, last_
     if "pupil_sum" in fix:
         with np.errstate(invalid="ignore", divide="ignore"):
             fix["pupil"] = np.where(fix["pupil_n"] > 0, fix["pupil_sum"] / fix["pupil_n"], np.nan)
-    fix["stimulus_id"] = [stimulus_id(m) for m in fix["media"]]
+    ids = np.array([stimulus_id(m) for m in media] + [""], dtype=object)
+    fix["stimulus_id"] = ids[np.nan_to_num(fix["media"].to_numpy(float), nan=len(media)).astype(np.int64)]
     fix["session_id"] = fix["key"].map(session_ids)
     fix["reader_id"] = fix["key"].map(readers)
     fix["eye"] = "both"
     fix["detector"] = "vendor"
-    ends = (fix["t_start_ms"] + fix["duration_ms"]).groupby(fix["key"].to_numpy(object), sort=False).max()
+    ends = (fix["t_start_ms"] + fix["duration_ms"]).groupby(fix["key"].to_numpy(), sort=False).max()
     for k in keys:
         if k in ends.index:
             end = ends[k]
@@ -273,4 +335,4 @@ def _recording(path, cols: Columns, source_format, partials, n_rows: dict, last_
                     f"({last_t[k]:g} ms); the export may be cut"
                 )
     fix = fix.drop(columns=["key", "event_index", "media", "line", "pupil_sum", "pupil_n"], errors="ignore")
-    return Recording(source_format, fixations=fix, sessions=sessions, warnings=warnings)
+    return Recording(source_format, fixations=fix, sessions=sessions_meta, warnings=warnings)
