@@ -256,7 +256,12 @@ def main() -> None:
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names, run in this order")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds")
     ap.add_argument("--labeled", type=int, default=None, help="labeled images/patients (default: DATASETS)")
-    ap.add_argument("--iters", type=int, default=None, help="iterations (cpu default 800)")
+    ap.add_argument(
+        "--iters",
+        type=int,
+        default=None,
+        help="self-training iterations (default: CPU_ITERS for cpu, 30000 for gpu; env ITERS)",
+    )
     ap.add_argument("--data", default=None, help="dataset folder or packed .npz")
     ap.add_argument("--splits", default=None, help="split lists (default: DATASETS, make_split.py writes them)")
     ap.add_argument("--gaze-dir", default=None, help="heatmap store (not needed with a packed .npz)")
