@@ -53,7 +53,7 @@ if mode == "imports":
     n = 0
 elif mode in ("gazekit", "gazekit-asc"):
     main(["convert", path, "-o", out], standalone_mode=False)
-    n = pd.read_parquet(out, columns=["t_start_ms"]).shape[0]
+    n = None  # counted from the output after the clock stops
 elif mode == "pyarrow":
     types = {c: pa.dictionary(pa.int32(), pa.string()) if c in spec["text"] else pa.float64() for c in spec["usecols"]}
     reader = pacsv.open_csv(
@@ -78,6 +78,8 @@ else:
     )
     n = len(g)
 seconds = time.perf_counter() - t0
+if n is None:
+    n = pd.read_parquet(out, columns=["t_start_ms"]).shape[0]
 try:  # VmHWM belongs to this process image (ru_maxrss would carry the parent's RSS over fork + exec)
     status = open("/proc/self/status").read()
     peak_mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
