@@ -156,7 +156,7 @@ def _numbers_at(
     series = chunk[col]
     if allow_missing and series.dtype == np.float64:  # already parsed (pyarrow, or pandas on clean numbers)
         return series.to_numpy()[rows]
-    return numbers(path, chunk[col].iloc[rows], col, decimal, allow_missing=allow_missing)
+    return numbers(path, series.iloc[rows], col, decimal, allow_missing=allow_missing)
 
 
 def _is_fixation(series: pd.Series) -> np.ndarray:
@@ -220,12 +220,14 @@ class _Sessions:
             who = np.where(missing, fill.fillna(0).to_numpy(np.int64), who)
             self.inherited += int((missing & (who != 0)).sum())
         local, pairs = pd.factorize((who << 32) | rec)
+        pair_who, pair_rec = (pairs >> 32).tolist(), (pairs & 0xFFFFFFFF).tolist()
         last_row = np.full(len(pairs), -1)
         np.maximum.at(last_row, local, np.arange(len(local)))
-        for p in pairs[np.argsort(last_row)]:  # the recording's participant of its last named row
-            if p >> 32:
-                self.known[int(p & 0xFFFFFFFF)] = int(p >> 32)
-        lut = np.array([self.pairs.setdefault((int(p >> 32), int(p & 0xFFFFFFFF)), len(self.pairs)) for p in pairs])
+        for i in np.argsort(last_row).tolist():  # the recording's participant of its last named row
+            if pair_who[i]:
+                self.known[pair_rec[i]] = pair_who[i]
+        pair_ids = zip(pair_who, pair_rec, strict=True)
+        lut = np.array([self.pairs.setdefault(pair, len(self.pairs)) for pair in pair_ids], dtype=np.int64)
         return lut[local]
 
     def names(self) -> list[tuple[str, str]]:
