@@ -12,10 +12,11 @@ Methods: ``pandas`` = ``pandas.read_csv(sep, decimal)`` + filter + groupby (no o
 ``pyarrow`` = ``pyarrow.csv.open_csv`` with ``include_columns`` = the columns gazekit reads,
 ``column_types`` and ``decimal_point`` (defaults otherwise: 1 MiB blocks, threads on), batches counted;
 ``gazekit`` = the whole ``gazekit convert`` command including the Parquet file. Each measurement runs in a
-fresh subprocess that reports its own wall time (work only, after imports) and peak RSS (``VmHWM``,
-imports included); medians over ``--repeats`` runs, the methods alternating.
+fresh subprocess with ``OMP_NUM_THREADS`` = ``--threads`` (default: all cpus; pyarrow's thread pool
+follows it, pandas parses on one) that reports its own wall time (work only, after imports) and peak RSS
+(``VmHWM``, imports included); medians over ``--repeats`` runs, the methods alternating.
 
-    python benchmarks/convert.py [--copies 80,240] [--rows 400000,1200000] [--repeats 3] [--asc]
+    python benchmarks/convert.py [--copies 80,240] [--rows 400000,1200000] [--repeats 3] [--threads N] [--asc]
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ print(json.dumps({"seconds": seconds, "fixations": n, "peak_rss_mb": peak_mb}))
 
 
 def measure(mode: str, path: Path, out: Path, spec: dict) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # OMP_NUM_THREADS: --threads (pyarrow's thread pool follows it)
     r = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(path), str(out), json.dumps(spec)],
         capture_output=True,
@@ -212,6 +213,7 @@ def main() -> None:
     ap.add_argument("--copies", default="80,240", help="recordings of the repeated real export (comma-separated)")
     ap.add_argument("--rows", default="400000,1200000", help="eye-tracker rows of the generated export")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="OMP_NUM_THREADS of the children")
     ap.add_argument("--asc", action="store_true", help="also EyeLink ASC: gazekit vs pymovements")
     ap.add_argument("--asc-copies", default="200,600", help="repetitions of the binocular ASC example")
     ap.add_argument(
@@ -220,7 +222,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="where to generate the files (default: a temp dir)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gazekit-bench-", dir=args.workdir))
-    print(f"OMP_NUM_THREADS=1 in every child, cpus={os.cpu_count()}, {args.repeats} runs each, medians")
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    print(f"OMP_NUM_THREADS={args.threads} in every child, cpus={os.cpu_count()}, {args.repeats} runs each, medians")
     try:
         t0 = time.perf_counter()
         files: dict[str, Path] = {}

@@ -28,6 +28,7 @@ def outcome(path: Path, fast: bool, monkeypatch) -> tuple:
 
     with monkeypatch.context() as m:
         m.setattr(_delimited, "CHUNK_ROWS", 37)  # several chunks even in a small file
+        m.setattr(_delimited, "SEGMENT_BYTES", 997)  # and several parsed segments, cut mid-chunk
         if not fast:
             m.setattr(_tobii, "iter_chunks_arrow", pandas_only)
         try:
@@ -76,3 +77,22 @@ def test_fast_path_equals_pandas_path_on_mutated_exports(source, data, monkeypat
             text = path.read_text(encoding="utf-8")
         path.write_text(data.draw(mutated(text)), encoding="utf-8")
         assert outcome(path, True, monkeypatch) == outcome(path, False, monkeypatch)
+
+
+@pytest.mark.parametrize("eol", [b"\r\n", b"\r"])
+def test_fast_path_cuts_segments_at_any_line_end(eol, tmp_path, monkeypatch):
+    lf = tmp_path / "lf.tsv"
+    write_prolab_export(lf, n_rows=300, participants=("A", "B"))
+    other = tmp_path / "other.tsv"
+    other.write_bytes(lf.read_bytes().replace(b"\n", eol))
+    taken = []
+    real = _delimited.iter_chunks_arrow
+
+    def spy(*args, **kwargs):
+        yield from real(*args, **kwargs)
+        taken.append(True)  # the fast path read the whole file (no fallback)
+
+    monkeypatch.setattr(_tobii, "iter_chunks_arrow", spy)
+    expected = outcome(lf, True, monkeypatch)
+    got = outcome(other, True, monkeypatch)
+    assert len(taken) == 2 and got[0] == "table" and got == expected

@@ -28,8 +28,9 @@ from gazekit.errors import GazekitError
 from gazekit.readers.base import TAIL_BYTES, cut_warning, incomplete_last_line
 
 CHUNK_ROWS = 100_000
-ARROW_BLOCK_BYTES = 2**20  # pyarrow's streaming reader parses blocks of this size (bounded memory)
-READ_AHEAD = 128  # blocks parsed ahead of the caller by the background thread
+ARROW_BLOCK_BYTES = 2**20  # pyarrow parses a segment in blocks of this size, in parallel
+SEGMENT_BYTES = 4 * 2**20  # the fast path reads the file in segments of about this size (bounded memory)
+SEGMENTS_AHEAD = 4  # segments parsed ahead of the caller by the background thread
 PROGRESS_MIN_BYTES = 64 * 2**20  # show a progress bar on files larger than this
 SEPARATORS = ("\t", ";", ",")
 _UNIT = re.compile(r"\s*[\[(]([^\])]*)[\])]\s*$")
@@ -257,84 +258,133 @@ def iter_chunks_arrow(
     text_cols: list[str],
     chunk_rows: int | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`iter_chunks` with pyarrow's streaming CSV reader: the same chunks (the same rows, index =
-    file line number, blank rows dropped), numbers as float64, ``text_cols`` as pandas categoricals.
+    """:func:`iter_chunks` with pyarrow's CSV parser: the same chunks (the same rows, index = file line
+    number, blank rows dropped), numbers as float64, ``text_cols`` as pandas categoricals.
 
-    Only the needed columns are converted, typed up front, in blocks of ``ARROW_BLOCK_BYTES``; the
+    The file is cut at line ends into segments of about ``SEGMENT_BYTES``; a background thread parses
+    each with pyarrow's multi-threaded reader (only the needed columns, typed up front), at most
+    ``SEGMENTS_AHEAD`` segments ahead of the caller, so memory stays bounded and both cores work. The
     chunks of ``chunk_rows`` rows are those pandas yields, so checks run on the same rows in the same
-    order. pyarrow parses in a background thread, at most ``READ_AHEAD`` blocks ahead of the caller
-    (only the needed columns are kept: a few MiB), while the caller converts and checks earlier rows.
-    Raises :class:`FastPathError` for anything pyarrow rejects (a row with another number of fields, a
-    value that is not a number, a blank line, a line break in quotes, text that is not UTF-8) or reads
-    as a number where pandas would not (nan, inf).
+    order. Raises :class:`FastPathError` for anything pyarrow rejects (a row with another number of
+    fields, a value that is not a number, a blank line, a line break in quotes, text that is not UTF-8)
+    or reads as a number where pandas would not (nan, inf).
     """
     if dialect.encoding != "utf-8-sig":
         raise FastPathError("not UTF-8")
     names = list(dialect.columns)
     sep = dialect.sep.encode()
-    with open(path, "rb") as fh:
-        fh.readline()
-        first = fh.readline().rstrip(b"\r\n")
+    header_bytes, first, newline = _first_lines(path)
     if first.count(sep) == len(names) and first.endswith(sep):  # one trailing separator per row
         names.append("\x00trailing")
     types = {c: pa.dictionary(pa.int32(), pa.string()) if c in text_cols else pa.float64() for c in usecols}
+    options = {
+        "read_options": pacsv.ReadOptions(column_names=names, block_size=ARROW_BLOCK_BYTES),
+        "parse_options": pacsv.ParseOptions(delimiter=dialect.sep, ignore_empty_lines=False),
+        "convert_options": pacsv.ConvertOptions(
+            include_columns=usecols,
+            column_types=types,
+            decimal_point=dialect.decimal,
+            null_values=[""],
+            strings_can_be_null=True,
+        ),
+    }
     numeric = [c for c in usecols if c not in text_cols]
     size = path.stat().st_size
     bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, disable=size < PROGRESS_MIN_BYTES)
+
+    def tables() -> Iterator[pa.Table]:
+        with open(path, "rb") as raw:
+            raw.seek(header_bytes)
+            for segment in _segments(raw, newline):
+                table = pacsv.read_csv(pa.BufferReader(segment), **options)
+                for c in numeric:  # "nan", "inf", "1e400": pandas keeps them as text, whose errors say so
+                    if pc.any(pc.invert(pc.is_finite(table[c]))).as_py():
+                        raise FastPathError(f"a non-finite number in {c!r}")
+                bar.update(len(segment))
+                yield table
+
     try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=ARROW_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=dialect.sep, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=usecols,
-                column_types=types,
-                decimal_point=dialect.decimal,
-                null_values=[""],
-                strings_can_be_null=True,
-            ),
-        )
         with bar:
-            for chunk in _arrow_chunks(_ahead(_batches(reader, bar), READ_AHEAD), chunk_rows or CHUNK_ROWS, numeric):
+            for chunk in _arrow_chunks(_ahead(tables(), SEGMENTS_AHEAD), chunk_rows or CHUNK_ROWS, numeric):
                 if len(chunk):
                     yield chunk
     except (pa.ArrowException, UnicodeDecodeError) as exc:
         raise FastPathError(str(exc)) from None
 
 
-def _batches(reader, bar: tqdm) -> Iterator[pa.RecordBatch]:
-    """The reader's record batches (a block is about ``ARROW_BLOCK_BYTES`` of the file: the progress)."""
-    for batch in reader:
-        bar.update(min(ARROW_BLOCK_BYTES, bar.total - bar.n))
-        yield batch
+def _first_lines(path: Path) -> tuple[int, bytes, bytes]:
+    """(bytes of the header line with its line end, the first data line without it, the byte that ends a
+    line: LF for LF and CRLF files, CR for CR-only files)."""
+    with open(path, "rb") as fh:
+        head = fh.read(2**20)
+    ends = re.compile(rb"\r\n|\n|\r")
+    m = ends.search(head)
+    if m is None:
+        return len(head), b"", b"\n"
+    newline = b"\r" if m.group() == b"\r" else b"\n"
+    nxt = ends.search(head, m.end())
+    return m.end(), head[m.end() : nxt.start() if nxt else len(head)], newline
 
 
-def _arrow_chunks(batches: Iterator[pa.RecordBatch], rows: int, numeric: list[str]) -> Iterator[pd.DataFrame]:
-    """Record batches -> DataFrames of exactly ``rows`` rows (the last one shorter), blank rows dropped."""
-    pending: list[pa.RecordBatch] = []
+def _segments(raw, newline: bytes) -> Iterator[bytes]:
+    """The rest of the open binary file ``raw`` in pieces of about ``SEGMENT_BYTES`` that end at a line end."""
+    rest = b""
+    while True:
+        block = raw.read(SEGMENT_BYTES)
+        if not block:
+            if rest:
+                yield rest
+            return
+        data = rest + block if rest else block
+        cut = data.rfind(newline) + 1
+        if cut == 0:  # no line end in this piece yet: read on
+            rest = data
+            continue
+        rest = data[cut:]
+        yield data[:cut]
+
+
+def _arrow_chunks(tables: Iterator[pa.Table], rows: int, numeric: list[str]) -> Iterator[pd.DataFrame]:
+    """Tables -> DataFrames of ``rows`` rows each (the last one shorter) before blank rows are dropped."""
+    pending: list[pa.Table] = []
     n_pending = 0
     line = 2  # file line of the next row (line 1 is the header)
     done = False
     while not done:
-        batch = next(batches, None)
-        if batch is None:
+        table = next(tables, None)
+        if table is None:
             done = True
-        else:
-            pending.append(batch)
-            n_pending += batch.num_rows
+        elif table.num_rows:
+            pending.append(table)
+            n_pending += table.num_rows
         while n_pending >= rows or (done and n_pending):
-            table = pa.Table.from_batches(pending)
+            table = pa.concat_tables(pending) if len(pending) > 1 else pending[0]
             take = min(rows, n_pending)
             rest = table.slice(take)
-            pending, n_pending = rest.to_batches(), rest.num_rows
-            table = table.slice(0, take)
-            for c in numeric:  # "nan", "inf", "1e400": pandas keeps them as text, whose errors say so
-                if pc.any(pc.invert(pc.is_finite(table[c]))).as_py():
-                    raise FastPathError(f"a non-finite number in {c!r}")
-            chunk = table.unify_dictionaries().to_pandas()
-            chunk.index = pd.RangeIndex(line, line + take)
+            pending, n_pending = ([rest] if rest.num_rows else []), rest.num_rows
+            yield _frame(table.slice(0, take), numeric, line)
             line += take
-            yield drop_blank_rows(chunk)
+
+
+def _frame(table: pa.Table, numeric: list[str], line: int) -> pd.DataFrame:
+    """A table of float64 and dictionary columns as a DataFrame (index = file line numbers) without its
+    blank rows, without pyarrow's general conversion: floats to NumPy (NaN where empty), dictionaries to
+    categoricals."""
+    columns = {}
+    filled = np.zeros(table.num_rows, bool)  # rows with a value in any column
+    for name, col in zip(table.column_names, table.unify_dictionaries().columns, strict=True):
+        arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+        if name in numeric:
+            values = arr.to_numpy(zero_copy_only=False)
+            filled |= ~np.isnan(values)
+        else:
+            values = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            filled |= values >= 0
+            cats = pd.Index(arr.dictionary.to_pylist(), dtype=object)
+            values = pd.Categorical.from_codes(values, categories=cats, validate=False)
+        columns[name] = values
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(line, line + table.num_rows), copy=False)
+    return frame if filled.all() else frame[filled]
 
 
 def _ahead(items: Iterator, depth: int) -> Iterator:
