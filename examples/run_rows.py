@@ -10,7 +10,9 @@ summary.csv are skipped; an interrupted run continues from its checkpoint (`--re
 Datasets (DATASETS below): kvasir, camus, scr (images + masks in the shared folder, split lists written by
 examples/<dataset>/make_split.py into results/<dataset>/splits) and acdc (SSL4MIS layout and lists).
 
-Rows: supervised, mt, bcp, hgdtgl_no_gazemix, hgdtgl_no_gazeloss, hgdtgl, supervised_all.
+Rows: supervised, mt, bcp, hgdtgl_no_gazemix, hgdtgl_no_gazeloss, hgdtgl, supervised_all, and supervised_matched
+(supervised with the semi-supervised rows' labeled batch, e.g. 4 instead of 8 on cpu: the same labeled images per
+iteration as mt / bcp / hgdtgl, which matters while the schedule is iteration-limited).
 Schedules (schedule_args below, the one place that defines them):
 - ``cpu``: the converged CPU protocol for 2 cores (128 px, 8-128 U-Net, batch 8 = 4 + 4, AdamW with a cosine
   schedule per stage, CPU_ITERS self-training iterations; bcp / hgdtgl add as many labeled-only pre-training
@@ -43,7 +45,11 @@ ROWS = {
     "hgdtgl_no_gazeloss": ["--method", "hgdtgl", "--no-mgp"],
     "hgdtgl": ["--method", "hgdtgl"],
     "supervised_all": ["--method", "supervised"],
+    "supervised_matched": ["--method", "supervised"],
 }
+# rows trained with as many labeled images per batch as the semi-supervised rows (the schedule's --labeled-bs):
+# a supervised control that sees the labeled set exactly as often as mt / bcp / hgdtgl do
+MATCHED_BATCH_ROWS = {"supervised_matched"}
 GAZE_ROWS = {"hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl"}
 MGP_ROWS = {"hgdtgl_no_gazemix", "hgdtgl"}  # rows with the gaze loss: --gaze-scales applies to them
 
@@ -70,6 +76,12 @@ def schedule_args(schedule: str, iters: int, lr: float | None = None) -> list[st
     amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
     gpu = ["--size", os.environ.get("SIZE", "256"), "--batch-size", "24", "--labeled-bs", "12", "--device", device]
     return [*common, "--val-every", str(max(iters // 5, 1)), *gpu, *amp]
+
+
+def labeled_batch_args(sched: list[str]) -> list[str]:
+    """``--batch-size`` equal to the schedule's ``--labeled-bs`` (appended after ``sched``, it wins)."""
+    last = max(i for i, opt in enumerate(sched) if opt == "--labeled-bs")
+    return ["--batch-size", sched[last + 1]]
 
 
 # dataset -> (folder under the shared data, default labeled images/patients, training images/patients, foreground
@@ -195,7 +207,10 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         train += ["--labeled", str(labeled)]
     if a.splits and not a.data.endswith(".npz"):
         train += ["--val-split", f"{a.splits}/val.list"]
-    train += [*schedule_args(a.schedule, a.iters, a.lr), "--seed", str(seed), "--out", str(run_dir), "--resume"]
+    sched = schedule_args(a.schedule, a.iters, a.lr)
+    if row in MATCHED_BATCH_ROWS:
+        sched += labeled_batch_args(sched)
+    train += [*sched, "--seed", str(seed), "--out", str(run_dir), "--resume"]
     evaluate = ["evaluate", str(run_dir / "checkpoint_best.pt"), *eval_split_args(a.dataset, a.data, a.splits)]
     evaluate += ["-o", str(run_dir / "val_metrics.csv")]
     evaluate += ["--device", "cpu" if a.schedule == "cpu" else os.environ.get("GPU_DEVICE", "cuda")]

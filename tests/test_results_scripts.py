@@ -387,3 +387,11 @@ def test_code_commit_ignores_the_rows_the_runner_writes(tmp_path, monkeypatch):
     assert mod.code_commit() == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert mod.code_commit() == clean + "+dirty"
+
+
+def test_matched_supervised_row_trains_with_the_labeled_batch_of_the_semi_supervised_rows():
+    rr = _load("examples/run_rows.py")
+    for schedule, labeled_bs in (("cpu", "4"), ("gpu", "12")):
+        sched = rr.schedule_args(schedule, 30)
+        assert rr.labeled_batch_args(sched) == ["--batch-size", labeled_bs]
+    assert "supervised_matched" in rr.ROWS and "supervised_matched" in rr.MATCHED_BATCH_ROWS
