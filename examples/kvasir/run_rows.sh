@@ -3,7 +3,8 @@
 # skipped; an interrupted row resumes from its checkpoint). At most two rows at a time, one thread each:
 #   bash examples/kvasir/run_rows.sh [cpu|gpu] [10|5] [extra options of examples/run_rows.py]
 # 10 (81 labeled): supervised, mt, bcp, hgdtgl, the two HG-DTGL ablations and the all-mask bound with seed 0 (their
-# best students exported to results/kvasir/models/), then seeds 1 and 2 of supervised, mt, bcp, hgdtgl.
+# best students exported to results/kvasir/models/), then seeds 1 and 2 of supervised, mt, bcp, hgdtgl, then
+# supervised_matched (supervised with the 4 labeled images per step of the semi-supervised rows) with seeds 0-2.
 # 5 (41 labeled): supervised, mt, bcp, hgdtgl with seed 0.
 # Needs the split (make_split.py), the store (make_gaze.sh -> runs/kvasir/store), the gaze-loss levels
 # (choose_gaze_scales.sh -> results/kvasir/gaze_scales.txt) and, for cpu, the learning rate chosen on validation
@@ -22,6 +23,7 @@ if [ "$BUDGET" = 10 ]; then
   $R --labeled 81 --rows supervised,mt,bcp,hgdtgl,hgdtgl_no_gazemix,hgdtgl_no_gazeloss,supervised_all --seeds 0 \
     --jobs 2 --export "${LR[@]}" "$@"
   $R --labeled 81 --rows supervised,mt,bcp,hgdtgl --seeds 1,2 --jobs 2 "${LR[@]}" "$@"
+  $R --labeled 81 --rows supervised_matched --seeds 0,1,2 --jobs 2 "${LR[@]}" "$@"
 else
   $R --labeled 41 --rows supervised,mt,bcp,hgdtgl --seeds 0 --jobs 2 "${LR[@]}" "$@"
 fi
