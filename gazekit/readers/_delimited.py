@@ -297,6 +297,9 @@ def iter_chunks_arrow(
             raw.seek(header_bytes)
             for segment in _segments(raw, newline):
                 table = pacsv.read_csv(pa.BufferReader(segment), **options)
+                lines = segment.count(newline) + (not segment.endswith(newline))
+                if table.num_rows != lines:  # a line break inside quotes: line numbers would be off
+                    raise FastPathError(f"{table.num_rows} rows in {lines} lines")
                 for c in numeric:  # "nan", "inf", "1e400": pandas keeps them as text, whose errors say so
                     if pc.any(pc.invert(pc.is_finite(table[c]))).as_py():
                         raise FastPathError(f"a non-finite number in {c!r}")
