@@ -191,8 +191,8 @@ def compare(files: dict[str, Path], work: Path, repeats: int, baselines: tuple[s
         for _ in range(repeats):
             for mode in modes:
                 runs[mode].append(measure(mode, path, out, spec))
-        counts = {r["fixations"] for m in modes for r in runs[m] if r["fixations"] >= 0}
-        assert len(counts) == 1, f"methods disagree on the number of fixations: {counts}"
+        counts = {m: sorted({r["fixations"] for r in runs[m]}) for m in modes if runs[m][0]["fixations"] >= 0}
+        assert len({n for c in counts.values() for n in c}) == 1, f"{label}: fixations per method differ: {counts}"
         s = {m: statistics.median(r["seconds"] for r in v) for m, v in runs.items()}
         mem = {m: statistics.median(r["peak_rss_mb"] for r in v) for m, v in runs.items()}
         print(
