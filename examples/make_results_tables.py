@@ -75,6 +75,19 @@ SCHEDULE_LABEL = {
     "cpu-partial": "cpu, stopped early",
     "gpu-partial": "gpu, time-boxed (stopped early)",
 }
+
+
+def schedule_label(schedule: str) -> str:
+    """Table label of a schedule name; ``cpu-<iters>`` is the cpu protocol with another iteration count."""
+    if schedule in SCHEDULE_LABEL:
+        return SCHEDULE_LABEL[schedule]
+    base = schedule.removesuffix("-partial")
+    iters = base.removeprefix("cpu-")
+    if base.startswith("cpu-") and iters.isdigit():
+        return f"cpu (128 px, {iters} it.)" + (", stopped early" if schedule.endswith("-partial") else "")
+    return schedule
+
+
 BASELINES = ("supervised", "supervised_matched", "mt", "bcp")  # what HG-DTGL is compared with, seed by seed
 FLAT_POINTS = 1.0  # a curve has flattened when its last three validations lie within this many Dice points
 BEGIN, END = "<!-- results-tables:begin -->", "<!-- results-tables:end -->"
@@ -236,7 +249,7 @@ def kvasir_table(results: Path) -> str:
         iou = mean_std([float(r["iou"]) for r in rs])
         ref = KVASIR_REF.get(row, "")
         best_at = best_iterations(results, sched, row, lab)
-        cells = [ROW_LABEL[row], SCHEDULE_LABEL[sched], lab, str(len(rs)), dice, iou, ref, iters, best_at, wall]
+        cells = [ROW_LABEL[row], schedule_label(sched), lab, str(len(rs)), dice, iou, ref, iters, best_at, wall]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + evidence(results, "dice") + commands_link(results)
 
@@ -283,7 +296,7 @@ def multiclass_table(results: Path, dataset: str) -> str:
         cells += [mean_std([float(r[k]) for r in rs], 1.0) for k in ("hd95_mean", "asd_mean")]
         ref = refs.get(row, "") if lab == ref_budget else ""
         lines.append(
-            f"| {ROW_LABEL[row]} | {SCHEDULE_LABEL[sched]} | {lab} | {len(rs)} | {' | '.join(cells)} | {ref} "
+            f"| {ROW_LABEL[row]} | {schedule_label(sched)} | {lab} | {len(rs)} | {' | '.join(cells)} | {ref} "
             f"| {iters} | {wall} |"
         )
     return "\n".join(lines) + f"\n\n{note}\n\n" + evidence(results, "dice_mean") + commands_link(results)
@@ -323,7 +336,8 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scheds = [s for s in SCHEDULE_LABEL if (results / s).is_dir()]
+    names = [p.name for p in results.iterdir() if p.is_dir() and p.name.startswith(("cpu", "gpu"))]
+    scheds = sorted(names, key=lambda n: (n.startswith("gpu"), len(n), n))  # cpu, cpu-<iters>, then gpu
     fig, axes = plt.subplots(1, max(len(scheds), 1), figsize=(5.5 * max(len(scheds), 1), 4), squeeze=False)
     for ax, sched in zip(axes[0], scheds, strict=False):
         for row in ROW_ORDER:
@@ -334,7 +348,7 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
                     [int(r["iteration"]) for r in rs], [float(r["val_dice_mean"]) * 100 for r in rs], "o-", label=row
                 )
         ax.set(
-            title=f"{title}, {SCHEDULE_LABEL[sched]} schedule, {budget} labeled",
+            title=f"{title}, {schedule_label(sched)} schedule, {budget} labeled",
             xlabel="iteration",
             ylabel="validation Dice %",
         )

@@ -19,8 +19,9 @@ Schedules (schedule_args below, the one place that defines them):
   iterations before them). The learning rate is CPU_LR, chosen on validation (examples/choose_lr.sh).
 - ``gpu``: the published recipe (256 px, SSL4MIS 16-256 U-Net, batch 24, SGD 0.01, method-default schedules,
   ITERS iterations, bf16).
-Environment: ITERS overrides the iterations. With --export, the best student of each finished row is written as
-an fp16 file (``hgdtgl export``) to RESULTS/models/<row>.pt (seed 0 rows).
+Environment: ITERS overrides the iterations (a cpu run with other than CPU_ITERS is named ``cpu-<iters>``: its
+own run folders and table rows). With --export, the best student of each finished row is written as an fp16 file
+(``hgdtgl export``) to RESULTS/models/<row>.pt (seed 0 rows).
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ def schedule_args(schedule: str, iters: int, lr: float | None = None) -> list[st
     amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
     gpu = ["--size", os.environ.get("SIZE", "256"), "--batch-size", "24", "--labeled-bs", "12", "--device", device]
     return [*common, "--val-every", str(max(iters // 5, 1)), *gpu, *amp]
+
+
+def schedule_name(schedule: str, iters: int) -> str:
+    """The schedule as rows, run folders and tables name it: ``cpu`` with CPU_ITERS iterations, ``cpu-<iters>``
+    with other counts (e.g. the longer all-mask bound), ``gpu`` whatever its (time-boxed) iterations."""
+    return f"cpu-{iters}" if schedule == "cpu" and iters != CPU_ITERS else schedule
 
 
 def labeled_batch_args(sched: list[str]) -> list[str]:
@@ -195,7 +202,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     py = [sys.executable, "-m", "hgdtgl"]
     n_lab = a.n_train if row == "supervised_all" else labeled
     name = f"{row}_l{n_lab}_s{seed}"
-    run_dir = Path(a.runs) / a.schedule / name
+    run_dir = Path(a.runs) / a.name / name
     train = ["train", *data_args(a.dataset, a.data, a.splits), *ROWS[row]]
     if row in GAZE_ROWS and a.gaze_dir and not a.data.endswith(".npz"):
         train += ["--gaze-dir", a.gaze_dir]
@@ -226,7 +233,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     t1 = time.time()
     done_iters = last_iteration(run_dir / "metrics.csv")
     # a row stopped by the wall-time budget is never mixed with full ones: schedule "<name>-partial"
-    schedule = a.schedule if done_iters >= planned_iterations(run_dir / "config.yaml") else f"{a.schedule}-partial"
+    schedule = a.name if done_iters >= planned_iterations(run_dir / "config.yaml") else f"{a.name}-partial"
     res_dir = Path(a.results) / schedule / name
     if subprocess.run(py + evaluate, stdout=log, stderr=log).returncode != 0:
         return f"{name}: evaluate FAILED (see {run_dir}/log.txt)"
@@ -295,6 +302,7 @@ def main() -> None:
     a.labeled = a.labeled or labeled
     a.splits = a.splits or splits
     a.iters = a.iters or int(os.environ.get("ITERS", CPU_ITERS if a.schedule == "cpu" else 30000))
+    a.name = schedule_name(a.schedule, a.iters)
     a.results = a.results or f"results/{a.dataset}"
     a.runs = a.runs or f"runs/{a.dataset}"
     a.commit = code_commit()
@@ -305,8 +313,8 @@ def main() -> None:
             if row not in ROWS:
                 sys.exit(f"--rows: unknown row {row!r}; expected one of {', '.join(ROWS)}")
             n_lab = a.n_train if row == "supervised_all" else a.labeled
-            if (row, str(n_lab), str(seed), a.schedule) in done:
-                print(f"skip {row} labeled {n_lab} seed {seed} {a.schedule}: already in summary.csv", flush=True)
+            if (row, str(n_lab), str(seed), a.name) in done:
+                print(f"skip {row} labeled {n_lab} seed {seed} {a.name}: already in summary.csv", flush=True)
                 continue
             todo.append((row, a.labeled, seed))
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:

@@ -395,3 +395,12 @@ def test_matched_supervised_row_trains_with_the_labeled_batch_of_the_semi_superv
         sched = rr.schedule_args(schedule, 30)
         assert rr.labeled_batch_args(sched) == ["--batch-size", labeled_bs]
     assert "supervised_matched" in rr.ROWS and "supervised_matched" in rr.MATCHED_BATCH_ROWS
+
+
+def test_a_cpu_run_with_other_iterations_is_its_own_schedule():
+    rr = _load("examples/run_rows.py")
+    tables = _load("examples/make_results_tables.py")
+    assert rr.schedule_name("cpu", rr.CPU_ITERS) == "cpu" and rr.schedule_name("gpu", 5000) == "gpu"
+    assert rr.schedule_name("cpu", 12000) == "cpu-12000"
+    assert tables.schedule_label("cpu-12000") == "cpu (128 px, 12000 it.)"
+    assert tables.schedule_label("cpu-12000-partial").endswith("stopped early")
