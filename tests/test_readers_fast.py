@@ -96,3 +96,22 @@ def test_fast_path_cuts_segments_at_any_line_end(eol, tmp_path, monkeypatch):
     expected = outcome(lf, True, monkeypatch)
     got = outcome(other, True, monkeypatch)
     assert len(taken) == 2 and got[0] == "table" and got == expected
+
+
+def test_fast_path_reads_lines_longer_than_a_segment_and_a_last_line_without_line_end(tmp_path, monkeypatch):
+    path = tmp_path / "export.tsv"
+    write_prolab_export(path, n_rows=200, participants=("A", "B"))
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    expected = outcome(path, False, monkeypatch)
+    real = _delimited.iter_chunks_arrow
+    done = []
+
+    def spy(*args, **kwargs):
+        yield from real(*args, **kwargs)
+        done.append(True)
+
+    monkeypatch.setattr(_tobii, "iter_chunks_arrow", spy)
+    monkeypatch.setattr(_delimited, "SEGMENT_BYTES", 64)  # shorter than one line: the buffer grows
+    fix, _ = conv.convert([path])
+    got = ("table", fix.astype(object).where(fix.notna(), None).to_dict("records"))
+    assert done and got[0] == "table" and got == expected

@@ -295,9 +295,8 @@ def iter_chunks_arrow(
     def tables() -> Iterator[pa.Table]:
         with open(path, "rb") as raw:
             raw.seek(header_bytes)
-            for segment in _segments(raw, newline):
+            for segment, lines in _segments(raw, newline):
                 table = pacsv.read_csv(pa.BufferReader(segment), **options)
-                lines = segment.count(newline) + (not segment.endswith(newline))
                 if table.num_rows != lines:  # a line break inside quotes: line numbers would be off
                     raise FastPathError(f"{table.num_rows} rows in {lines} lines")
                 for c in numeric:  # "nan", "inf", "1e400": pandas keeps them as text, whose errors say so
@@ -329,22 +328,27 @@ def _first_lines(path: Path) -> tuple[int, bytes, bytes]:
     return m.end(), head[m.end() : nxt.start() if nxt else len(head)], newline
 
 
-def _segments(raw, newline: bytes) -> Iterator[bytes]:
-    """The rest of the open binary file ``raw`` in pieces of about ``SEGMENT_BYTES`` that end at a line end."""
-    rest = b""
+def _segments(raw, newline: bytes) -> Iterator[tuple[memoryview, int]]:
+    """The rest of the open binary file ``raw`` in pieces of about ``SEGMENT_BYTES`` that end at a line end, with
+    their number of lines. One buffer is reused: a piece is valid until the next one is asked for."""
+    buf = bytearray(SEGMENT_BYTES)
+    filled = 0
     while True:
-        block = raw.read(SEGMENT_BYTES)
-        if not block:
-            if rest:
-                yield rest
+        n = raw.readinto(memoryview(buf)[filled:])
+        end = filled + n
+        if n == 0:
+            if filled:  # the last line has no line end
+                yield memoryview(buf)[:filled], buf.count(newline, 0, filled) + 1
             return
-        data = rest + block if rest else block
-        cut = data.rfind(newline) + 1
-        if cut == 0:  # no line end in this piece yet: read on
-            rest = data
+        cut = buf.rfind(newline, 0, end) + 1
+        if cut == 0:  # no line end in the buffer yet: a longer one (a new object: the last piece may be in use)
+            grown = bytearray(2 * len(buf))
+            grown[:end] = buf[:end]
+            buf, filled = grown, end
             continue
-        rest = data[cut:]
-        yield data[:cut]
+        yield memoryview(buf)[:cut], buf.count(newline, 0, cut)
+        buf[: end - cut] = buf[cut:end]
+        filled = end - cut
 
 
 def _arrow_chunks(tables: Iterator[pa.Table], rows: int, numeric: list[str]) -> Iterator[pd.DataFrame]:
