@@ -177,15 +177,17 @@ def paired_differences(summary: list[dict[str, str]], metric: str, schedule: str
 
 def verdict(pairs: list[dict]) -> str:
     """One sentence per label budget from the paired differences: against each baseline, HG-DTGL (with gaze) is
-    better on every seed, worse on every seed, or mixed; "yes" / "no" only when all baselines agree; fewer than
-    three seeds per comparison cannot tell."""
+    better on every seed, worse on every seed, or mixed; "yes" / "no" only when all baselines agree; a baseline
+    with fewer than three paired seeds is named as pending, and a budget with no such baseline cannot tell."""
     if not pairs:
         return "no paired rows yet"
     sentences = []
     for lab in dict.fromkeys(p["labeled"] for p in pairs):
-        ps = [p for p in pairs if p["labeled"] == lab]
-        n_seeds = min(len(p["seeds"]) for p in ps)
-        if n_seeds < 3:
+        few = [p for p in pairs if p["labeled"] == lab and len(p["seeds"]) < 3]
+        ps = [p for p in pairs if p["labeled"] == lab and p not in few]
+        pending = ", ".join(f"{ROW_LABEL[p['baseline']]} ({len(p['seeds'])} seed(s) so far)" for p in few)
+        if not ps:
+            n_seeds = min(len(p["seeds"]) for p in few)
             sentences.append(
                 f"at {lab} labeled: cannot be told yet (only {n_seeds} seed(s) per comparison; the protocol asks for 3)"
             )
@@ -201,7 +203,8 @@ def verdict(pairs: list[dict]) -> str:
         parts = [f"better than {names(better)} on every seed"] if better else []
         parts += [f"worse than {names(worse)} on every seed"] if worse else []
         parts += [f"mixed against {names(mixed)}"] if mixed else []
-        sentences.append(f"at {lab} labeled, {head}: HG-DTGL (with gaze) is " + "; ".join(parts))
+        tail = f" (not yet compared with 3 seeds: {pending})" if pending else ""
+        sentences.append(f"at {lab} labeled, {head}: HG-DTGL (with gaze) is " + "; ".join(parts) + tail)
     return "; ".join(sentences)
 
 
