@@ -246,7 +246,8 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     cmd_eval = "hgdtgl " + shlex.join(evaluate)
     commands = [cmd_train, cmd_eval]
     if a.export and seed == 0:
-        model = Path(a.results) / "models" / f"{row}.pt"
+        suffix = "" if a.name == a.schedule else "_" + a.name.replace("-", "")  # cpu-12000 -> <row>_cpu12000.pt
+        model = Path(a.results) / "models" / f"{row}{suffix}.pt"
         model.parent.mkdir(parents=True, exist_ok=True)
         export = ["export", str(run_dir / "checkpoint_best.pt"), "-o", str(model)]
         if subprocess.run(py + export, stdout=log, stderr=log).returncode != 0:
