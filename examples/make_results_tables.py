@@ -78,14 +78,18 @@ SCHEDULE_LABEL = {
 
 
 def schedule_label(schedule: str) -> str:
-    """Table label of a schedule name; ``cpu-<iters>`` is the cpu protocol with another iteration count."""
+    """Table label of a schedule name; ``cpu-<iters>`` is the cpu protocol with another iteration count, a
+    ``-bf16`` suffix the same in bf16 autocast."""
     if schedule in SCHEDULE_LABEL:
         return SCHEDULE_LABEL[schedule]
+    partial = schedule.endswith("-partial")
     base = schedule.removesuffix("-partial")
-    iters = base.removeprefix("cpu-")
-    if base.startswith("cpu-") and iters.isdigit():
-        return f"cpu (128 px, {iters} it.)" + (", stopped early" if schedule.endswith("-partial") else "")
-    return schedule
+    bf16 = base.endswith("-bf16")
+    base = base.removesuffix("-bf16")
+    iters = base.removeprefix("cpu-") if base.startswith("cpu-") else "3000" if base == "cpu" else ""
+    if not iters.isdigit():
+        return schedule
+    return f"cpu (128 px, {iters} it.{', bf16' if bf16 else ''})" + (", stopped early" if partial else "")
 
 
 BASELINES = ("supervised", "supervised_matched", "mt", "bcp")  # what HG-DTGL is compared with, seed by seed
@@ -208,28 +212,40 @@ def verdict(pairs: list[dict]) -> str:
     return "; ".join(sentences)
 
 
+def evidence_schedules(summary: list[dict[str, str]]) -> list[str]:
+    """The finished cpu schedules with HG-DTGL rows (cpu first, then longer or bf16 variants): each gets its own
+    paired differences, since rows of different schedules are never paired."""
+    names = {r["schedule"] for r in summary if r["row"] == "hgdtgl" and r["schedule"].startswith("cpu")}
+    return sorted((n for n in names if not n.endswith("-partial")), key=lambda n: (len(n), n))
+
+
 def evidence(results: Path, metric: str) -> str:
-    """Markdown: paired differences per budget and baseline, the verdict, and which curves have flattened."""
+    """Markdown per cpu schedule: paired differences per budget and baseline, the verdict, and which curves have
+    flattened."""
     summary = read_csv(results / "summary.csv")
-    pairs = paired_differences(summary, metric)
-    lines = ["| labeled | HG-DTGL minus | seeds | per-seed difference (points) | mean | range |"]
-    lines.append("|---|---|---|---|---|---|")
-    for p in pairs:
-        d = p["diffs"]
-        lines.append(
-            f"| {p['labeled']} | {ROW_LABEL[p['baseline']]} | {','.join(p['seeds'])} | "
-            f"{' / '.join(f'{x:+.2f}' for x in d)} | {statistics.fmean(d):+.2f} | {min(d):+.2f} .. {max(d):+.2f} |"
-        )
-    flat, not_flat = [], []
-    for m in sorted((results / "cpu").glob("*/metrics.csv")):
-        spread = last_three_spread(m)
-        if spread is not None:
-            (flat if spread <= FLAT_POINTS else not_flat).append(f"{m.parent.name} ({spread:.1f})")
-    text = "\n".join(lines) + f"\n\n**Does gaze help here?** {verdict(pairs)}.\n"
-    text += f"\nCurves flattened (last three validations within {FLAT_POINTS:g} Dice point): {len(flat)} of "
-    text += f"{len(flat) + len(not_flat)} cpu runs"
-    text += f"; not yet: {', '.join(not_flat)}.\n" if not_flat else ".\n"
-    return text
+    scheds = evidence_schedules(summary) or ["cpu"]
+    text = ""
+    for sched in scheds:
+        pairs = paired_differences(summary, metric, sched)
+        lines = ["| labeled | HG-DTGL minus | seeds | per-seed difference (points) | mean | range |"]
+        lines.append("|---|---|---|---|---|---|")
+        for p in pairs:
+            d = p["diffs"]
+            lines.append(
+                f"| {p['labeled']} | {ROW_LABEL[p['baseline']]} | {','.join(p['seeds'])} | "
+                f"{' / '.join(f'{x:+.2f}' for x in d)} | {statistics.fmean(d):+.2f} | {min(d):+.2f} .. {max(d):+.2f} |"
+            )
+        flat, not_flat = [], []
+        for m in sorted((results / sched).glob("*/metrics.csv")):
+            spread = last_three_spread(m)
+            if spread is not None:
+                (flat if spread <= FLAT_POINTS else not_flat).append(f"{m.parent.name} ({spread:.1f})")
+        head = f"Schedule {schedule_label(sched)}:\n\n" if len(scheds) > 1 else ""
+        text += head + "\n".join(lines) + f"\n\n**Does gaze help here?** {verdict(pairs)}.\n"
+        text += f"\nCurves flattened (last three validations within {FLAT_POINTS:g} Dice point): {len(flat)} of "
+        text += f"{len(flat) + len(not_flat)} {sched} runs"
+        text += f"; not yet: {', '.join(not_flat)}.\n\n" if not_flat else ".\n\n"
+    return text.rstrip("\n") + "\n"
 
 
 def kvasir_table(results: Path) -> str:

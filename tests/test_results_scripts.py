@@ -406,3 +406,31 @@ def test_a_cpu_run_with_other_iterations_is_its_own_schedule():
     assert rr.schedule_name("cpu", 12000) == "cpu-12000"
     assert tables.schedule_label("cpu-12000") == "cpu (128 px, 12000 it.)"
     assert tables.schedule_label("cpu-12000-partial").endswith("stopped early")
+
+
+def test_a_bf16_cpu_run_is_its_own_schedule_and_trains_in_bf16_channels_last():
+    rr = _load("examples/run_rows.py")
+    tables = _load("examples/make_results_tables.py")
+    assert rr.schedule_name("cpu", 12000, "bf16") == "cpu-12000-bf16"
+    assert rr.schedule_name("cpu", rr.CPU_ITERS, "bf16") == "cpu-bf16"
+    assert rr.schedule_name("gpu", 5000, "bf16") == "gpu"
+    fast, plain = rr.schedule_args("cpu", 30, amp="bf16"), rr.schedule_args("cpu", 30)
+    assert fast[fast.index("--amp") + 1] == "bf16" and "--channels-last" in fast
+    assert "--amp" not in plain and "--channels-last" not in plain
+    assert tables.schedule_label("cpu-12000-bf16") == "cpu (128 px, 12000 it., bf16)"
+    assert tables.schedule_label("cpu-bf16-partial") == "cpu (128 px, 3000 it., bf16), stopped early"
+    assert tables.schedule_label("cpu-12000") == "cpu (128 px, 12000 it.)"
+
+
+def test_evidence_pairs_rows_only_within_a_schedule(tmp_path):
+    tables = _load("examples/make_results_tables.py")
+    rows = ["row,labeled,seed,schedule,dice,iou"]
+    for sched, hg, sup in (("cpu", 0.5, 0.6), ("cpu-12000-bf16", 0.8, 0.7)):
+        rows += [f"hgdtgl,81,0,{sched},{hg},0", f"supervised,81,0,{sched},{sup},0"]
+    rows += ["hgdtgl,81,0,cpu-12000-bf16-partial,0.1,0"]
+    (tmp_path / "summary.csv").write_text("\n".join(rows) + "\n")
+    text = tables.evidence(tmp_path, "dice")
+    assert tables.evidence_schedules(tables.read_csv(tmp_path / "summary.csv")) == ["cpu", "cpu-12000-bf16"]
+    first, second = text.split("Schedule cpu (128 px, 12000 it., bf16):")
+    assert "| 81 | supervised (labeled only) | 0 | -10.00 |" in first
+    assert "| 81 | supervised (labeled only) | 0 | +10.00 |" in second
