@@ -78,9 +78,9 @@ def schedule_args(schedule: str, iters: int, lr: float | None = None, amp: str =
         precision = ["--amp", "bf16", "--channels-last"] if amp == "bf16" else []
         return [*common, *val, *CPU_OPTIONS, *precision, "--lr", str(lr if lr is not None else CPU_LR)]
     device = os.environ.get("GPU_DEVICE", "cuda")
-    amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
+    gpu_amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
     gpu = ["--size", os.environ.get("SIZE", "256"), "--batch-size", "24", "--labeled-bs", "12", "--device", device]
-    return [*common, "--val-every", str(max(iters // 5, 1)), *gpu, *amp]
+    return [*common, "--val-every", str(max(iters // 5, 1)), *gpu, *gpu_amp]
 
 
 def schedule_name(schedule: str, iters: int, amp: str = "none") -> str:
