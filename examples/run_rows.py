@@ -178,6 +178,14 @@ def last_iteration(metrics_csv: Path) -> int:
     return int(rows[-1]["iteration"]) if rows else 0
 
 
+def logged_training_seconds(metrics_csv: Path) -> float:
+    """Training time (s) a run's metrics.csv already holds (sum of its windows' ``wall_s``); 0 for a new run.
+    Added to the time of a resumed process, so that a row's wall time counts every process that trained it."""
+    if not metrics_csv.is_file():
+        return 0.0
+    return sum(float(r["wall_s"]) for r in csv.DictReader(open(metrics_csv)) if r.get("wall_s"))
+
+
 def planned_iterations(config_yaml: Path) -> int:
     """Pre-training + (self-)training iterations of a run, from its resolved config.yaml."""
     import yaml
@@ -230,7 +238,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     evaluate += ["--device", "cpu" if a.schedule == "cpu" else os.environ.get("GPU_DEVICE", "cuda")]
     run_dir.mkdir(parents=True, exist_ok=True)
     log = open(run_dir / "log.txt", "a")
-    t0 = time.time()
+    t0 = time.time() - logged_training_seconds(run_dir / "metrics.csv")  # a resumed row keeps its earlier time
     try:
         rc = subprocess.run(py + train, stdout=log, stderr=log, timeout=a.train_timeout).returncode
     except subprocess.TimeoutExpired:  # the wall-time budget ran out: the best checkpoint so far is evaluated

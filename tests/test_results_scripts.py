@@ -311,6 +311,19 @@ def test_a_row_stopped_before_its_planned_iterations_is_labelled_partial(tmp_pat
     assert tables.SCHEDULE_LABEL["gpu-partial"].startswith("gpu, time-boxed")
 
 
+def test_a_resumed_row_counts_the_training_time_logged_before_the_resume(tmp_path):
+    """run_rows' wall time of a row = this process + the windows an earlier process logged in metrics.csv."""
+    from hgdtgl.runlog import write_metrics
+
+    rr = _load("examples/run_rows.py")
+    metrics = tmp_path / "metrics.csv"
+    assert rr.logged_training_seconds(metrics) == 0.0  # a new run
+    rows = [{"iteration": 1200, "stage": "pretrain", "wall_s": 150.5}, {"iteration": 2400, "stage": "train"}]
+    rows += [{"iteration": 3600, "stage": "train", "wall_s": 149.25}]
+    write_metrics(metrics, rows)
+    assert rr.logged_training_seconds(metrics) == pytest.approx(299.75)
+
+
 def test_gaze_levels_the_trainers_choice_is_the_closest_to_the_reference(tmp_path):
     """examples/kvasir/gaze_levels.py on synthetic gaze: the trainer's map (the store's scale on the training
     grid, sum-pooled after augmentation) is at every level at least as close to the fine reference as the
