@@ -348,8 +348,8 @@ def write_readme(readme: Path, text: str) -> None:
 
 
 def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
-    """Validation Dice over iterations of the seed-0 runs with ``budget`` labels (and the all-masks upper bound),
-    one panel per schedule."""
+    """Validation Dice over iterations of every run with ``budget`` labels (and the all-masks upper bound), one
+    panel per schedule: seed 0 with markers, the other seeds of the row as thin lines of the same colour."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -359,15 +359,23 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
     scheds = sorted(names, key=lambda n: (n.startswith("gpu"), len(n), n))  # cpu, cpu-<iters>, then gpu
     fig, axes = plt.subplots(1, max(len(scheds), 1), figsize=(5.5 * max(len(scheds), 1), 4), squeeze=False)
     for ax, sched in zip(axes[0], scheds, strict=False):
-        for row in ROW_ORDER:
-            pattern = f"{row}_l*_s0" if row == "supervised_all" else f"{row}_l{budget}_s0"
-            for m in sorted((results / sched).glob(f"{pattern}/metrics.csv")):
+        for colour, row in enumerate(ROW_ORDER):
+            pattern = f"{row}_l*_s*" if row == "supervised_all" else f"{row}_l{budget}_s*"
+            runs = (results / sched).glob(f"{pattern}/metrics.csv")
+            for m in sorted(runs, key=lambda m: int(m.parent.name.rsplit("_s", 1)[1])):
                 rs = [r for r in read_csv(m) if r.get("val_dice_mean")]
+                first = m.parent.name.endswith("_s0")
                 ax.plot(
-                    [int(r["iteration"]) for r in rs], [float(r["val_dice_mean"]) * 100 for r in rs], "o-", label=row
+                    [int(r["iteration"]) for r in rs],
+                    [float(r["val_dice_mean"]) * 100 for r in rs],
+                    "o-" if first else "-",
+                    color=f"C{colour}",
+                    lw=1.5 if first else 0.8,
+                    alpha=1.0 if first else 0.6,
+                    label=row if first else None,
                 )
         ax.set(
-            title=f"{title}, {schedule_label(sched)} schedule, {budget} labeled",
+            title=f"{title}, {schedule_label(sched)}, {budget} labeled\n(seed 0: markers; other seeds: thin lines)",
             xlabel="iteration",
             ylabel="validation Dice %",
         )
