@@ -181,8 +181,9 @@ def paired_differences(summary: list[dict[str, str]], metric: str, schedule: str
 
 def verdict(pairs: list[dict]) -> str:
     """One sentence per label budget from the paired differences: against each baseline, HG-DTGL (with gaze) is
-    better on every seed, worse on every seed, or mixed; "yes" / "no" only when all baselines agree; a baseline
-    with fewer than three paired seeds is named as pending, and a budget with no such baseline cannot tell."""
+    better on every seed, worse on every seed, or mixed; "yes" / "no" only when all baselines agree ("so far yes" /
+    "so far no" while a baseline has fewer than three paired seeds: it is named as pending); a budget with no
+    baseline at three seeds cannot tell."""
     if not pairs:
         return "no paired rows yet"
     sentences = []
@@ -204,6 +205,7 @@ def verdict(pairs: list[dict]) -> str:
             return ", ".join(f"{ROW_LABEL[p['baseline']]} ({statistics.fmean(p['diffs']):+.1f})" for p in group)
 
         head = "yes" if len(better) == len(ps) else "no" if len(worse) == len(ps) else "not over every baseline"
+        head = f"so far {head}" if pending and head != "not over every baseline" else head
         parts = [f"better than {names(better)} on every seed"] if better else []
         parts += [f"worse than {names(worse)} on every seed"] if worse else []
         parts += [f"mixed against {names(mixed)}"] if mixed else []

@@ -381,7 +381,7 @@ def test_verdict_names_each_baseline_and_needs_three_seeds():
     assert "worse than supervised (labeled only) (-14.6) on every seed" in mixed and "mixed against BCP (+0.7)" in mixed
     assert mod.verdict([pair("mt", [1.0, 2.0, 3.0]), pair("bcp", [0.5, 0.1, 2.0])]).startswith("at 81 labeled, yes:")
     pending = mod.verdict([pair("mt", [1.0, 2.0, 3.0]), pair("supervised_matched", [4.0])])
-    assert pending.startswith("at 81 labeled, yes:") and "(1 seed(s) so far)" in pending
+    assert pending.startswith("at 81 labeled, so far yes:") and "(1 seed(s) so far)" in pending
     two_budgets = mod.verdict([pair("mt", [-1.0, -2.0, -3.0]), pair("mt", [1.0], lab="41")])
     assert two_budgets.startswith("at 81 labeled, no:") and "at 41 labeled: cannot be told yet" in two_budgets
 
