@@ -164,23 +164,40 @@ def last_three_spread(metrics_csv: Path) -> float | None:
     return max(dice[-3:]) - min(dice[-3:]) if len(dice) >= 3 else None
 
 
-def paired_differences(summary: list[dict[str, str]], metric: str, schedule: str = "cpu") -> list[dict]:
-    """HG-DTGL minus each baseline, seed by seed (same seed = same split, labeled set and initial weights), per
-    label budget: the seeds compared, the per-seed differences in points, their mean and range."""
-    by = {(r["row"], r["labeled"], r["seed"]): float(r[metric]) * 100 for r in summary if r["schedule"] == schedule}
+def scores(summary: list[dict[str, str]], metric: str, schedule: str) -> dict[tuple[str, str, str], float]:
+    """(row, labeled, seed) -> metric in points, for the rows of one schedule."""
+    return {(r["row"], r["labeled"], r["seed"]): float(r[metric]) * 100 for r in summary if r["schedule"] == schedule}
+
+
+def paired_differences(
+    summary: list[dict[str, str]],
+    metric: str,
+    schedule: str = "cpu",
+    subject: list[dict[str, str]] | None = None,
+    baselines: tuple[str, ...] = BASELINES,
+) -> list[dict]:
+    """HG-DTGL (or the ``subject`` rows, e.g. HG-DTGL at another gaze-loss weight) minus each baseline of
+    ``summary``, seed by seed (same seed = same split, labeled set and initial weights), per label budget: the seeds
+    compared, the per-seed differences in points, their mean and range."""
+    by = scores(summary, metric, schedule)
+    subj = (
+        {(la, s): v for (_, la, s), v in scores(subject, metric, schedule).items()}
+        if subject is not None
+        else {(la, s): v for (row, la, s), v in by.items() if row == "hgdtgl"}
+    )
     out = []
-    for lab in sorted({k[1] for k in by if k[0] == "hgdtgl"}, key=int, reverse=True):
-        for base in BASELINES:
-            seeds = sorted(s for (row, la, s) in by if row == "hgdtgl" and la == lab and (base, lab, s) in by)
+    for lab in sorted({la for la, _ in subj}, key=int, reverse=True):
+        for base in baselines:
+            seeds = sorted(s for (la, s) in subj if la == lab and (base, lab, s) in by)
             if not seeds:
                 continue
-            diffs = [by[("hgdtgl", lab, s)] - by[(base, lab, s)] for s in seeds]
+            diffs = [subj[(lab, s)] - by[(base, lab, s)] for s in seeds]
             out.append({"labeled": lab, "baseline": base, "seeds": seeds, "diffs": diffs})
     return out
 
 
-def verdict(pairs: list[dict]) -> str:
-    """One sentence per label budget from the paired differences: against each baseline, HG-DTGL (with gaze) is
+def verdict(pairs: list[dict], subject: str = "HG-DTGL (with gaze)", labels: dict[str, str] = ROW_LABEL) -> str:
+    """One sentence per label budget from the paired differences: against each baseline, the subject is
     better on every seed, worse on every seed, or mixed; "yes" / "no" only when all baselines agree ("so far yes" /
     "so far no" while a baseline has fewer than three paired seeds: it is named as pending); a budget with no
     baseline at three seeds cannot tell."""
@@ -190,7 +207,7 @@ def verdict(pairs: list[dict]) -> str:
     for lab in dict.fromkeys(p["labeled"] for p in pairs):
         few = [p for p in pairs if p["labeled"] == lab and len(p["seeds"]) < 3]
         ps = [p for p in pairs if p["labeled"] == lab and p not in few]
-        pending = ", ".join(f"{ROW_LABEL[p['baseline']]} ({len(p['seeds'])} seed(s) so far)" for p in few)
+        pending = ", ".join(f"{labels[p['baseline']]} ({len(p['seeds'])} seed(s) so far)" for p in few)
         if not ps:
             n_seeds = min(len(p["seeds"]) for p in few)
             sentences.append(
@@ -202,7 +219,7 @@ def verdict(pairs: list[dict]) -> str:
         mixed = [p for p in ps if p not in better and p not in worse]
 
         def names(group: list[dict]) -> str:
-            return ", ".join(f"{ROW_LABEL[p['baseline']]} ({statistics.fmean(p['diffs']):+.1f})" for p in group)
+            return ", ".join(f"{labels[p['baseline']]} ({statistics.fmean(p['diffs']):+.1f})" for p in group)
 
         head = "yes" if len(better) == len(ps) else "no" if len(worse) == len(ps) else "not over every baseline"
         head = f"so far {head}" if pending and head != "not over every baseline" else head
@@ -210,8 +227,20 @@ def verdict(pairs: list[dict]) -> str:
         parts += [f"worse than {names(worse)} on every seed"] if worse else []
         parts += [f"mixed against {names(mixed)}"] if mixed else []
         tail = f" (not yet compared with 3 seeds: {pending})" if pending else ""
-        sentences.append(f"at {lab} labeled, {head}: HG-DTGL (with gaze) is " + "; ".join(parts) + tail)
+        sentences.append(f"at {lab} labeled, {head}: {subject} is " + "; ".join(parts) + tail)
     return "; ".join(sentences)
+
+
+def pairs_table(pairs: list[dict], subject: str, labels: dict[str, str] = ROW_LABEL) -> list[str]:
+    """Markdown lines of a table of paired differences: one line per budget and baseline."""
+    lines = [f"| labeled | {subject} minus | seeds | per-seed difference (points) | mean | range |", "|---" * 6 + "|"]
+    for p in pairs:
+        d = p["diffs"]
+        lines.append(
+            f"| {p['labeled']} | {labels[p['baseline']]} | {','.join(p['seeds'])} | "
+            f"{' / '.join(f'{x:+.2f}' for x in d)} | {statistics.fmean(d):+.2f} | {min(d):+.2f} .. {max(d):+.2f} |"
+        )
+    return lines
 
 
 def evidence_schedules(summary: list[dict[str, str]]) -> list[str]:
@@ -229,14 +258,7 @@ def evidence(results: Path, metric: str) -> str:
     text = ""
     for sched in scheds:
         pairs = paired_differences(summary, metric, sched)
-        lines = ["| labeled | HG-DTGL minus | seeds | per-seed difference (points) | mean | range |"]
-        lines.append("|---|---|---|---|---|---|")
-        for p in pairs:
-            d = p["diffs"]
-            lines.append(
-                f"| {p['labeled']} | {ROW_LABEL[p['baseline']]} | {','.join(p['seeds'])} | "
-                f"{' / '.join(f'{x:+.2f}' for x in d)} | {statistics.fmean(d):+.2f} | {min(d):+.2f} .. {max(d):+.2f} |"
-            )
+        lines = pairs_table(pairs, "HG-DTGL")
         flat, not_flat = [], []
         for m in sorted((results / sched).glob("*/metrics.csv")):
             spread = last_three_spread(m)
@@ -248,6 +270,49 @@ def evidence(results: Path, metric: str) -> str:
         text += f"{len(flat) + len(not_flat)} {sched} runs"
         text += f"; not yet: {', '.join(not_flat)}.\n\n" if not_flat else ".\n\n"
     return text.rstrip("\n") + "\n"
+
+
+WEIGHT_BASELINES = (*BASELINES, "hgdtgl", "hgdtgl_no_gazeloss")  # what HG-DTGL at the chosen weight is paired with
+WEIGHT_LABEL = {**ROW_LABEL, "hgdtgl": "HG-DTGL (full) at the default weight"}
+
+
+def gaze_weight_section(results: Path, metric: str) -> str:
+    """The gaze-loss weight chosen on validation (``gaze_weight.csv``: HG-DTGL, seed 0, one run per weight) and,
+    where HG-DTGL was trained with that weight on more seeds (``chosen_gaze_weight/w_W/summary.csv``; its seed 0 is
+    the sweep's run in ``gaze_weight/w_W/``), those rows paired seed by seed with the table's rows of the same
+    schedule."""
+    sweep = read_csv(results / "gaze_weight.csv")
+    if not sweep:
+        return ""
+    best = max(sweep, key=lambda r: float(r["dice"]))["gaze_loss_weight"]
+    values = ", ".join(
+        (f"**{r['gaze_loss_weight']} -> {float(r['dice']) * 100:.2f}**" if r["gaze_loss_weight"] == best else
+         f"{r['gaze_loss_weight']} -> {float(r['dice']) * 100:.2f}")
+        for r in sorted(sweep, key=lambda r: float(r["gaze_loss_weight"]))
+    )  # fmt: skip
+    text = (
+        f"\n**Gaze-loss weight chosen on validation** (HG-DTGL, seed 0, one run per `--gaze-loss-weight`; "
+        f"`results/{results.name}/gaze_weight.csv`): {values}.\n"
+    )
+    chosen = read_csv(results / "gaze_weight" / f"w_{best}" / "summary.csv")
+    chosen += read_csv(results / "chosen_gaze_weight" / f"w_{best}" / "summary.csv")
+    chosen = [r for r in chosen if r["row"] == "hgdtgl"]
+    summary = read_csv(results / "summary.csv")
+    for sched in sorted({r["schedule"] for r in chosen}):
+        rs = sorted((r for r in chosen if r["schedule"] == sched), key=lambda r: int(r["seed"]))
+        if len(rs) < 2:
+            continue
+        subject = f"HG-DTGL at weight {best}"
+        pairs = paired_differences(summary, metric, sched, subject=rs, baselines=WEIGHT_BASELINES)
+        per_seed = " / ".join(f"{float(r[metric]) * 100:.2f}" for r in rs)
+        text += (
+            f"\nHG-DTGL at gaze-loss weight {best}, {schedule_label(sched)}, seeds {','.join(r['seed'] for r in rs)}: "
+            f"{per_seed} ({mean_std([float(r[metric]) for r in rs])}). Seed 0 is the run the weight was chosen on "
+            "(its differences are favoured by the choice); the other seeds were not part of it.\n\n"
+        )
+        text += "\n".join(pairs_table(pairs, subject, WEIGHT_LABEL))
+        text += f"\n\n**Does gaze help at the chosen weight?** {verdict(pairs, subject, WEIGHT_LABEL)}.\n"
+    return text
 
 
 def kvasir_table(results: Path) -> str:
@@ -272,7 +337,13 @@ def kvasir_table(results: Path) -> str:
         best_at = best_iterations(results, sched, row, lab)
         cells = [ROW_LABEL[row], schedule_label(sched), lab, str(len(rs)), dice, iou, ref, iters, best_at, wall]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + evidence(results, "dice") + commands_link(results)
+    return (
+        "\n".join(lines)
+        + "\n\n"
+        + evidence(results, "dice")
+        + gaze_weight_section(results, "dice")
+        + commands_link(results)
+    )
 
 
 def row_commands(results: Path) -> str:
@@ -320,7 +391,8 @@ def multiclass_table(results: Path, dataset: str) -> str:
             f"| {ROW_LABEL[row]} | {schedule_label(sched)} | {lab} | {len(rs)} | {' | '.join(cells)} | {ref} "
             f"| {iters} | {wall} |"
         )
-    return "\n".join(lines) + f"\n\n{note}\n\n" + evidence(results, "dice_mean") + commands_link(results)
+    text = "\n".join(lines) + f"\n\n{note}\n\n" + evidence(results, "dice_mean")
+    return text + gaze_weight_section(results, "dice_mean") + commands_link(results)
 
 
 DATASETS = ("kvasir", "acdc", "camus", "scr")

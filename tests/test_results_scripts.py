@@ -447,3 +447,53 @@ def test_evidence_pairs_rows_only_within_a_schedule(tmp_path):
     first, second = text.split("Schedule cpu (128 px, 12000 it., bf16):")
     assert "| 81 | supervised (labeled only) | 0 | -10.00 |" in first
     assert "| 81 | supervised (labeled only) | 0 | +10.00 |" in second
+
+
+def test_the_chosen_gaze_weight_is_paired_seed_by_seed_with_the_table_rows(tmp_path):
+    """The weight with the best seed-0 validation Dice is the chosen one; its seed 0 (the sweep's run) and further
+    seeds (chosen_gaze_weight/) are each compared with the same seed of the table's rows, default weight included."""
+    tables = _load("examples/make_results_tables.py")
+    (tmp_path / "gaze_weight.csv").write_text("gaze_loss_weight,dice\n0.01,0.70\n0.03,0.75\n0.1,0.68\n")
+    head = "row,labeled,seed,schedule,dice,iou\n"
+    (tmp_path / "gaze_weight" / "w_0.03").mkdir(parents=True)
+    (tmp_path / "gaze_weight" / "w_0.03" / "summary.csv").write_text(head + "hgdtgl,81,0,cpu-x,0.75,0\n")
+    (tmp_path / "chosen_gaze_weight" / "w_0.03").mkdir(parents=True)
+    (tmp_path / "chosen_gaze_weight" / "w_0.03" / "summary.csv").write_text(
+        head + "hgdtgl,81,1,cpu-x,0.74,0\nhgdtgl,81,2,cpu-x,0.72,0\n"
+    )
+    default = {"supervised": (0.70, 0.75, 0.70), "hgdtgl": (0.68, 0.73, 0.74)}
+    table = [f"{row},81,{s},cpu-x,{d},0" for row, ds in default.items() for s, d in enumerate(ds)]
+    (tmp_path / "summary.csv").write_text(head + "\n".join(table) + "\nhgdtgl,81,0,cpu,0.10,0\n")
+    text = tables.gaze_weight_section(tmp_path, "dice")
+    assert "0.01 -> 70.00, **0.03 -> 75.00**, 0.1 -> 68.00" in text
+    assert "seeds 0,1,2: 75.00 / 74.00 / 72.00 (73.67 +- 1.53)" in text
+    rows = _table_rows(text, "81")
+    assert rows[0] == ["81", "supervised (labeled only)", "0,1,2", "+5.00 / -1.00 / +2.00", "+2.00", "-1.00 .. +5.00"]
+    assert rows[1][1:4] == ["HG-DTGL (full) at the default weight", "0,1,2", "+7.00 / +1.00 / -2.00"]
+    assert len(rows) == 2  # no row of another schedule is paired, no baseline without rows appears
+    assert "HG-DTGL at weight 0.03 is better than" not in text and "mixed against supervised" in text
+    (tmp_path / "chosen_gaze_weight" / "w_0.03" / "summary.csv").unlink()
+    assert "| 81 |" not in tables.gaze_weight_section(tmp_path, "dice")  # one seed: the sweep line only
+
+
+def test_confirm_gaze_weight_trains_the_best_weight_and_the_row_without_the_gaze_loss(tmp_path):
+    """The script reads the best weight of the sweep and runs the two rows on seeds 1,2 with the dataset's lr and
+    gaze levels (examples/run_rows.py replaced by a recorder)."""
+    res = tmp_path / "results" / "kvasir"
+    res.mkdir(parents=True)
+    (res / "gaze_weight.csv").write_text("gaze_loss_weight,dice\n0.01,0.70\n0.03,0.75\n0.1,0.68\n")
+    (res / "cpu_lr.txt").write_text("0.003\n")
+    (res / "gaze_scales.txt").write_text("1\n")
+    log = tmp_path / "calls.txt"
+    stub = tmp_path / "python"
+    stub.write_text(f'#!/usr/bin/env bash\nif [ "$1" = -c ]; then exec {sys.executable} "$@"; fi\necho "$@" >> {log}\n')
+    stub.chmod(0o755)
+    r = subprocess.run(["bash", str(ROOT / "examples" / "confirm_gaze_weight.sh"), "kvasir"], cwd=tmp_path,
+                       env={"PATH": "/usr/bin:/bin", "PYTHON": str(stub)}, capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    weighted, without = _lines(log)
+    common = "--dataset kvasir --schedule cpu --gaze-dir runs/kvasir/store --seeds 1,2 --jobs 2 --lr 0.003"
+    common += " --gaze-scales 1"
+    assert weighted == f"examples/run_rows.py {common} --rows hgdtgl --gaze-loss-weight 0.03 --results " \
+        "results/kvasir/chosen_gaze_weight/w_0.03 --runs runs/kvasir/chosen_gaze_weight/w_0.03"  # fmt: skip
+    assert without == f"examples/run_rows.py {common} --rows hgdtgl_no_gazeloss"
