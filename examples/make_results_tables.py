@@ -297,6 +297,8 @@ def gaze_weight_section(results: Path, metric: str) -> str:
     chosen = read_csv(results / "gaze_weight" / f"w_{best}" / "summary.csv")
     chosen += read_csv(results / "chosen_gaze_weight" / f"w_{best}" / "summary.csv")
     chosen = [r for r in chosen if r["row"] == "hgdtgl"]
+    runs = read_csv(results / "gaze_weight" / f"w_{best}" / "runs.csv")
+    runs += read_csv(results / "chosen_gaze_weight" / f"w_{best}" / "runs.csv")
     summary = read_csv(results / "summary.csv")
     for sched in sorted({r["schedule"] for r in chosen}):
         rs = sorted((r for r in chosen if r["schedule"] == sched), key=lambda r: int(r["seed"]))
@@ -304,11 +306,13 @@ def gaze_weight_section(results: Path, metric: str) -> str:
             continue
         subject = f"HG-DTGL at weight {best}"
         pairs = paired_differences(summary, metric, sched, subject=rs, baselines=WEIGHT_BASELINES)
+        wall = run_info(runs, sched, "hgdtgl", rs[0]["labeled"])[1]
+        wall = f"; {wall} min per row" if wall else ""
         per_seed = " / ".join(f"{float(r[metric]) * 100:.2f}" for r in rs)
         text += (
             f"\nHG-DTGL at gaze-loss weight {best}, {schedule_label(sched)}, seeds {','.join(r['seed'] for r in rs)}: "
-            f"{per_seed} ({mean_std([float(r[metric]) for r in rs])}). Seed 0 is the run the weight was chosen on "
-            "(its differences are favoured by the choice); the other seeds were not part of it.\n\n"
+            f"{per_seed} ({mean_std([float(r[metric]) for r in rs])}{wall}). Seed 0 is the run the weight was "
+            "chosen on (its differences are favoured by the choice); the other seeds were not part of it.\n\n"
         )
         text += "\n".join(pairs_table(pairs, subject, WEIGHT_LABEL))
         text += f"\n\n**Does gaze help at the chosen weight?** {verdict(pairs, subject, WEIGHT_LABEL)}.\n"
