@@ -294,11 +294,11 @@ def gaze_weight_section(results: Path, metric: str) -> str:
         f"\n**Gaze-loss weight chosen on validation** (HG-DTGL, seed 0, one run per `--gaze-loss-weight`; "
         f"`results/{results.name}/gaze_weight.csv`): {values}.\n"
     )
-    chosen = read_csv(results / "gaze_weight" / f"w_{best}" / "summary.csv")
-    chosen += read_csv(results / "chosen_gaze_weight" / f"w_{best}" / "summary.csv")
-    chosen = [r for r in chosen if r["row"] == "hgdtgl"]
-    runs = read_csv(results / "gaze_weight" / f"w_{best}" / "runs.csv")
-    runs += read_csv(results / "chosen_gaze_weight" / f"w_{best}" / "runs.csv")
+
+    def at_best(name: str) -> list[dict[str, str]]:  # the sweep's run (seed 0) and the further seeds
+        return [r for d in ("gaze_weight", "chosen_gaze_weight") for r in read_csv(results / d / f"w_{best}" / name)]
+
+    chosen, runs = [r for r in at_best("summary.csv") if r["row"] == "hgdtgl"], at_best("runs.csv")
     summary = read_csv(results / "summary.csv")
     for sched in sorted({r["schedule"] for r in chosen}):
         rs = sorted((r for r in chosen if r["schedule"] == sched), key=lambda r: int(r["seed"]))
