@@ -20,10 +20,12 @@ Schedules (schedule_args below, the one place that defines them):
 - ``gpu``: the published recipe (256 px, SSL4MIS 16-256 U-Net, batch 24, SGD 0.01, method-default schedules,
   ITERS iterations, bf16).
 Environment: ITERS overrides the iterations (a cpu run with other than CPU_ITERS is named ``cpu-<iters>``: its
-own run folders and table rows). ``--amp bf16`` (env AMP) trains a cpu row under bf16 autocast with channels-last
-tensors (~1.75x faster per iteration on an AVX-512-BF16 CPU, one thread); the schedule name gets ``-bf16``.
+own run folders and table rows). ``--amp`` (env AMP, default auto) trains a cpu row under bf16 autocast with
+channels-last tensors where the CPU has native bf16 (~1.75x faster per iteration on an AVX-512-BF16 CPU, one
+thread; emulated bf16 is 15-30x slower), else in float32; the schedule name gets ``-bf16`` when bf16 ran.
 With --export, the best student of each finished row is written as an fp16 file (``hgdtgl export``) to
-RESULTS/models/<row>.pt (seed 0 rows).
+RESULTS/models/ (model_file_name: row, schedule, seed). runs.csv records the precision that ran and the CPU's
+capability (from the run's machine.json).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import csv
 import fcntl
+import json
 import os
 import shlex
 import shutil
@@ -67,7 +70,8 @@ def schedule_args(schedule: str, iters: int, lr: float | None = None, amp: str =
     """Training options of a schedule with ``iters`` (self-)training iterations (bcp/hgdtgl pre-training before
     them: iters on cpu, iters/3 on gpu as BCP; consistency ramp-up 3/4 iters). ``gpu`` reads SIZE (default 256;
     must equal a packed .npz's size) and GPU_DEVICE (default cuda; ``cpu`` for a dry run of the GPU script).
-    ``amp`` (cpu): ``bf16`` = bf16 autocast and channels-last (the losses stay float32), ``none`` = float32."""
+    ``amp`` (cpu, resolved: see cpu_precision): ``bf16`` = bf16 autocast and channels-last (the losses stay
+    float32), ``none`` = float32."""
     # cpu: pre-training as long as self-training (cheap: labeled images only), since its validation curve was
     # still rising after iters/3 (bcp cpu row, seed 0, 33 % val Dice at 1000 iterations: a teacher too weak to teach)
     pretrain = iters if schedule == "cpu" else iters // 3
@@ -75,7 +79,7 @@ def schedule_args(schedule: str, iters: int, lr: float | None = None, amp: str =
     common += ["--rampup-iterations", str(3 * iters // 4)]
     if schedule == "cpu":
         val = ["--val-every", str(max(iters // 10, 1))]
-        precision = ["--amp", "bf16", "--channels-last"] if amp == "bf16" else []
+        precision = ["--amp", "bf16", "--channels-last"] if amp == "bf16" else ["--amp", "none"]
         return [*common, *val, *CPU_OPTIONS, *precision, "--lr", str(lr if lr is not None else CPU_LR)]
     device = os.environ.get("GPU_DEVICE", "cuda")
     gpu_amp = ["--amp", "bf16"] if device == "cuda" else ["--amp", "none"]
@@ -90,6 +94,32 @@ def schedule_name(schedule: str, iters: int, amp: str = "none") -> str:
     if schedule != "cpu":
         return schedule
     return ("cpu" if iters == CPU_ITERS else f"cpu-{iters}") + ("-bf16" if amp == "bf16" else "")
+
+
+def cpu_precision(amp: str) -> str:
+    """The cpu schedule's precision on this machine: ``--amp auto`` is bf16 only where the CPU runs bf16 natively
+    (hgdtgl.precision), and an explicit bf16 without it falls back to float32 (``none``) with one line saying why,
+    so a row is always named by what ran."""
+    from hgdtgl.precision import resolve_precision
+
+    precision, fallback = resolve_precision(amp, "cpu")
+    if fallback:
+        print(fallback, file=sys.stderr, flush=True)
+    return "bf16" if precision == "bf16" else "none"
+
+
+def model_file_name(row: str, schedule: str, seed: int) -> str:
+    """File name of a row's exported student: ``<row>[_<schedule>][_s<seed>].pt``, the schedule without dashes and
+    left out for ``cpu``, the seed left out for seed 0 (``hgdtgl_cpu12000bf16_s1.pt``, ``bcp.pt``)."""
+    sched = "" if schedule == "cpu" else "_" + schedule.replace("-", "")
+    return f"{row}{sched}" + (f"_s{seed}" if seed else "") + ".pt"
+
+
+def machine_facts(run_dir: Path) -> dict[str, str]:
+    """Precision and CPU capability that a run recorded in its machine.json (blank for runs older than it)."""
+    path = run_dir / "machine.json"
+    facts = json.loads(path.read_text()) if path.is_file() else {}
+    return {"precision": facts.get("precision", ""), "cpu_capability": facts.get("cpu_capability", "")}
 
 
 def labeled_batch_args(sched: list[str]) -> list[str]:
@@ -124,6 +154,8 @@ RUNS_COLUMNS = [
     "wall_train_s",
     "wall_eval_s",
     "commit",
+    "precision",
+    "cpu_capability",
     "command",
 ]
 
@@ -201,14 +233,20 @@ def done_keys(path: Path) -> set[tuple[str, str, str, str]]:
 
 
 def append_row(path: Path, columns: list[str], row: dict) -> None:
-    """Append one row under an exclusive lock (parallel jobs), with the header when the file is new."""
+    """Append one row under an exclusive lock (parallel jobs), with the header when the file is new. A file whose
+    header differs from ``columns`` (written before a column existed) is rewritten first, missing values blank."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", newline="") as f:
+    with open(path, "a+", newline="") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
-        f.seek(0, os.SEEK_END)
+        f.seek(0)
+        reader = csv.DictReader(f)
+        old = list(reader)
         w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        if f.tell() == 0:
+        if reader.fieldnames != columns:
+            f.seek(0)
+            f.truncate()
             w.writeheader()
+            w.writerows(old)
         w.writerow(row)
         fcntl.flock(f, fcntl.LOCK_UN)
 
@@ -260,10 +298,8 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     cmd_train = "hgdtgl " + shlex.join(train)
     cmd_eval = "hgdtgl " + shlex.join(evaluate)
     commands = [cmd_train, cmd_eval]
-    if a.export and seed == 0:
-        # cpu-12000-bf16 -> <row>_cpu12000bf16.pt
-        suffix = "" if a.name == a.schedule else "_" + a.name.replace("-", "")
-        model = Path(a.results) / "models" / f"{row}{suffix}.pt"
+    if a.export:
+        model = Path(a.results) / "models" / model_file_name(row, a.name, seed)
         model.parent.mkdir(parents=True, exist_ok=True)
         export = ["export", str(run_dir / "checkpoint_best.pt"), "-o", str(model)]
         if subprocess.run(py + export, stdout=log, stderr=log).returncode != 0:
@@ -282,6 +318,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
             "wall_train_s": round(t1 - t0),
             "wall_eval_s": round(t2 - t1),
             "commit": a.commit,
+            **machine_facts(run_dir),
             "command": cmd_train,
         },
     )
@@ -313,11 +350,12 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None, help="cpu schedule: learning rate (default CPU_LR)")
     ap.add_argument(
         "--amp",
-        choices=["none", "bf16"],
-        default=os.environ.get("AMP", "none"),
-        help="cpu schedule: bf16 autocast + channels-last (schedule name gets -bf16); env AMP",
+        choices=["auto", "none", "bf16"],
+        default=os.environ.get("AMP", "auto"),
+        help="cpu schedule: bf16 autocast + channels-last (schedule name gets -bf16) where the CPU has native bf16 "
+        "(auto, or bf16 that falls back to float32 without it), none = float32; env AMP",
     )
-    ap.add_argument("--export", action="store_true", help="fp16 student of seed-0 rows -> RESULTS/models/<row>.pt")
+    ap.add_argument("--export", action="store_true", help="fp16 student of every row -> RESULTS/models/")
     a = ap.parse_args()
     shared = os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data")
     folder, labeled, a.n_train, _, splits = DATASETS[a.dataset]
@@ -325,6 +363,8 @@ def main() -> None:
     a.labeled = a.labeled or labeled
     a.splits = a.splits or splits
     a.iters = a.iters or int(os.environ.get("ITERS", CPU_ITERS if a.schedule == "cpu" else 30000))
+    if a.schedule == "cpu":
+        a.amp = cpu_precision(a.amp)
     a.name = schedule_name(a.schedule, a.iters, a.amp)
     a.results = a.results or f"results/{a.dataset}"
     a.runs = a.runs or f"runs/{a.dataset}"

@@ -71,7 +71,11 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option("--val-every", type=int, help="Validate + checkpoint every N iterations (default 200).")
 @click.option("--val-split", help="val | test | FILE.list (default val).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="auto (default): CUDA when visible.")
-@click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "none"]), help="Autocast (auto: bf16 on CUDA).")
+@click.option(
+    "--amp",
+    type=click.Choice(["auto", "bf16", "fp16", "none"]),
+    help="Autocast (auto: bf16 on CUDA and on CPUs with native bf16, else float32).",
+)
 @click.option("--channels-last/--no-channels-last", default=None, help="Default: on for CUDA.")
 @click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the student.")
 @click.option("--seed", type=int, help="Seed of weights, sampling, augmentation and --labeled-ratio (default 1337).")

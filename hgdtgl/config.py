@@ -60,7 +60,7 @@ class TrainConfig:
     val_every: int = 200
     val_split: str = "val"
     device: str = "auto"  # auto | cpu | cuda
-    amp: str = "auto"  # auto (bf16 on CUDA, none on CPU) | bf16 | fp16 | none
+    amp: str = "auto"  # auto | bf16 | fp16 | none: hgdtgl.precision.resolve_precision
     channels_last: bool | None = None  # None = on CUDA
     compile: bool = False
     seed: int = 1337

@@ -13,6 +13,7 @@ batch as one process.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import sys
 import time
@@ -36,6 +37,7 @@ from hgdtgl.ema import ema_update
 from hgdtgl.evaluate import evaluate_cases, mean_dice
 from hgdtgl.methods import Batch, make_method
 from hgdtgl.models import build_model
+from hgdtgl.precision import DTYPES, cpu_capability, resolve_precision
 from hgdtgl.runlog import plot_curves, read_metrics, write_metrics
 
 # fields that must match when a run is resumed
@@ -85,16 +87,6 @@ def setup_device(cfg: TrainConfig) -> tuple[torch.device, int, int, int]:
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device, rank, world, local_rank
-
-
-def amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
-    """bf16 / fp16 autocast dtype, or None; ``auto`` = bf16 on CUDA (fp16 where bf16 is unsupported), none on CPU."""
-    amp = cfg.amp
-    if amp == "auto":
-        if device.type != "cuda":
-            return None
-        amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[amp]
 
 
 def model_spec(cfg: TrainConfig, data: TrainData) -> dict:
@@ -232,7 +224,10 @@ class Trainer:
                 else convert_batchnorm(student)
             )
         student.to(device)
-        self.amp = amp_dtype(cfg, device)
+        self.precision, fallback = resolve_precision(cfg.amp, device.type)
+        if fallback:
+            log(fallback, rank)
+        self.amp = DTYPES[self.precision]
         self.channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
         if self.channels_last:
             student.to(memory_format=torch.channels_last)
@@ -260,6 +255,8 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.out / "config.yaml") as tmp:
                 Path(tmp).write_text(dump_yaml(cfg))
+            with atomic_path(self.out / "machine.json") as tmp:
+                Path(tmp).write_text(json.dumps(self.machine(), indent=1) + "\n")
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -278,6 +275,18 @@ class Trainer:
         }
         self.autocast = torch.autocast(device.type, dtype=self.amp) if self.amp is not None else nullcontext()
         self._reset_window()
+
+    def machine(self) -> dict:
+        """What this run resolved on its machine (``machine.json``): precision, memory format, device, CPU."""
+        return {
+            "precision": self.precision,
+            "channels_last": bool(self.channels_last),
+            "device": str(self.device),
+            "cpu_capability": cpu_capability(),
+            "threads": torch.get_num_threads(),
+            "world_size": self.world,
+            "torch": torch.__version__,
+        }
 
     def begin_stage(self, it: int) -> None:
         """BCP: at the end of pre-training, student and teacher start from the best pre-training weights (on

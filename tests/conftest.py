@@ -22,6 +22,15 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def cpu_without_native_bf16(monkeypatch):
+    """Every test sees a CPU without native bf16 (``--amp auto`` = float32), whatever this machine has, so the
+    suite trains the same numbers on any machine; tests of the native path patch ``cpu_native`` back."""
+    import hgdtgl.precision
+
+    monkeypatch.setattr(hgdtgl.precision, "cpu_native", lambda precision: False)
+
+
 @pytest.fixture
 def shared() -> Path:
     if not SHARED.exists():

@@ -429,7 +429,8 @@ def test_a_bf16_cpu_run_is_its_own_schedule_and_trains_in_bf16_channels_last():
     assert rr.schedule_name("gpu", 5000, "bf16") == "gpu"
     fast, plain = rr.schedule_args("cpu", 30, amp="bf16"), rr.schedule_args("cpu", 30)
     assert fast[fast.index("--amp") + 1] == "bf16" and "--channels-last" in fast
-    assert "--amp" not in plain and "--channels-last" not in plain
+    # float32 is asked for explicitly: the trainer's own default (auto) would pick bf16 on a CPU with native bf16
+    assert plain[plain.index("--amp") + 1] == "none" and "--channels-last" not in plain
     assert tables.schedule_label("cpu-12000-bf16") == "cpu (128 px, 12000 it., bf16)"
     assert tables.schedule_label("cpu-bf16-partial") == "cpu (128 px, 3000 it., bf16), stopped early"
     assert tables.schedule_label("cpu-12000") == "cpu (128 px, 12000 it.)"
@@ -497,3 +498,39 @@ def test_confirm_gaze_weight_trains_the_best_weight_and_the_row_without_the_gaze
     assert weighted == f"examples/run_rows.py {common} --rows hgdtgl --gaze-loss-weight 0.03 --results " \
         "results/kvasir/chosen_gaze_weight/w_0.03 --runs runs/kvasir/chosen_gaze_weight/w_0.03"  # fmt: skip
     assert without == f"examples/run_rows.py {common} --rows hgdtgl_no_gazeloss"
+
+
+def test_a_cpu_row_is_named_by_the_precision_that_runs_on_this_machine(monkeypatch, capsys):
+    """auto and bf16 give a bf16 schedule only on a CPU with native bf16; without it, float32 and one line why."""
+    import hgdtgl.precision as precision
+
+    rr = _load("examples/run_rows.py")
+    monkeypatch.setattr(precision, "cpu_native", lambda p: False)
+    assert rr.cpu_precision("auto") == "none" and capsys.readouterr().err == ""
+    assert rr.cpu_precision("bf16") == "none"
+    assert "no native bf16" in capsys.readouterr().err
+    assert rr.schedule_name("cpu", 12000, rr.cpu_precision("auto")) == "cpu-12000"
+    monkeypatch.setattr(precision, "cpu_native", lambda p: p == "bf16")
+    assert rr.cpu_precision("auto") == "bf16" and rr.cpu_precision("none") == "none"
+
+
+def test_every_seed_exports_a_model_named_by_row_schedule_and_seed():
+    rr = _load("examples/run_rows.py")
+    assert rr.model_file_name("bcp", "cpu", 0) == "bcp.pt"  # the names of the committed seed-0 files
+    assert rr.model_file_name("hgdtgl", "cpu-12000-bf16", 0) == "hgdtgl_cpu12000bf16.pt"
+    assert rr.model_file_name("hgdtgl", "cpu-12000-bf16", 2) == "hgdtgl_cpu12000bf16_s2.pt"
+    assert rr.model_file_name("supervised", "cpu", 1) == "supervised_s1.pt"
+
+
+def test_runs_csv_gains_new_columns_without_losing_old_rows(tmp_path):
+    rr = _load("examples/run_rows.py")
+    path = tmp_path / "runs.csv"
+    path.write_text("row,seed,command\nbcp,0,hgdtgl train x\n")
+    rr.append_row(path, ["row", "seed", "precision", "command"], {"row": "mt", "seed": 1, "precision": "fp32"})
+    rr.append_row(path, ["row", "seed", "precision", "command"], {"row": "mt", "seed": 2, "precision": "bf16"})
+    assert path.read_text().splitlines() == [
+        "row,seed,precision,command",
+        "bcp,0,,hgdtgl train x",
+        "mt,1,fp32,",
+        "mt,2,bf16,",
+    ]

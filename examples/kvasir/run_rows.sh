@@ -19,7 +19,7 @@ PY=${PYTHON:-python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 SCALES=$(cat results/kvasir/gaze_scales.txt 2>/dev/null || echo 1,2,4,8)
 LR=()
-if [ "$SCHEDULE" = cpu ]; then export ITERS=${ITERS:-12000} AMP=${AMP:-bf16}; fi
+if [ "$SCHEDULE" = cpu ]; then export ITERS=${ITERS:-12000} AMP=${AMP:-auto}; fi
 if [ "$SCHEDULE" = cpu ] && [ -f results/kvasir/cpu_lr.txt ]; then LR=(--lr "$(cat results/kvasir/cpu_lr.txt)"); fi
 R="$PY examples/run_rows.py --dataset kvasir --schedule $SCHEDULE --gaze-dir runs/kvasir/store --gaze-scales $SCALES"
 if [ "$BUDGET" = 10 ]; then
