@@ -1,7 +1,7 @@
 """Stimuli: DICOM series, NIfTI and SSL4MIS HDF5 volumes, image files and folders.
 
-Every loader returns :class:`Stimulus` objects with a stable ``stimulus_id``, the pixel data, spacing and
-affine. Conventions (DESIGN.md section 3):
+Every loader returns :class:`Stimulus` objects with a stable ``stimulus_id`` (:mod:`gazekit.ids`), the pixel
+data, spacing and affine. Conventions (DESIGN.md section 3):
 
 - A volume's ``data`` is ``[n_slices, height, width]``; ``slice_index`` is the first axis, ``y_px`` the
   row, ``x_px`` the column. ``affine`` maps ``(column i, row j, slice k, 1)`` to RAS+ millimetres
@@ -11,14 +11,15 @@ affine. Conventions (DESIGN.md section 3):
   when positions are missing, by InstanceNumber. Pixel values are rescaled (RescaleSlope/Intercept).
   Multi-frame files (enhanced DICOM) are read frame by frame with their per-frame positions.
   ``stimulus_id`` = SeriesInstanceUID.
-- **NIfTI** volumes are reoriented to the closest LPS+ orientation (nibabel ``as_reoriented``): columns
+- **NIfTI** volumes are reoriented to the closest LPS+ orientation (:func:`gazekit.ids.nifti_to_display`, the
+  rule hgdtgl trains on too): columns
   run toward the patient's left, rows toward posterior, slices toward superior, i.e. the radiological
   display of axial slices (patient right on the screen's left, anterior at the top) -- the same as a DICOM
   axial series with ImageOrientationPatient ``[1, 0, 0, 0, 1, 0]``. The slice axis is the stored axis
   closest to superior-inferior. ``stimulus_id`` = file stem (``.nii.gz`` dropped).
 - **SSL4MIS HDF5** volumes (``image``/``label`` datasets ``[D, H, W]``) are used as stored;
   ``stimulus_id`` = file stem. A slice file ``<volume>_slice_K.h5`` is slice ``K - 1`` of ``<volume>``
-  (:func:`ssl4mis_slice_id`).
+  (:func:`gazekit.ids.ssl4mis_slice_id`).
 - **Images** (PNG, JPEG, TIFF, BMP) are 2D stimuli, ``stimulus_id`` = file stem; a folder gives one
   stimulus per image file, sorted by name.
 
@@ -28,7 +29,6 @@ a DICOM dataset.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,21 +37,16 @@ import cv2
 import h5py
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pydicom
-from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
 from pydicom.errors import InvalidDicomError
 
 from gazekit.errors import GazekitError
+from gazekit.ids import nifti_to_display, stimulus_id
 from gazekit.privacy import anonymize_path
 
-COMPOUND_SUFFIXES = (".nii.gz",)  # dropped whole by stimulus_id
-# Messages that name the stimulus shown (EyeLink TRIALID; group 1 is the name).
-TRIALID = r"^(?:-?\d+\s+)?TRIALID\s+(\S.*?)\s*$"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 HDF5_SUFFIXES = (".h5", ".hdf5")
-CANONICAL = ("L", "P", "S")  # closest orientation NIfTI volumes are brought to (axes i, j, k)
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
@@ -97,56 +92,6 @@ class Stimulus:
             "shape": list(self.shape),
             "spacing": None if self.spacing_mm is None else [float(s) for s in self.spacing_mm],
         }
-
-
-def stimulus_id(name: object) -> str:
-    """The stimulus id of a file or a vendor's media name (DESIGN.md section 3): the file name without
-    directory and extension; ``""`` for None / NaN.
-
-    ``.nii.gz`` is dropped as one extension; otherwise the extension is the 1-5 letters or digits after
-    the last dot of a non-empty stem (``a.b.png`` -> ``a.b``; ``.hidden`` and ``Eyetracker Calibration``
-    keep their name). Both ``/`` and ``\\`` separate directories; surrounding blanks and quotes are dropped.
-    """
-    if name is None or (np.ndim(name) == 0 and not isinstance(name, str | Path) and pd.isna(name)):
-        return ""
-    text = str(name).strip().strip('"').replace("\\", "/").rsplit("/", 1)[-1]
-    for suffix in COMPOUND_SUFFIXES:
-        if text.lower().endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)]
-    stem, dot, ext = text.rpartition(".")
-    return stem if dot and stem and ext.isalnum() and len(ext) <= 5 else text
-
-
-def compile_pattern(pattern: str | None, path: Path) -> re.Pattern:
-    """The regular expression whose group 1 names the stimulus in a message (default: EyeLink ``TRIALID``)."""
-    try:
-        rx = re.compile(pattern or TRIALID)
-    except re.error as exc:
-        raise GazekitError(path, "--stimulus-pattern", f"expected a regular expression ({exc})") from None
-    if rx.groups < 1:
-        raise GazekitError(path, "--stimulus-pattern", "expected a regular expression with a group (the id)")
-    return rx
-
-
-def stimulus_ids(messages: pd.DataFrame, pattern: re.Pattern, t_start: np.ndarray) -> np.ndarray:
-    """The id from the last message (``t_ms, text``) matching ``pattern`` (group 1) at or before each time
-    [ms]; "" if none."""
-    ids = messages["text"].astype(str).str.extract(pattern, expand=False)
-    if isinstance(ids, pd.DataFrame):
-        ids = ids.iloc[:, 0]
-    hit = ids.notna().to_numpy()
-    times = messages["t_ms"].to_numpy()[hit]
-    names = np.array([stimulus_id(s) for s in ids[hit]] + [""], dtype=object)
-    k = np.searchsorted(times, t_start, side="right") - 1
-    return np.where(k >= 0, names[k], "")
-
-
-def ssl4mis_slice_id(path: str | Path) -> tuple[str, int]:
-    """``patient003_frame01_slice_7.h5`` -> (``patient003_frame01``, 6): volume id and 0-based slice."""
-    m = re.fullmatch(r"(.+)_slice_(\d+)", stimulus_id(path))
-    if not m or int(m.group(2)) < 1:
-        raise GazekitError(path, None, "expected an SSL4MIS slice file name <volume>_slice_K.h5 with K >= 1")
-    return m.group(1), int(m.group(2)) - 1
 
 
 def load(path: str | Path, series: str | None = None, dataset: str = "image") -> list[Stimulus]:
@@ -208,10 +153,9 @@ def load_nifti(path: str | Path) -> Stimulus:
         img = img.slicer[..., 0]
     elif len(shape) != 3:
         raise GazekitError(path, "header 'dim'", f"expected a 3-D volume, got shape {tuple(shape)}")
-    img = img.as_reoriented(ornt_transform(io_orientation(img.affine), axcodes2ornt(CANONICAL)))
-    data = np.ascontiguousarray(np.asanyarray(img.dataobj).transpose(2, 1, 0))
-    zooms = [float(z) for z in img.header.get_zooms()[:3]]
-    return Stimulus(stimulus_id(path), "nifti", path, data, (zooms[2], zooms[1], zooms[0]), np.asarray(img.affine))
+    data, affine = nifti_to_display(np.asanyarray(img.dataobj), img.affine)
+    col, row, sl = (float(np.linalg.norm(affine[:3, i])) for i in range(3))
+    return Stimulus(stimulus_id(path), "nifti", path, data, (sl, row, col), affine)
 
 
 def write_nifti(volume: np.ndarray, path: str | Path, spacing_mm: tuple[float, float, float]) -> Path:

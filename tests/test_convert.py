@@ -22,9 +22,9 @@ from gazekit import tables
 from gazekit.cli import main
 from gazekit.convert import pipeline as conv
 from gazekit.errors import GazekitError
+from gazekit.ids import stimulus_id
 from gazekit.readers import _delimited, _tobii
 from gazekit.readers._delimited import split_unit
-from gazekit.stimuli import stimulus_id
 from tests.conftest import REPO, shared_path
 from tests.exports import write_studio_export
 

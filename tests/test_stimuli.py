@@ -13,7 +13,7 @@ import pytest
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from gazekit import stimuli
+from gazekit import ids, stimuli
 from gazekit.errors import GazekitError
 
 SPACING = (4.0, 1.5, 1.25)
@@ -168,7 +168,7 @@ def test_hdf5_image_folder_and_ids(tmp_path):
         fh["label"] = (vol > 0).astype(np.uint8)
     st = stimuli.load_one(tmp_path / "patient001_frame01.h5")
     assert st.stimulus_id == "patient001_frame01" and np.array_equal(st.label, vol > 0)
-    assert stimuli.ssl4mis_slice_id("patient003_frame01_slice_7.h5") == ("patient003_frame01", 6)
+    assert ids.ssl4mis_slice_id("patient003_frame01_slice_7.h5") == ("patient003_frame01", 6)
     (tmp_path / "imgs").mkdir()
     rgb = np.zeros((4, 6, 3), np.uint8)
     rgb[..., 0] = 255  # red

@@ -22,9 +22,9 @@ from gazekit.convert import detectors
 from gazekit.convert.coordinates import to_screen_px
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen, resolve_screen, screen_fields_from_session_json
+from gazekit.ids import compile_pattern, stimulus_ids
 from gazekit.qc import data_quality
 from gazekit.readers.base import Recording
-from gazekit.stimuli import compile_pattern, stimulus_ids
 
 METHODS = ("vendor", "ivt", "idt")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazekit import stimuli
+from gazekit import ids, stimuli
 from gazekit.errors import GazekitError
 
 IMAGE_EXTS = stimuli.IMAGE_SUFFIXES
@@ -47,7 +47,7 @@ def _image_info(path: Path) -> StimulusInfo:
             w, h = im.size
     except OSError as exc:
         raise GazekitError(path, None, f"expected a readable image ({exc})") from None
-    return StimulusInfo(stimuli.stimulus_id(path), h, w, None, "image", (str(path),))
+    return StimulusInfo(ids.stimulus_id(path), h, w, None, "image", (str(path),))
 
 
 def _h5_shape(path: Path, dataset: str) -> tuple[int, ...]:
@@ -65,7 +65,7 @@ def _h5_shape(path: Path, dataset: str) -> tuple[int, ...]:
 def _slice_file(path: Path) -> tuple[str, int] | None:
     """(volume id, 0-based slice) of an SSL4MIS slice file name, else None."""
     try:
-        return stimuli.ssl4mis_slice_id(path)
+        return ids.ssl4mis_slice_id(path)
     except GazekitError:
         return None
 
@@ -102,7 +102,7 @@ def index_stimuli(root: str | Path, dataset: str = "image") -> dict[str, Stimulu
                 slices.setdefault(sl[0], []).append((sl[1], p, shape))
             elif len(shape) in (2, 3):
                 n = shape[0] if len(shape) == 3 else None
-                sid = stimuli.stimulus_id(p)
+                sid = ids.stimulus_id(p)
                 out[sid] = StimulusInfo(sid, shape[-2], shape[-1], n, "hdf5", (str(p),))
         elif low.endswith(stimuli.NIFTI_SUFFIXES):
             info = _volume_info(stimuli.load_nifti(p), (str(p),))

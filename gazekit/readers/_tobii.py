@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
+from gazekit.ids import stimulus_id
 from gazekit.readers._delimited import (
     Dialect,
     FastPathError,
@@ -27,7 +28,6 @@ from gazekit.readers._delimited import (
     pseudonym,
 )
 from gazekit.readers.base import Recording
-from gazekit.stimuli import stimulus_id
 
 REDUCE_ROWS = 500_000  # folded fixation rows kept before they are reduced to one row per fixation
 CUT_TOLERANCE_MS = 20.0  # a vendor duration may run one sample period (<= 16.7 ms at 60 Hz) past the last row

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
+from gazekit.ids import compile_pattern, stimulus_ids
 from gazekit.readers.base import ReadOptions, Recording, cut_warning, decode_text
-from gazekit.stimuli import compile_pattern, stimulus_ids
 
 NAME = "eyelink-asc"
 MAX_SAMPLE_CHARS = 1000  # a sample line has at most 24 short fields

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
+from gazekit.ids import stimulus_id
 from gazekit.readers._delimited import (
     check_not_truncated,
     header_names,
@@ -24,7 +25,6 @@ from gazekit.readers._delimited import (
     sniff_dialect,
 )
 from gazekit.readers.base import ReadOptions, Recording, read_head
-from gazekit.stimuli import stimulus_id
 
 NAME = "fixation-report"
 _REQUIRED = ("CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_DURATION", "CURRENT_FIX_START")

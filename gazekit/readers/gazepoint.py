@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
+from gazekit.ids import stimulus_id
 from gazekit.readers.base import ReadOptions, Recording, normalised_samples, read_csv_text
-from gazekit.stimuli import stimulus_id
 
 NAME = "gazepoint"
 REQUIRED = ("FPOGX", "FPOGY", "FPOGS", "FPOGD", "FPOGID", "FPOGV")

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from gazekit.errors import GazekitError
+from gazekit.ids import stimulus_id
 from gazekit.readers._delimited import check_not_truncated, iter_chunks, numbers, pseudonym, sniff_dialect
 from gazekit.readers.base import ReadOptions, Recording, read_head
-from gazekit.stimuli import stimulus_id
 
 NAME = "generic"
 NUMERIC = (

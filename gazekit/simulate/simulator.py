@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from gazekit import ids
 from gazekit import session as sess
 from gazekit import stimuli as stim
 from gazekit.atomic import check_output
@@ -490,10 +491,12 @@ def _label_stem(stem: str) -> str:
 
 
 def _image_for(label_path: Path, images: Path) -> Path:
-    """The image (file or DICOM folder) in ``images`` whose stem equals the label's (label suffix dropped)."""
-    want = {stim.stimulus_id(label_path), _label_stem(stim.stimulus_id(label_path))}
+    """The image (file or DICOM folder) in ``images`` whose stem equals the label's (label suffix dropped), or
+    whose nnU-Net case does (``imagesTr/case_0000.nii.gz`` for ``labelsTr/case.nii.gz``)."""
+    want = {ids.stimulus_id(label_path), _label_stem(ids.stimulus_id(label_path))}
     for p in sorted(images.iterdir()):
-        if stim.stimulus_id(p) in want and not p.name.startswith("."):
+        sid = ids.stimulus_id(p)
+        if (sid in want or ids.nnunet_case(sid) in want) and not p.name.startswith("."):
             return p
     raise GazekitError(images, None, f"expected an image named like {sorted(want)[0]!r} (for {label_path.name})")
 
