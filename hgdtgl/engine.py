@@ -149,7 +149,7 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
     if data.size != cfg.size:
         raise GazekitError(cfg.data, "size", f"--size {data.size} (the packed training size), got {cfg.size}")
     if cfg.gaze_dir:
-        data = join_gaze(data, cfg.gaze_dir)
+        data = join_gaze(data, cfg.gaze_dir, strict=cfg.needs_gaze)
     labeled = select_labeled(data.groups, cfg.labeled, cfg.labeled_ratio, cfg.seed)
     has = data.has_gaze if data.has_gaze is not None else np.zeros(len(labeled), bool)
     n_l, n_u = int(labeled.sum()), int((~labeled).sum())

@@ -1,7 +1,8 @@
 """``hgdtgl predict``: label maps for new images with a trained checkpoint.
 
-- a NIfTI file (or a folder of them) -> NIfTI label volumes with the input's affine (sliced along the last
-  array axis, like training);
+- a NIfTI file (or a folder of them) -> NIfTI label volumes with the input's affine, header and array order
+  (predicted slice by slice in the display geometry that training and gazekit use, then mapped back:
+  :func:`gazekit.ids.nifti_from_display`), so a mask overlays its image in 3D Slicer / ITK-SNAP;
 - an image file or a folder of images -> PNG masks (binary models: 0/255, multi-class: class indices);
 - an SSL4MIS data folder + ``--split`` list -> ``OUT/<case>.nii.gz`` in the HDF5 volume's array order.
 """
@@ -16,6 +17,7 @@ import torch
 
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
+from gazekit.ids import nifti_from_display, nifti_to_display
 from hgdtgl.data.formats import IMAGE_EXT, Case, detect_format, load_cases
 from hgdtgl.evaluate import perception_case, predict_case
 
@@ -26,10 +28,22 @@ def _nifti_case(path: Path) -> Case:
     nii = nib.load(path)
     v = np.asarray(nii.dataobj, dtype=np.float32)
     if v.ndim != 3:
-        raise GazekitError(path, "shape", f"a 3-D volume, got {v.shape}")
+        raise GazekitError(path, "shape", f"expected a 3-D volume, got {v.shape}")
     lo, hi = float(v.min()), float(v.max())
-    v = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
-    return Case(path.name.split(".nii")[0], v.transpose(2, 0, 1)[:, None], None, str(path), nii.affine)
+    display, _ = nifti_to_display((v - lo) / (hi - lo) if hi > lo else np.zeros_like(v), nii.affine)
+    return Case(path.name.split(".nii")[0], display[:, None], None, str(path), nii.affine)
+
+
+def _save_like_source(volume: np.ndarray, case: Case, target: Path) -> None:
+    """Write a display-geometry ``[slice, row, col]`` volume as NIfTI in the source file's array order, affine
+    and header (data type from ``volume``)."""
+    import nibabel as nib
+
+    src = nib.load(case.source)
+    img = nib.Nifti1Image(nifti_from_display(volume, src.affine), src.affine, header=src.header)
+    img.set_data_dtype(volume.dtype)
+    with atomic_path(target) as tmp:
+        nib.save(img, tmp)
 
 
 def _image_case(path: Path, channels: int) -> Case:
@@ -99,13 +113,13 @@ def predict(
             with atomic_path(target) as tmp:
                 ok, buf = cv2.imencode(".png", mask.astype(np.uint8))
                 Path(tmp).write_bytes(buf.tobytes())
-        else:
-            vol = pred.transpose(1, 2, 0) if kind == "nifti" else pred  # back to the input's array order
-            affine = case.affine if case.affine is not None else np.eye(4)
+        elif kind == "nifti":
             target = out if single_file else out / f"{case.name}.nii.gz"
-            img = nib.Nifti1Image(vol.astype(np.uint8), affine)
+            _save_like_source(pred.astype(np.uint8), case, target)
+        else:
+            target = out / f"{case.name}.nii.gz"
             with atomic_path(target) as tmp:
-                nib.save(img, tmp)
+                nib.save(nib.Nifti1Image(pred.astype(np.uint8), np.eye(4)), tmp)
         written.append(target)
         if perception:
             maps = perception_case(model, case.image, int(spec["size"]), device)
@@ -115,11 +129,12 @@ def predict(
                 with atomic_path(target) as tmp:
                     Path(tmp).write_bytes(cv2.imencode(".png", scaled)[1].tobytes())
             else:
-                vol = maps.transpose(1, 2, 0) if kind == "nifti" else maps
                 base = out.parent / out.name.split(".nii")[0] if single_file else out / case.name
                 target = Path(f"{base}_perception.nii.gz")
-                affine = case.affine if case.affine is not None else np.eye(4)
-                with atomic_path(target) as tmp:
-                    nib.save(nib.Nifti1Image(vol.astype(np.float32), affine), tmp)
+                if kind == "nifti":
+                    _save_like_source(maps.astype(np.float32), case, target)
+                else:
+                    with atomic_path(target) as tmp:
+                        nib.save(nib.Nifti1Image(maps.astype(np.float32), np.eye(4)), tmp)
             written.append(target)
     return written

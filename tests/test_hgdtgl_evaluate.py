@@ -296,7 +296,9 @@ def test_images_format_train_evaluate_predict(tmp_path):
     assert np.abs(seen.astype(float) - fused / fused.max() * 255).max() <= 1.0
 
 
-def test_nifti_format_is_sliced_along_the_last_axis(tmp_path):
+def test_nifti_format_is_sliced_in_the_display_geometry(tmp_path):
+    """An identity affine stores the volume RAS: shown LPS (gazekit.ids), columns run toward -x and rows toward
+    -y, so display[k, r, c] = stored[X-1-c, Y-1-r, k] (the test of every orientation is in test_alignment.py)."""
     from hgdtgl.data.formats import load_train
 
     root = tmp_path / "nn"
@@ -316,9 +318,9 @@ def test_nifti_format_is_sliced_along_the_last_axis(tmp_path):
     assert d.keys[:3] == [("case_a", 0), ("case_a", 1), ("case_a", 2)] and d.groups[:3] == ["case_a"] * 3
     (root / "val.list").write_text("case_b\n")
     cases = load_cases(root, "val")
-    assert cases[0].image.shape == (3, 1, 20, 24) and cases[0].label.shape == (3, 20, 24)
+    assert cases[0].image.shape == (3, 1, 24, 20) and cases[0].label.shape == (3, 24, 20)
     lab = np.asarray(nib.load(root / "labelsTr" / "case_b.nii.gz").dataobj)
-    assert np.array_equal(cases[0].label[1], lab[:, :, 1])
+    assert np.array_equal(cases[0].label[1], lab[::-1, ::-1, 1].T)
 
 
 def test_class_names_from_classes_json_reach_metrics(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gazekit", "hgdtgl")
-GAZEKIT_CORE_FOR_HGDTGL = {"gazekit", "gazekit.errors", "gazekit.atomic", "gazekit.store"}
+GAZEKIT_CORE_FOR_HGDTGL = {"gazekit", "gazekit.errors", "gazekit.atomic", "gazekit.store", "gazekit.ids"}
 
 
 def module_name(path: Path) -> str:

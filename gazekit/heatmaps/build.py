@@ -68,6 +68,7 @@ def _write_job(args: tuple[Job, render.RenderConfig, str, bool, bool]) -> list[d
                 "image_height": job.image_height,
                 "image_width": job.image_width,
                 "sigma_px": np.nan if sg is None else float(np.mean(np.sqrt(sg.sigma_x * sg.sigma_y))),
+                "geometry": job.geometry,
                 "nifti": None if sg is None else nifti_file,
             }
         )
@@ -138,7 +139,7 @@ def build_store(
             bar.update()
         bar.close()
         manifest = pd.DataFrame(
-            rows, columns=list(tables.MANIFEST.names) + ["image_height", "image_width", "sigma_px", "nifti"]
+            rows, columns=[*tables.MANIFEST.names, "image_height", "image_width", "sigma_px", "geometry", "nifti"]
         )
         manifest["slice_index"] = pd.array(manifest["slice_index"], dtype="Int64")
         if not nifti:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gazekit import tables
+from gazekit import ids, tables
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
 from gazekit.heatmaps import render
@@ -53,6 +53,7 @@ class Job:
     n_slices: int | None
     slices: tuple[SliceGaze, ...]
     affine: tuple[tuple[float, ...], ...] | None = None
+    geometry: str = ""  # gazekit.ids.geometry_label of the image / volume the maps are rendered on
 
 
 def table_digest(path: str | Path) -> str:
@@ -206,7 +207,8 @@ def plan(
                     )
                 )
         info = stimuli.get(sid) if stimuli else None
-        jobs.append(Job(sid, h, w, gh, gw, n_slices, tuple(slices), info.affine if info else None))
+        geometry = info.geometry if info else ids.geometry_label((h, w) if n_slices is None else (n_slices, h, w))
+        jobs.append(Job(sid, h, w, gh, gw, n_slices, tuple(slices), info.affine if info else None, geometry))
     return jobs
 
 

@@ -38,6 +38,13 @@ class StimulusInfo:
     paths: tuple[str, ...]  # one file, or one per slice (hdf5-slices) in slice order, or a DICOM series' files
     affine: tuple[tuple[float, ...], ...] | None = None  # (slice, row, column, 1) -> RAS+ mm
 
+    @property
+    def geometry(self) -> str:
+        """The display geometry maps are rendered on (:func:`gazekit.ids.geometry_label`): shape, and the
+        orientation of NIfTI / DICOM volumes."""
+        shape = (self.height, self.width) if self.n_slices is None else (self.n_slices, self.height, self.width)
+        return ids.geometry_label(shape, None if self.affine is None else np.asarray(self.affine) @ _SLICE_FIRST)
+
 
 def _image_info(path: Path) -> StimulusInfo:
     from PIL import Image

@@ -2,8 +2,11 @@
 ``images`` (images/ + masks/ folders with optional *.list splits), ``nifti`` (nnU-Net imagesTr/labelsTr/
 dataset.json, sliced along the last array axis) and ``npz`` (a file written by ``hgdtgl pack``).
 
-Stimulus ids follow DESIGN.md: an SSL4MIS slice file ``<case>_slice_K.h5`` is (case, K - 1); an image is
-(file stem, None); a NIfTI slice is (case, z).
+Stimulus ids, slice indices and the display geometry follow :mod:`gazekit.ids` (the rules gazekit renders
+gaze with): an SSL4MIS slice file ``<case>_slice_K.h5`` is (case, K - 1); an image is (file stem, None); a NIfTI
+slice is (case, k) with k the slice of the volume in its display geometry (reoriented to LPS+, ``[slice, row,
+column]``: what gazekit shows, simulates and records on), whatever the stored axis order. ``TrainData.geometry``
+records each stimulus' display geometry, which the gaze join checks against the store's.
 
 Class names (one rule for every format, :func:`label_names`): the nnU-Net style ``labels`` mapping
 (``{"background": 0, "lv": 1, ...}``) of the first of ``classes.json`` next to the training list,
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -24,10 +27,10 @@ import numpy as np
 from tqdm import tqdm
 
 from gazekit.errors import GazekitError
+from gazekit.ids import geometry_label, nifti_to_display, ssl4mis_slice_id
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 ACDC_CLASSES = ("rv", "myo", "lv")
-SLICE_RE = re.compile(r"^(?P<case>.+)_slice_(?P<k>\d+)$")
 
 
 @dataclass
@@ -36,7 +39,8 @@ class TrainData:
     ``labels`` [N,S,S] uint8; ``keys`` (stimulus_id, slice_index or None) per image; ``groups`` the
     patient / case of each image (labeled subsets are chosen by group); ``heat`` [N,S,S] float16 gaze
     densities times S*S (mean 1, so float16 keeps its precision; zeros where ``has_gaze`` is False);
-    ``names`` the foreground class names when the dataset names its classes (module docstring)."""
+    ``names`` the foreground class names when the dataset names its classes (module docstring); ``geometry``
+    the display geometry of each stimulus at its original size (:func:`gazekit.ids.geometry_label`)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -47,6 +51,7 @@ class TrainData:
     heat: np.ndarray | None = None
     has_gaze: np.ndarray | None = None
     names: list[str] | None = None
+    geometry: dict[str, str] = field(default_factory=dict)
 
     @property
     def class_names(self) -> list[str]:
@@ -69,7 +74,9 @@ class TrainData:
 @dataclass
 class Case:
     """One evaluation case at its original size: ``image`` [D,C,H,W] float32 in [0,1] (D = 1 for a 2D image),
-    ``label`` [D,H,W] uint8 or None, ``affine`` of a NIfTI source, ``source`` the file it came from."""
+    ``label`` [D,H,W] uint8 or None, ``source`` the file it came from. A NIfTI case is in its display geometry
+    (:func:`gazekit.ids.nifti_to_display`); ``affine`` is the source file's own, to map predictions back
+    (:func:`gazekit.ids.nifti_from_display`)."""
 
     name: str
     image: np.ndarray
@@ -232,21 +239,25 @@ def load_train(root: str | Path, size: int, fmt: str | None = None, train_list: 
 
 def _train_ssl4mis(root: Path, size: int, split: str) -> TrainData:
     names = read_list(split_list(root, split))
-    images, labels, keys, groups = [], [], [], []
+    images, labels, keys, groups, geometry = [], [], [], [], {}
     max_label = 0
     for name in tqdm(names, desc="decode slices", leave=False, mininterval=2):
-        m = SLICE_RE.match(name)
-        if not m:
-            raise GazekitError(root / "train_slices.list", name, "slice names <case>_slice_<K> (K from 1)")
+        try:
+            case, k = ssl4mis_slice_id(name)
+        except GazekitError:
+            raise GazekitError(
+                root / "train_slices.list", name, "expected slice names <case>_slice_<K> (K from 1)"
+            ) from None
         image, label = _h5(root / "data" / "slices" / f"{name}.h5")
         if label is None:
             raise GazekitError(root / "data" / "slices" / f"{name}.h5", "label", "a label dataset")
         images.append(resize_image(image[None], size).astype(np.float16))
         labels.append(resize_label(label, size))
         max_label = max(max_label, int(label.max()))
-        keys.append((m["case"], int(m["k"]) - 1))
-        groups.append(m["case"].split("_")[0])
-    return TrainData(np.stack(images), np.stack(labels), keys, groups, max_label + 1, "ssl4mis")
+        keys.append((case, k))
+        groups.append(case.split("_")[0])
+        geometry[case] = geometry_label((None, *image.shape))  # the volume's depth is not read from its slices
+    return TrainData(np.stack(images), np.stack(labels), keys, groups, max_label + 1, "ssl4mis", geometry=geometry)
 
 
 def _image_names(root: Path, split: str) -> list[str]:
@@ -294,15 +305,17 @@ def _train_images(root: Path, size: int, split: str) -> TrainData:
     names = _image_names(root, split)
     grey = _images_grey(root)
     masks = _stem_index(root / "masks")
-    images, labels = [], []
+    images, labels, geometry = [], [], {}
     for name in tqdm(names, desc="decode images", leave=False, mininterval=2):
         img, mask = _load_image_pair(root, name, grey, masks)
         images.append(np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in img]))
         labels.append(resize_label(mask, size))
+        geometry[name] = geometry_label(mask.shape)
     labels_arr = np.stack(labels)
     keys = [(n, None) for n in names]
+    n_classes = int(labels_arr.max()) + 1
     return TrainData(
-        np.stack(images).astype(np.uint8), labels_arr, keys, list(names), int(labels_arr.max()) + 1, "images"
+        np.stack(images).astype(np.uint8), labels_arr, keys, list(names), n_classes, "images", geometry=geometry
     )
 
 
@@ -314,46 +327,48 @@ def _nifti_cases(root: Path, split: str) -> list[str]:
     return read_list(split_list(root, split))
 
 
-def _nifti_volume(root: Path, case: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """image [Z,C,X,Y] min-max normalised per volume, label [Z,X,Y], affine."""
+def _nifti_volume(root: Path, case: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, str]:
+    """(image [slice,C,row,col] min-max normalised per volume, label [slice,row,col] or None, the source affine,
+    the display geometry label), both arrays in the display geometry of :func:`gazekit.ids.nifti_to_display`."""
     import nibabel as nib
 
     chans = sorted((root / "imagesTr").glob(f"{case}_[0-9][0-9][0-9][0-9].nii.gz"))
     if not chans:
-        raise GazekitError(root / "imagesTr", case, f"{case}_0000.nii.gz")
+        raise GazekitError(root / "imagesTr", case, f"expected {case}_0000.nii.gz (file not found)")
+    affine = nib.load(chans[0]).affine
     vols = []
     for p in chans:
-        nii = nib.load(p)
-        v = np.asarray(nii.dataobj, dtype=np.float32)
+        v = np.asarray(nib.load(p).dataobj, dtype=np.float32)
         if v.ndim != 3:
-            raise GazekitError(p, "shape", f"a 3-D volume, got {v.shape}")
+            raise GazekitError(p, "shape", f"expected a 3-D volume, got {v.shape}")
         lo, hi = float(v.min()), float(v.max())
-        vols.append((v - lo) / (hi - lo) if hi > lo else np.zeros_like(v))
-    affine = nib.load(chans[0]).affine
-    image = np.stack(vols).transpose(3, 0, 1, 2)
+        display, display_affine = nifti_to_display((v - lo) / (hi - lo) if hi > lo else np.zeros_like(v), affine)
+        vols.append(display)
+    image = np.stack(vols, axis=1)
     lab_path = root / "labelsTr" / f"{case}.nii.gz"
     label = None
     if lab_path.is_file():
-        label = np.asarray(nib.load(lab_path).dataobj).astype(np.uint8).transpose(2, 0, 1)
-        if label.shape != (image.shape[0], *image.shape[2:]):
-            raise GazekitError(lab_path, "shape", f"the image's shape {vols[0].shape}")
-    return image, label, affine
+        stored = np.asarray(nib.load(lab_path).dataobj).astype(np.uint8)
+        if stored.shape != v.shape:
+            raise GazekitError(lab_path, "shape", f"expected the image's shape {v.shape}, got {stored.shape}")
+        label = nifti_to_display(stored, affine)[0]
+    return image, label, affine, geometry_label(vols[0].shape, display_affine)
 
 
 def _train_nifti(root: Path, size: int, split: str) -> TrainData:
-    images, labels, keys, groups = [], [], [], []
+    images, labels, keys, groups, geometry = [], [], [], [], {}
     max_label = 0
     for case in tqdm(_nifti_cases(root, split), desc="decode volumes", leave=False, mininterval=2):
-        image, label, _ = _nifti_volume(root, case)
+        image, label, _, geometry[case] = _nifti_volume(root, case)
         if label is None:
-            raise GazekitError(root / "labelsTr", case, f"{case}.nii.gz")
+            raise GazekitError(root / "labelsTr", case, f"expected {case}.nii.gz (file not found)")
         for z in range(image.shape[0]):
             images.append(resize_image(image[z], size).astype(np.float16))
             labels.append(resize_label(label[z], size))
             keys.append((case, z))
             groups.append(case)
         max_label = max(max_label, int(label.max()))
-    return TrainData(np.stack(images), np.stack(labels), keys, groups, max_label + 1, "nifti")
+    return TrainData(np.stack(images), np.stack(labels), keys, groups, max_label + 1, "nifti", geometry=geometry)
 
 
 # ---------------------------------------------------------------- evaluation cases
@@ -390,7 +405,7 @@ def load_cases(root: str | Path, split: str, fmt: str | None = None, with_labels
                 cases.append(Case(name, img[None].astype(np.float32) / 255.0, None, str(_stem_index_cache(root)[name])))
     elif fmt == "nifti":
         for case in _nifti_cases(root, split):
-            image, label, affine = _nifti_volume(root, case)
+            image, label, affine, _ = _nifti_volume(root, case)
             if with_labels and label is None:
                 raise GazekitError(root / "labelsTr", case, f"{case}.nii.gz for evaluation")
             cases.append(Case(case, image, label, str(root / "imagesTr" / f"{case}_0000.nii.gz"), affine))

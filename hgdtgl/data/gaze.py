@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import cv2
 import numpy as np
 
+from gazekit.errors import GazekitError
+from gazekit.ids import geometry_conflict, geometry_label, nnunet_case
 from hgdtgl.data.formats import TrainData
 
 
@@ -28,22 +32,84 @@ def store_scale_at(params: dict, scales: list[int], size: int) -> int:
     return 1
 
 
-def join_gaze(data: TrainData, store_dir: str) -> TrainData:
+def _store_ids(store, data: TrainData) -> dict[str, str]:
+    """Training stimulus id of each store id that names a training image: the id itself, or for nnU-Net data
+    the case of an image file id (``case_0000`` -> ``case``, :func:`gazekit.ids.nnunet_case`)."""
+    wanted = {sid for sid, _ in data.keys}
+    out = {}
+    for sid in dict.fromkeys(store.manifest["stimulus_id"]):
+        case = sid if sid in wanted or data.format != "nifti" else nnunet_case(sid)
+        if case in wanted:
+            out[sid] = case
+    return out
+
+
+def _store_geometry(store, sid: str) -> str:
+    """The display geometry a store rendered ``sid`` on: its manifest's ``geometry`` (stores written before it
+    existed: the image size, else the map size, and for a volume its number of slices)."""
+    rows = store.manifest[store.manifest["stimulus_id"] == sid]
+    if "geometry" in rows and isinstance(rows["geometry"].iloc[0], str) and rows["geometry"].iloc[0]:
+        return rows["geometry"].iloc[0]
+    size = ["image_height", "image_width"] if "image_height" in rows else ["height", "width"]
+    h, w = (int(rows[c].iloc[0]) for c in size)
+    return geometry_label((h, w) if rows["slice_index"].isna().all() else (len(rows), h, w))
+
+
+def _few(items) -> str:
+    items = list(items)
+    return ", ".join(repr(i) for i in items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
+
+
+def join_gaze(data: TrainData, store_dir: str, strict: bool = True) -> TrainData:
     """Fill ``data.heat`` / ``data.has_gaze`` from the store (``gazekit.store.open``): its scale on the
-    training grid when it has one, else its scale-1 maps resized (:func:`store_scale_at`)."""
+    training grid when it has one, else its scale-1 maps resized (:func:`store_scale_at`).
+
+    The contract (:mod:`gazekit.ids`): a store id joins the training image with that id (nnU-Net: the case of
+    an image file id); every such stimulus must have been rendered on the display geometry hgdtgl loaded
+    (shape and orientation; else a one-line error naming both); and every map the store has for a training
+    image must join. ``strict`` (training with gaze): a map that does not join, or no map joining at all, is an
+    error; otherwise (``hgdtgl pack``) a warning on stderr naming a few unmatched ids on both sides."""
     import gazekit.store  # pyarrow/pandas: only needed when a store is read
 
     store = gazekit.store.open(store_dir)
     scale = store_scale_at(store.params, store.scales, data.size)
+    to_case = _store_ids(store, data)
+    for sid, case in to_case.items():
+        have, want = _store_geometry(store, sid), data.geometry.get(case)
+        if want is not None and geometry_conflict(have, want):
+            raise GazekitError(
+                store_dir,
+                f"stimulus {sid!r}",
+                f"expected heatmaps rendered on the training image's display geometry {want}, the store has {have}: "
+                "render the store again from these images (gazekit render-heatmaps --stimuli DIR)",
+            )
+    index = {key: i for i, key in enumerate(data.keys)}
     heat = np.zeros((len(data.keys), data.size, data.size), dtype=np.float16)
     has = np.zeros(len(data.keys), dtype=bool)
-    for i, (sid, sl) in enumerate(data.keys):
-        if (sid, sl) not in store:  # no gaze on this image (or not in the store)
+    unjoined = []
+    for sid, sl in store.keys():
+        if sid not in to_case:
             continue
-        m = store.get(sid, sl, scale)
-        h = heatmap_at(m, data.size)
+        i = index.get((to_case[sid], sl))
+        if i is None:
+            unjoined.append((sid, sl))
+            continue
+        h = heatmap_at(store.get(sid, sl, scale), data.size)
         if h.sum() > 0:
             heat[i] = (h * h.size).astype(np.float16)  # mean 1: float16 keeps its precision
             has[i] = True
+    problem = None
+    if unjoined:
+        problem = f"expected every map of a training image to join one, {len(unjoined)} did not: {_few(unjoined)}"
+    elif not has.any():
+        store_ids = list(dict.fromkeys(store.manifest.loc[store.manifest["file"].notna(), "stimulus_id"]))
+        problem = (
+            f"expected heatmaps for the training images, none matched: store ids {_few(store_ids)}; training ids "
+            f"{_few(dict.fromkeys(sid for sid, _ in data.keys))}"
+        )
+    if problem and strict:
+        raise GazekitError(store_dir, "gaze", problem)
+    if problem:
+        print(f"warning: {store_dir}: {problem}", file=sys.stderr)
     data.heat, data.has_gaze = heat, has
     return data

@@ -57,7 +57,7 @@ def pack(
         raise GazekitError("--image-dtype", image_dtype, "uint8 or float16")
     data = load_train(root, size, fmt, train_list)
     if gaze_dir:
-        data = join_gaze(data, gaze_dir)
+        data = join_gaze(data, gaze_dir, strict=False)
     images = data.images if data.images.dtype == np.uint8 else _quantise(data.images, image_dtype)
     if data.images.dtype == np.uint8 and image_dtype == "float16":
         images = (data.images.astype(np.float32) / 255.0).astype(np.float16)
