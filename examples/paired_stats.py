@@ -121,6 +121,15 @@ def compare(
     )
 
 
+def call(c: Comparison) -> str:
+    """The verdict in a few words (a table cell): 'helps', 'hurts' or 'no difference detectable (|effect| <= Y)'."""
+    if c.lo_points > 0:
+        return "helps"
+    if c.hi_points < 0:
+        return "hurts"
+    return f"no difference detectable (|effect| <= {max(abs(c.lo_points), abs(c.hi_points)):.2f})"
+
+
 def verdict(c: Comparison) -> str:
     """The sentence the interval supports: 'helps by X [lo, hi]' when the whole interval is above zero, 'hurts
     by X [lo, hi]' when it is below, else 'no difference detectable' with the largest effect the interval leaves

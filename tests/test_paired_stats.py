@@ -53,6 +53,7 @@ def test_a_true_effect_of_three_points_is_recovered_and_zero_excluded():
     se = every.std(ddof=1) / np.sqrt(every.size)
     assert c.hi_points - c.lo_points == pytest.approx(2 * 1.96 * se, rel=0.35)
     assert ps.verdict(c) == f"helps by {c.mean_points:.2f} points [{c.lo_points:+.2f}, {c.hi_points:+.2f}]"
+    assert ps.call(c) == "helps"
 
 
 def test_one_seed_interval_is_the_case_bootstrap_and_says_so():
@@ -76,12 +77,14 @@ def test_a_zero_effect_gives_an_interval_around_zero_and_no_verdict_of_help():
         f"no difference detectable: the interval [{c.lo_points:+.2f}, {c.hi_points:+.2f}] rules out effects larger "
         f"than {bound:.2f} points"
     )
+    assert ps.call(c) == f"no difference detectable (|effect| <= {bound:.2f})"
 
 
 def test_a_harmful_effect_is_called_so():
     a, b, _ = _scores([-2.0, -2.5, -1.5])
     c = ps.compare(a, b)
     assert c.hi_points < 0 and ps.verdict(c).startswith(f"hurts by {-c.mean_points:.2f} points [")
+    assert ps.call(c) == "hurts"
     assert c.mean_points == pytest.approx(-2.0, abs=1.0)
 
 
