@@ -122,12 +122,13 @@ def compare(
 
 
 def call(c: Comparison) -> str:
-    """The verdict in a few words (a table cell): 'helps', 'hurts' or 'no difference detectable (|effect| <= Y)'."""
+    """The verdict in a few words (a markdown table cell, so no '|'): 'helps', 'hurts' or 'no difference detectable
+    (rules out > Y)'."""
     if c.lo_points > 0:
         return "helps"
     if c.hi_points < 0:
         return "hurts"
-    return f"no difference detectable (|effect| <= {max(abs(c.lo_points), abs(c.hi_points)):.2f})"
+    return f"no difference detectable (rules out > {max(abs(c.lo_points), abs(c.hi_points)):.2f})"
 
 
 def verdict(c: Comparison) -> str:

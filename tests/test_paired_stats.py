@@ -77,7 +77,7 @@ def test_a_zero_effect_gives_an_interval_around_zero_and_no_verdict_of_help():
         f"no difference detectable: the interval [{c.lo_points:+.2f}, {c.hi_points:+.2f}] rules out effects larger "
         f"than {bound:.2f} points"
     )
-    assert ps.call(c) == f"no difference detectable (|effect| <= {bound:.2f})"
+    assert ps.call(c) == f"no difference detectable (rules out > {bound:.2f})"
 
 
 def test_a_harmful_effect_is_called_so():
