@@ -24,7 +24,8 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling module below, also when loaded by path
+if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module below, also when loaded by path
+    sys.path.append(str(Path(__file__).resolve().parent))
 import paired_stats  # noqa: E402
 
 ROW_ORDER = [
@@ -430,15 +431,14 @@ def stats_section(results: Path) -> str:
     if not per_sched:
         return "\n**Does gaze help?** No per-case scores of paired HG-DTGL and baseline runs yet.\n"
     text = "\n**Per-case paired comparisons** (Dice points; see *How the verdict is computed* above):\n\n"
-    weight = chosen_weight(results)
-    if any(c["subject"] != "HG-DTGL" for cs in per_sched.values() for c in cs):
-        text += (
-            f"HG-DTGL at weight {weight}: its seed 0 is the run the weight was chosen on, on these validation cases, "
-            "so its seed-0 pairs are favoured by that choice.\n\n"
-        )
     for sched, comps in per_sched.items():
-        head = f"Schedule {schedule_label(sched)}:\n\n" if len(per_sched) > 1 else ""
-        text += head + "\n".join(comparisons_table(comps)) + "\n\n"
+        text += f"Schedule {schedule_label(sched)}:\n\n" if len(per_sched) > 1 else ""
+        text += "\n".join(comparisons_table(comps)) + "\n\n"
+        if any(c["subject"] != "HG-DTGL" for c in comps):
+            text += (
+                f"HG-DTGL at weight {chosen_weight(results)}: its seed 0 is the run the weight was chosen on, on these "
+                "validation cases, so its seed-0 pairs are favoured by that choice.\n\n"
+            )
     sched, comps = list(per_sched.items())[-1]
     sentences = [headline_sentence(c, strongest) for c, strongest in headline(comps)]
     text += (
