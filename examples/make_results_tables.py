@@ -9,6 +9,10 @@ validation Dice over iterations, and qualitative overlays.
 The tables are written between the README markers ``<!-- results-tables:begin -->`` and
 ``<!-- results-tables:end -->`` (``--readme``) and/or to ``-o``. Numbers are means over seeds (+- sample std
 when there are several), in %; the command of every row (from runs.csv) goes to results/<dataset>/commands.md.
+"Does gaze help?" is answered per dataset from the per-case validation Dice of every run
+(``<schedule>/<row>_l<labeled>_s<seed>/val_metrics.csv``): HG-DTGL minus each baseline and ablation, paired by
+(seed, case), with a hierarchical bootstrap interval (``examples/paired_stats.py``); with ``--readme`` / ``-o``
+a forest plot of those comparisons goes to results/figures/<dataset>_forest.png.
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ import argparse
 import csv
 import os
 import statistics
+import sys
 from pathlib import Path
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module below, also when loaded by path
+    sys.path.append(str(Path(__file__).resolve().parent))
+import paired_stats  # noqa: E402
 
 ROW_ORDER = [
     "supervised",
@@ -196,41 +205,6 @@ def paired_differences(
     return out
 
 
-def verdict(pairs: list[dict], subject: str = "HG-DTGL (with gaze)", labels: dict[str, str] = ROW_LABEL) -> str:
-    """One sentence per label budget from the paired differences: against each baseline, the subject is
-    better on every seed, worse on every seed, or mixed; "yes" / "no" only when all baselines agree ("so far yes" /
-    "so far no" while a baseline has fewer than three paired seeds: it is named as pending); a budget with no
-    baseline at three seeds cannot tell."""
-    if not pairs:
-        return "no paired rows yet"
-    sentences = []
-    for lab in dict.fromkeys(p["labeled"] for p in pairs):
-        few = [p for p in pairs if p["labeled"] == lab and len(p["seeds"]) < 3]
-        ps = [p for p in pairs if p["labeled"] == lab and p not in few]
-        pending = ", ".join(f"{labels[p['baseline']]} ({len(p['seeds'])} seed(s) so far)" for p in few)
-        if not ps:
-            n_seeds = min(len(p["seeds"]) for p in few)
-            sentences.append(
-                f"at {lab} labeled: cannot be told yet (only {n_seeds} seed(s) per comparison; the protocol asks for 3)"
-            )
-            continue
-        better = [p for p in ps if all(d > 0 for d in p["diffs"])]
-        worse = [p for p in ps if all(d < 0 for d in p["diffs"])]
-        mixed = [p for p in ps if p not in better and p not in worse]
-
-        def names(group: list[dict]) -> str:
-            return ", ".join(f"{labels[p['baseline']]} ({statistics.fmean(p['diffs']):+.1f})" for p in group)
-
-        head = "yes" if len(better) == len(ps) else "no" if len(worse) == len(ps) else "not over every baseline"
-        head = f"so far {head}" if pending and head != "not over every baseline" else head
-        parts = [f"better than {names(better)} on every seed"] if better else []
-        parts += [f"worse than {names(worse)} on every seed"] if worse else []
-        parts += [f"mixed against {names(mixed)}"] if mixed else []
-        tail = f" (not yet compared with 3 seeds: {pending})" if pending else ""
-        sentences.append(f"at {lab} labeled, {head}: {subject} is " + "; ".join(parts) + tail)
-    return "; ".join(sentences)
-
-
 def pairs_table(pairs: list[dict], subject: str, labels: dict[str, str] = ROW_LABEL) -> list[str]:
     """Markdown lines of a table of paired differences: one line per budget and baseline."""
     lines = [f"| labeled | {subject} minus | seeds | per-seed difference (points) | mean | range |", "|---" * 6 + "|"]
@@ -251,8 +225,8 @@ def evidence_schedules(summary: list[dict[str, str]]) -> list[str]:
 
 
 def evidence(results: Path, metric: str) -> str:
-    """Markdown per cpu schedule: paired differences per budget and baseline, the verdict, and which curves have
-    flattened."""
+    """Markdown per cpu schedule: paired differences of the seed means per budget and baseline, and which curves
+    have flattened (the verdict comes from the per-case statistics, ``stats_section``)."""
     summary = read_csv(results / "summary.csv")
     scheds = evidence_schedules(summary) or ["cpu"]
     text = ""
@@ -265,11 +239,17 @@ def evidence(results: Path, metric: str) -> str:
             if spread is not None:
                 (flat if spread <= FLAT_POINTS else not_flat).append(f"{m.parent.name} ({spread:.1f})")
         head = f"Schedule {schedule_label(sched)}:\n\n" if len(scheds) > 1 else ""
-        text += head + "\n".join(lines) + f"\n\n**Does gaze help here?** {verdict(pairs)}.\n"
+        text += head + "\n".join(lines) + "\n"
         text += f"\nCurves flattened (last three validations within {FLAT_POINTS:g} Dice point): {len(flat)} of "
         text += f"{len(flat) + len(not_flat)} {sched} runs"
         text += f"; not yet: {', '.join(not_flat)}.\n\n" if not_flat else ".\n\n"
     return text.rstrip("\n") + "\n"
+
+
+def chosen_weight(results: Path) -> str | None:
+    """The gaze-loss weight with the best validation Dice in ``gaze_weight.csv`` (HG-DTGL, seed 0), if swept."""
+    sweep = read_csv(results / "gaze_weight.csv")
+    return max(sweep, key=lambda r: float(r["dice"]))["gaze_loss_weight"] if sweep else None
 
 
 WEIGHT_BASELINES = (*BASELINES, "hgdtgl", "hgdtgl_no_gazeloss")  # what HG-DTGL at the chosen weight is paired with
@@ -284,7 +264,7 @@ def gaze_weight_section(results: Path, metric: str) -> str:
     sweep = read_csv(results / "gaze_weight.csv")
     if not sweep:
         return ""
-    best = max(sweep, key=lambda r: float(r["dice"]))["gaze_loss_weight"]
+    best = chosen_weight(results)
     values = ", ".join(
         (f"**{r['gaze_loss_weight']} -> {float(r['dice']) * 100:.2f}**" if r["gaze_loss_weight"] == best else
          f"{r['gaze_loss_weight']} -> {float(r['dice']) * 100:.2f}")
@@ -314,9 +294,210 @@ def gaze_weight_section(results: Path, metric: str) -> str:
             f"{per_seed} ({mean_std([float(r[metric]) for r in rs])}{wall}). Seed 0 is the run the weight was "
             "chosen on (its differences are favoured by the choice); the other seeds were not part of it.\n\n"
         )
-        text += "\n".join(pairs_table(pairs, subject, WEIGHT_LABEL))
-        text += f"\n\n**Does gaze help at the chosen weight?** {verdict(pairs, subject, WEIGHT_LABEL)}.\n"
+        text += "\n".join(pairs_table(pairs, subject, WEIGHT_LABEL)) + "\n"
     return text
+
+
+STATS_ROWS = (*BASELINES, "hgdtgl_no_gazemix", "hgdtgl_no_gazeloss")  # HG-DTGL minus each, per case
+VERDICT_NOTE = (
+    "**How the verdict is computed.** Each dataset's verdict compares HG-DTGL with a baseline case by case: the "
+    "per-case validation Dice of every run (`val_metrics.csv`; the mean over classes for ACDC, CAMUS and SCR) is "
+    "paired by (seed, case), since a seed fixes the labeled set, the initial weights and the data order. The "
+    "difference is the mean over seeds of the mean paired difference, in Dice points; its 95 % interval comes "
+    f"from a hierarchical bootstrap ({paired_stats.N_DRAWS} draws, fixed seed): draw the seeds with replacement, "
+    "then the cases with replacement within each drawn seed (`examples/paired_stats.py`). *helps* / *hurts* when "
+    "the interval lies above / below zero; otherwise *no difference detectable*, with the largest effect the "
+    "interval leaves possible. With one seed the interval covers case sampling only, not seed-to-seed variation "
+    "(marked *cases only*); with three seeds the seed level is resampled from three values only, so even then the "
+    "interval is more likely too narrow than too wide. The per-seed tables above each verdict show the seed means.\n\n"
+)
+
+
+def case_dice(val_metrics: Path) -> dict[str, float]:
+    """case -> Dice in points (x100; the mean over the classes of a multi-class dataset) from a run's
+    ``val_metrics.csv``, its summary rows (case ``mean`` / ``std``) left out."""
+    per_case: dict[str, list[float]] = {}
+    for r in read_csv(val_metrics):
+        if r["case"] not in ("mean", "std"):
+            per_case.setdefault(r["case"], []).append(float(r["dice"]) * 100)
+    return {case: statistics.fmean(d) for case, d in per_case.items()}
+
+
+def row_cases(root: Path, row: str, labeled: str) -> dict[tuple[str, str], float]:
+    """(seed, case) -> Dice points of every seed of ``row`` under ``root`` (``<row>_l<labeled>_s<seed>/``)."""
+    out: dict[tuple[str, str], float] = {}
+    for m in root.glob(f"{row}_l{labeled}_s*/val_metrics.csv"):
+        seed = m.parent.name.rsplit("_s", 1)[1]
+        out |= {(seed, case): d for case, d in case_dice(m).items()}
+    return out
+
+
+def comparisons(results: Path, schedule: str) -> list[dict]:
+    """Per-case paired statistics within one schedule, per label budget (largest first): HG-DTGL, then HG-DTGL at
+    the gaze-loss weight chosen on validation where its runs exist (``gaze_weight/w_W/`` for the sweep's seed 0,
+    ``chosen_gaze_weight/w_W/`` for further seeds), minus each row of STATS_ROWS (the weight's row also minus
+    HG-DTGL at the default weight) that has runs with the same seeds and cases. Each item: labeled, subject,
+    baseline, the baseline's mean Dice over the paired cases, and the ``paired_stats.Comparison``."""
+    root = results / schedule
+    budgets = {m.parent.name.rsplit("_s", 1)[0].rsplit("_l", 1)[1] for m in root.glob("hgdtgl_l*_s*/val_metrics.csv")}
+    weight = chosen_weight(results)
+    out = []
+    for lab in sorted(budgets, key=int, reverse=True):
+        subjects = [("HG-DTGL", row_cases(root, "hgdtgl", lab), STATS_ROWS)]
+        if weight is not None:
+            at_weight: dict[tuple[str, str], float] = {}
+            for d in ("gaze_weight", "chosen_gaze_weight"):
+                at_weight |= row_cases(results / d / f"w_{weight}" / schedule, "hgdtgl", lab)
+            if at_weight:
+                subjects.append((f"HG-DTGL at weight {weight}", at_weight, (*STATS_ROWS, "hgdtgl")))
+        for subject, a, bases in subjects:
+            for base in bases:
+                b = row_cases(root, base, lab)
+                paired = set(a) & set(b)
+                if not paired:
+                    continue
+                base_mean = statistics.fmean(b[k] for k in paired)
+                out.append({"labeled": lab, "subject": subject, "baseline": base, "base_mean": base_mean})
+                out[-1]["stats"] = paired_stats.compare(a, b)
+    return out
+
+
+def comparison_name(c: dict) -> str:
+    labels = WEIGHT_LABEL if c["subject"] != "HG-DTGL" else ROW_LABEL
+    return f"{c['subject']} minus {labels[c['baseline']]}"
+
+
+def seeds_cases(s: paired_stats.Comparison) -> str:
+    return f"{s.n_seeds} x {s.n_cases}" + (" (cases only)" if s.n_seeds == 1 else "")
+
+
+def comparisons_table(comps: list[dict]) -> list[str]:
+    """Markdown lines: one line per comparison (mean difference, interval, win share, seeds x cases, verdict)."""
+    lines = [
+        "| labeled | comparison (A minus B) | mean difference (points) | 95 % interval | A better on | seeds x cases "
+        "| verdict |",
+        "|---" * 7 + "|",
+    ]
+    for c in comps:
+        s = c["stats"]
+        lines.append(
+            f"| {c['labeled']} | {comparison_name(c)} | {s.mean_points:+.2f} "
+            f"| [{s.lo_points:+.2f}, {s.hi_points:+.2f}] | {s.win_share * 100:.0f} % of cases | {seeds_cases(s)} "
+            f"| {paired_stats.call(s)} |"
+        )
+    return lines
+
+
+def headline(comps: list[dict]) -> list[tuple[dict, bool]]:
+    """The comparisons the verdict names, each with whether it is against the strongest baseline: at the largest
+    budget, each subject minus the strongest baseline without gaze (highest mean Dice on the paired cases among
+    BASELINES) and minus BCP (the same copy-paste with random boxes instead of gaze regions) when that is another
+    row."""
+    if not comps:
+        return []
+    lab = comps[0]["labeled"]
+    out = []
+    for subject in dict.fromkeys(c["subject"] for c in comps):
+        cs = [c for c in comps if c["labeled"] == lab and c["subject"] == subject and c["baseline"] in BASELINES]
+        if cs:
+            strongest = max(cs, key=lambda c: c["base_mean"])
+            out += [(strongest, True)] + [(c, False) for c in cs if c["baseline"] == "bcp" and c is not strongest]
+    return out
+
+
+def headline_sentence(c: dict, strongest: bool) -> str:
+    s = c["stats"]
+    bcp = "GazeMix's copy-paste with random boxes instead of gaze regions"
+    why = "the strongest baseline without gaze" if strongest else bcp
+    if strongest and c["baseline"] == "bcp":
+        why += f", and {bcp}"
+    return (
+        f"{c['subject']} minus {ROW_LABEL[c['baseline']]} ({why}; {s.n_seeds} seed{'s' if s.n_seeds > 1 else ''} "
+        f"x {s.n_cases} cases, {c['subject']} better on {s.win_share * 100:.0f} % of them): {paired_stats.verdict(s)}"
+    )
+
+
+def forest_link(results: Path) -> str:
+    return f"results/figures/{results.name}_forest.png"
+
+
+def stats_section(results: Path) -> str:
+    """Markdown: the per-case comparisons of every evidence schedule, then the verdict of the headline comparisons
+    of the last schedule (Kvasir: the converged cpu-12000-bf16) and the link to its forest plot."""
+    summary = read_csv(results / "summary.csv")
+    scheds = evidence_schedules(summary)
+    per_sched = {s: comparisons(results, s) for s in scheds}
+    per_sched = {s: cs for s, cs in per_sched.items() if cs}
+    if not per_sched:
+        return "\n**Does gaze help?** No per-case scores of paired HG-DTGL and baseline runs yet.\n"
+    text = "\n**Per-case paired comparisons** (Dice points; see *How the verdict is computed* above):\n\n"
+    for sched, comps in per_sched.items():
+        text += f"Schedule {schedule_label(sched)}:\n\n" if len(per_sched) > 1 else ""
+        text += "\n".join(comparisons_table(comps)) + "\n\n"
+        if any(c["subject"] != "HG-DTGL" for c in comps):
+            text += (
+                f"HG-DTGL at weight {chosen_weight(results)}: its seed 0 is the run the weight was chosen on, on these "
+                "validation cases, so its seed-0 pairs are favoured by that choice.\n\n"
+            )
+    sched, comps = list(per_sched.items())[-1]
+    sentences = [headline_sentence(c, strongest) for c, strongest in headline(comps)]
+    text += (
+        f"**Does gaze help? ({schedule_label(sched)}, {comps[0]['labeled']} labeled; per-case Dice paired by seed and "
+        "case, 95 % hierarchical bootstrap interval)**\n\n"
+        + "".join(f"- {s}.\n" for s in sentences)
+        + f"\nEvery comparison of this schedule: [forest plot `{forest_link(results)}`]({forest_link(results)}).\n"
+    )
+    return text
+
+
+def plot_forest(results: Path, out: Path, title: str) -> bool:
+    """Forest plot of the comparisons of the schedule the verdict is read from: one line per comparison, the 95 %
+    interval as a bar, the mean difference as a point, a zero line; False (nothing written) without comparisons."""
+    scheds = [s for s in evidence_schedules(read_csv(results / "summary.csv")) if comparisons(results, s)]
+    if not scheds:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sched = scheds[-1]
+    comps = comparisons(results, sched)
+    n = len(comps)
+    fig, ax = plt.subplots(figsize=(15, 1.6 + 0.42 * n))
+    ys = list(range(n - 1, -1, -1))
+    for y, c in zip(ys, comps, strict=True):
+        s = c["stats"]
+        colour = "tab:green" if s.lo_points > 0 else "tab:red" if s.hi_points < 0 else "0.35"
+        one = s.n_seeds == 1
+        ax.plot([s.lo_points, s.hi_points], [y, y], color=colour, lw=1.5 if one else 3)
+        ax.plot(s.mean_points, y, "o", color=colour, ms=7, mfc="white" if one else colour)
+        ax.text(
+            1.01, y, f"{s.mean_points:+.2f} [{s.lo_points:+.2f}, {s.hi_points:+.2f}]  {seeds_cases(s)}",
+            transform=ax.get_yaxis_transform(), va="center", fontsize=9,
+        )  # fmt: skip
+    for y, (c, prev) in enumerate(zip(comps[1:], comps[:-1], strict=True)):
+        if (c["labeled"], c["subject"]) != (prev["labeled"], prev["subject"]):
+            ax.axhline(n - 1.5 - y, color="0.8", lw=0.8)
+    budgets = len({c["labeled"] for c in comps}) > 1
+    labels = [(f"{c['labeled']} labeled: " if budgets else "") + comparison_name(c) for c in comps]
+    ax.set_yticks(ys, labels, fontsize=9)
+    ax.axvline(0, color="k", lw=1)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlabel("Dice difference A minus B, points (per case, paired by seed and case; 95 % hierarchical bootstrap)")
+    lab = "" if budgets else f", {comps[0]['labeled']} labeled"
+    ax.set_title(
+        f"{title}, {schedule_label(sched)}{lab}: does gaze help?\n"
+        "green: interval above 0, red: below 0, grey: no difference detectable; "
+        "thin line, open point: one seed (cases only)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return True
 
 
 def kvasir_table(results: Path) -> str:
@@ -347,6 +528,7 @@ def kvasir_table(results: Path) -> str:
         + evidence(results, "dice")
         + gaze_weight_section(results, "dice")
         + commands_link(results)
+        + stats_section(results)
     )
 
 
@@ -396,7 +578,7 @@ def multiclass_table(results: Path, dataset: str) -> str:
             f"| {iters} | {wall} |"
         )
     text = "\n".join(lines) + f"\n\n{note}\n\n" + evidence(results, "dice_mean")
-    return text + gaze_weight_section(results, "dice_mean") + commands_link(results)
+    return text + gaze_weight_section(results, "dice_mean") + commands_link(results) + stats_section(results)
 
 
 DATASETS = ("kvasir", "acdc", "camus", "scr")
@@ -404,7 +586,8 @@ DATASETS = ("kvasir", "acdc", "camus", "scr")
 
 def tables(results: Path) -> str:
     return (
-        "#### Kvasir-SEG (real GazeMedSeg gaze; validation split, 90 images; mean per-image Dice / IoU)\n\n"
+        VERDICT_NOTE
+        + "#### Kvasir-SEG (real GazeMedSeg gaze; validation split, 90 images; mean per-image Dice / IoU)\n\n"
         + kvasir_table(results / "kvasir")
         + "\n#### ACDC (SSL4MIS split, `val.list` 20 volumes; simulated gaze where a gaze row appears)\n\n"
         + multiclass_table(results / "acdc", "acdc")
@@ -561,6 +744,9 @@ def main() -> None:
         write_readme(Path(a.readme), text)
     if not a.output and not a.readme:
         print(text)
+    if a.readme or a.output:
+        for ds, title in zip(DATASETS, ("Kvasir-SEG", "ACDC", "CAMUS", "SCR"), strict=True):
+            plot_forest(Path(a.results) / ds, Path(a.results) / "figures" / f"{ds}_forest.png", title)
     if a.curves:
         plot_curves(Path(a.results) / "kvasir", Path(a.curves), "Kvasir-SEG", "81")
     if a.acdc_curves:
