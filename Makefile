@@ -6,7 +6,6 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 export MPLCONFIGDIR ?= $(CURDIR)/.cache/mpl
-export OMP_NUM_THREADS ?= 2
 
 .PHONY: venv test demo lint clean
 

@@ -4,11 +4,16 @@ Baseline (the SSL4MIS way): slices kept at their original size, per-sample CPU a
 (random rot90/flip or rotation +-20 deg, order 0, zoom to the training size) in a torch DataLoader with a
 two-stream batch sampler, then the SSL4MIS mean-teacher step. Ours: the same U-Net and batch through
 hgdtgl's engine (data in memory at the training size, whole-batch augmentation on the device, the shared
-step), for every method and the gaze ablations. Medians over steps and rounds, side by side in one process.
+step), for every method and the gaze ablations, in each precision (``--precisions fp32,bf16``: bf16 autocast)
+and memory format (``--memory-formats contiguous,channels_last``) asked for. Medians over steps and rounds, side
+by side in one process. The header names the CPU's capability (hgdtgl.precision.cpu_capability: ``+bf16`` where
+it executes bf16 natively; elsewhere bf16 is emulated and far slower).
 Data: the first patients of the shared ACDC train_slices.list; gaze: synthetic (a Gaussian on each slice's
 foreground), since only timing is measured.
 
     PYTHONPATH=. OMP_NUM_THREADS=2 python benchmarks/train_step.py --size 128 --batch-size 16 --labeled-bs 8
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/train_step.py --size 128 --batch-size 8 --labeled-bs 4 \
+        --base-channels 8 --methods mt,hgdtgl --precisions fp32,bf16 --memory-formats contiguous,channels_last
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import statistics
 import time
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -36,7 +42,18 @@ from hgdtgl.engine import train_step
 from hgdtgl.losses import sigmoid_rampup
 from hgdtgl.methods import make_method
 from hgdtgl.models import UNet
+from hgdtgl.precision import cpu_capability
 
+# rows of ours: name -> (method, TrainConfig switches)
+METHOD_ROWS = {
+    "supervised": ("supervised", {}),
+    "mt": ("mt", {}),
+    "mt --mgp": ("mt", {"mgp": True}),
+    "bcp": ("bcp", {}),
+    "hgdtgl --no-gazemix": ("hgdtgl", {"gazemix": False}),
+    "hgdtgl --no-mgp": ("hgdtgl", {"mgp": False}),
+    "hgdtgl": ("hgdtgl", {}),
+}
 RNG = np.random.default_rng(0)  # the SSL4MIS augmentation draws (legacy np.random there)
 SHARED = Path(os.environ.get("GAZEKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -130,7 +147,16 @@ def baseline_steps(images, labels, n_lab, args, n_steps):
 # ---------------------------------------------------------------- ours
 
 
-def ours_steps(data: TrainData, labeled: np.ndarray, args, n_steps, method: str, **switches):
+def ours_steps(
+    data: TrainData,
+    labeled: np.ndarray,
+    args,
+    n_steps,
+    method: str,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    **switches,
+):
     cfg = TrainConfig(
         data="-",
         out="-",
@@ -146,17 +172,21 @@ def ours_steps(data: TrainData, labeled: np.ndarray, args, n_steps, method: str,
     ).resolved()
     torch.manual_seed(0)
     student = UNet(1, 4, args.base_channels, mgp=cfg.uses_mgp)
+    if channels_last:
+        student.to(memory_format=torch.channels_last)
     method_obj = make_method(cfg)
     teacher = copy.deepcopy(student) if method_obj.uses_teacher else None
     optim = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    make = BatchMaker(cfg, DeviceData(data, torch.device("cpu")), np.flatnonzero(labeled), np.flatnonzero(~labeled))
+    lab_pool, unl_pool = np.flatnonzero(labeled), np.flatnonzero(~labeled)
+    make = BatchMaker(cfg, DeviceData(data, torch.device("cpu")), lab_pool, unl_pool, 0, 1, channels_last)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
     times = []
     for it in range(n_steps):
         t0 = time.perf_counter()
         batch, g = make(it)
         t1 = time.perf_counter()
-        train_step(it, cfg, method_obj, student, student, teacher, optim, scaler, nullcontext(), batch, g)
+        train_step(it, cfg, method_obj, student, student, teacher, optim, scaler, autocast, batch, g)
         times.append((time.perf_counter() - t0, t1 - t0))
     return times
 
@@ -198,6 +228,9 @@ def main():
     ap.add_argument("--steps", type=int, default=4, help="timed steps per round (after 1 warm-up)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers of the baseline")
+    ap.add_argument("--methods", default=",".join(METHOD_ROWS), help="comma-separated rows of ours (default all)")
+    ap.add_argument("--precisions", default="fp32", help="comma-separated: fp32, bf16 (autocast)")
+    ap.add_argument("--memory-formats", default="contiguous", help="comma-separated: contiguous, channels_last")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     data, labeled, raw_img, raw_lab, n_lab = load(args)
@@ -205,31 +238,34 @@ def main():
         "baseline: SSL4MIS mean teacher (scipy per-sample aug, DataLoader)": lambda n: baseline_steps(
             raw_img, raw_lab, n_lab, args, n
         ),
-        "supervised": lambda n: ours_steps(data, labeled, args, n, "supervised"),
-        "mt": lambda n: ours_steps(data, labeled, args, n, "mt"),
-        "mt --mgp": lambda n: ours_steps(data, labeled, args, n, "mt", mgp=True),
-        "bcp": lambda n: ours_steps(data, labeled, args, n, "bcp"),
-        "hgdtgl --no-gazemix": lambda n: ours_steps(data, labeled, args, n, "hgdtgl", gazemix=False),
-        "hgdtgl --no-mgp": lambda n: ours_steps(data, labeled, args, n, "hgdtgl", mgp=False),
-        "hgdtgl": lambda n: ours_steps(data, labeled, args, n, "hgdtgl"),
     }
+    for name in args.methods.split(","):
+        method, switches = METHOD_ROWS[name]
+        for precision in args.precisions.split(","):
+            for fmt in args.memory_formats.split(","):
+                label = name + ("" if (precision, fmt) == ("fp32", "contiguous") else f" [{precision}, {fmt}]")
+                rows[label] = partial(
+                    ours_steps, data, labeled, args, method=method, precision=precision,
+                    channels_last=fmt == "channels_last", **switches,
+                )  # fmt: skip
     results = {k: [] for k in rows}
     for _ in range(args.rounds):
         for name, fn in rows.items():
             results[name] += fn(args.steps + 1)[1:]  # drop the warm-up step
     base = statistics.median(t for t, _ in results[next(iter(rows))])
-    mt = statistics.median(t for t, _ in results["mt"])
+    first = next(k for k in results if not k.startswith("baseline"))
+    ref = statistics.median(t for t, _ in results[first])
     print(
         f"input: {len(labeled)} ACDC slices ({n_lab} labeled), {args.size}x{args.size}, batch {args.batch_size} "
         f"({args.labeled_bs} labeled), U-Net base {args.base_channels}, {torch.get_num_threads()} threads, "
-        f"{args.rounds} rounds x {args.steps} steps, medians"
+        f"{args.rounds} rounds x {args.steps} steps, medians; CPU {cpu_capability()}"
     )
-    print(f"{'loop':70s} {'s/iter':>8s} {'it/s':>7s} {'vs baseline':>11s} {'vs mt':>7s} {'data share':>10s}")
+    print(f"{'loop':70s} {'s/iter':>8s} {'it/s':>7s} {'vs baseline':>11s} {'vs ' + first:>12s} {'data share':>10s}")
     for name, ts in results.items():
         t = statistics.median(x for x, _ in ts)
         d = statistics.median(y / x for x, y in ts)
-        print(f"{name:70s} {t:8.3f} {1 / t:7.2f} {base / t:10.2f}x {t / mt:6.2f}x {d:10.1%}")
-    print("vs baseline = baseline time / this time (>1: faster); vs mt = this time / our mt time (gaze overhead)")
+        print(f"{name:70s} {t:8.3f} {1 / t:7.2f} {base / t:10.2f}x {t / ref:11.2f}x {d:10.1%}")
+    print(f"vs baseline = baseline time / this time (>1: faster); vs {first} = this time / that row's time")
 
 
 if __name__ == "__main__":

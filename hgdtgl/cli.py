@@ -76,7 +76,7 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
     type=click.Choice(["auto", "bf16", "fp16", "none"]),
     help="Autocast (auto: bf16 on CUDA and on CPUs with native bf16, else float32).",
 )
-@click.option("--channels-last/--no-channels-last", default=None, help="Default: on for CUDA.")
+@click.option("--channels-last/--no-channels-last", default=None, help="Channels-last tensors (default: on).")
 @click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the student.")
 @click.option("--seed", type=int, help="Seed of weights, sampling, augmentation and --labeled-ratio (default 1337).")
 @click.option("--out", type=click.Path(file_okay=False), help="[required] Run directory.")

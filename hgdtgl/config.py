@@ -61,7 +61,7 @@ class TrainConfig:
     val_split: str = "val"
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "auto"  # auto | bf16 | fp16 | none: hgdtgl.precision.resolve_precision
-    channels_last: bool | None = None  # None = on CUDA
+    channels_last: bool | None = None  # None = on (faster on CUDA and on CPU: docs/training.md, precision)
     compile: bool = False
     seed: int = 1337
     resume: bool = False
