@@ -72,7 +72,7 @@ def model_rows(results: Path) -> list[dict]:
         meta = torch.load(path, map_location="cpu", weights_only=True)
         config, model = meta["config"], meta["model"]
         if not row.startswith(config["method"]):
-            raise SystemExit(f"{path}: the name says row {row!r}, the file was trained with --method {config['method']}")
+            raise SystemExit(f"{path}: the name says row {row!r}, the file was trained as {config['method']}")
         hits = [r for r in summary if (r["row"], r["schedule"], int(r["seed"])) == (row, schedule, seed)]
         if len(hits) > 1 and config.get("labeled") is not None:  # several label budgets: the file's own
             hits = [r for r in hits if int(r["labeled"]) == int(config["labeled"])]
