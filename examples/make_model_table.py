@@ -26,7 +26,8 @@ BEGIN, END = "<!-- model-table:begin -->", "<!-- model-table:end -->"
 DATASETS = {"kvasir": "Kvasir-SEG", "acdc": "ACDC", "camus": "CAMUS", "scr": "SCR (JSRT)"}
 ROWS = ["supervised", "supervised_matched", "mt", "bcp", "hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl",
         "supervised_all"]  # fmt: skip
-INPUT = {"kvasir": "IMAGES_DIR", "acdc": "VOLUMES_DIR", "camus": "IMAGES_DIR", "scr": "IMAGES_DIR"}
+INPUT = {"kvasir": "IMAGES", "acdc": "VOLUMES", "camus": "IMAGES", "scr": "IMAGES"}
+FOREGROUND = {"kvasir": "polyp"}  # what class_1 is where the dataset names no class
 NAME = re.compile(r"^(?P<row>[a-z_]+?)(?:_(?P<sched>(?:cpu|gpu)[a-z0-9]*))?(?:_s(?P<seed>\d+))?\.pt$")
 
 
@@ -100,18 +101,32 @@ def model_rows(results: Path) -> list[dict]:
 
 
 def table(results: Path) -> str:
-    lines = [
-        "| model | dataset | row | schedule | labeled | seed | val Dice % | input | classes | segment a folder |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in model_rows(results):
-        name = Path(r["path"]).name
-        predict = f"`hgdtgl predict {r['path']} {INPUT[r['dataset']]} -o OUT`"
-        lines.append(
-            f"| [`{name}`]({r['path']}) | {DATASETS[r['dataset']]} | `{r['row']}` | `{r['schedule']}` | {r['labeled']} "
-            f"| {r['seed']} | {r['dice']:.2f} | {r['size']} px, {r['channels']} | {r['classes']} | {predict} |"
-        )
-    return "\n".join(lines) + "\n"
+    """One table per dataset (its classes and gaze in the line above it), one line per model file."""
+    rows = model_rows(results)
+    out = []
+    for dataset, title in DATASETS.items():
+        mine = [r for r in rows if r["dataset"] == dataset]
+        if not mine:
+            continue
+        gaze = "real gaze" if dataset == "kvasir" else "simulated gaze"
+        classes = mine[0]["classes"]
+        if classes == "class_1" and dataset in FOREGROUND:
+            classes = f"{FOREGROUND[dataset]} (`class_1`)"
+        out += [
+            f"**{title}** ({gaze}; classes: {classes})",
+            "",
+            "| model | row | schedule | labeled | seed | val Dice % | input | segment a folder |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in mine:
+            name = Path(r["path"]).name
+            predict = f"`hgdtgl predict {r['path']} {INPUT[dataset]} -o OUT`"
+            out.append(
+                f"| [`{name}`]({r['path']}) | `{r['row']}` | `{r['schedule']}` | {r['labeled']} | {r['seed']} "
+                f"| {r['dice']:.2f} | {r['size']} px {r['channels']} | {predict} |"
+            )
+        out.append("")
+    return "\n".join(out)
 
 
 def replace_block(text: str, block: str) -> str:

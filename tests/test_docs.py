@@ -26,6 +26,7 @@ def tour() -> list[tuple[str, list[str]]]:
     text = README.read_text(encoding="utf-8")
     block = text.split("<!-- tour:begin -->", 1)[1].split("<!-- tour:end -->", 1)[0]
     code = re.search(r"```bash\n(.*?)```", block, re.S).group(1)
+    code = code.replace("\\\n", " ")  # continuation lines join their command
     steps: list[tuple[str, list[str]]] = []
     for line in code.splitlines():
         if not line.strip():

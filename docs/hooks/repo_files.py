@@ -11,7 +11,9 @@ This hook makes the same links work in the built site:
   repository root: the results tables that ``examples/make_results_tables.py`` generates link
   ``results/<dataset>/commands.md`` from the root.
 
-A link to a file that exists nowhere is left alone, so ``mkdocs build --strict`` still reports it.
+A link to a file that exists nowhere is left alone, so ``mkdocs build --strict`` still reports it. It also blanks
+the ``Sentinel.UNSET`` defaults that mkdocs-click prints for options without one, and shows the Sphinx roles of
+docstrings (``:func:`x` ``) as plain code (``on_page_content``).
 """
 
 from __future__ import annotations
@@ -88,3 +90,19 @@ def on_page_markdown(markdown, page, config, files):
         return f"{m.group(1)}{rel}{m.group(3) or ''}{m.group(4)}"
 
     return LINK.sub(fix, markdown)
+
+
+# docstrings cross-reference in Sphinx style (:func:`x`, :class:`~pkg.mod.Name`); mkdocstrings renders them as
+# Markdown, which keeps the role's name in front of the code: keep the code (the last name for ~ targets)
+ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj):<code>(~?)([^<]*)</code>")
+
+
+def _role(m: re.Match) -> str:
+    return f"<code>{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}</code>"
+
+
+def on_page_content(html, page, config, files):
+    """click >= 8.2 marks an option without a default by a sentinel that mkdocs-click 0.9 prints as the default
+    (``Sentinel.UNSET``): show nothing there, as ``--help`` does. Sphinx roles in docstrings: plain code."""
+    return ROLE.sub(_role, html.replace("<code>Sentinel.UNSET</code>", ""))
+
