@@ -1,14 +1,15 @@
-"""README results tables (Kvasir-SEG, ACDC, CAMUS, SCR) from results/*/summary.csv + runs.csv, a figure of
-validation Dice over iterations, and qualitative overlays.
+"""Results tables (Kvasir-SEG, ACDC, CAMUS, SCR) of docs/results.md from results/*/summary.csv + runs.csv, a figure
+of validation Dice over iterations, and qualitative overlays.
 
-    python examples/make_results_tables.py [--results results] [--readme README.md] [-o tables.md]
+    python examples/make_results_tables.py [--results results] [--readme docs/results.md] [-o tables.md]
         [--curves results/figures/kvasir_val_dice.png] [--acdc-curves results/figures/acdc_val_dice.png]
         [--overlays results/figures/kvasir_overlays.png --run-dir RUN [--overlay-dataset kvasir|camus|scr]
          [--store runs/<dataset>/store] [--shared-data DIR]]
 
-The tables are written between the README markers ``<!-- results-tables:begin -->`` and
-``<!-- results-tables:end -->`` (``--readme``) and/or to ``-o``. Numbers are means over seeds (+- sample std
-when there are several), in %; the command of every row (from runs.csv) goes to results/<dataset>/commands.md.
+The tables are written between the markers ``<!-- results-tables:begin -->`` and ``<!-- results-tables:end -->``
+of docs/results.md (``--readme PAGE``: another page) and/or to ``-o`` (then only there unless ``--readme`` is
+given; ``--readme ''`` prints them). Numbers are means over seeds (+- sample std when there are several), in %;
+the command of every row (from runs.csv) goes to results/<dataset>/commands.md.
 "Does gaze help?" is answered per dataset from the per-case validation Dice of every run
 (``<schedule>/<row>_l<labeled>_s<seed>/val_metrics.csv``): HG-DTGL minus each baseline and ablation, paired by
 (seed, case), with a hierarchical bootstrap interval (``examples/paired_stats.py``); with ``--readme`` / ``-o``
@@ -722,7 +723,7 @@ def plot_overlays(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", default="results")
-    ap.add_argument("--readme", default=None, help="README to update between the markers")
+    ap.add_argument("--readme", default=None, help="page to update between the markers (default docs/results.md)")
     ap.add_argument("-o", "--output", default=None, help="also write the tables (markdown) here")
     ap.add_argument("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir, 81 labeled)")
     ap.add_argument("--acdc-curves", default=None, help="the same for ACDC (7 labeled patients)")
@@ -732,6 +733,8 @@ def main() -> None:
     ap.add_argument("--store", default=None, help="heatmap store, default runs/<overlay dataset>/store")
     ap.add_argument("--shared-data", default=os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data"))
     a = ap.parse_args()
+    if a.readme is None and not a.output:
+        a.readme = "docs/results.md"  # the page of the tables; with -o only, only -o is written
     text = tables(Path(a.results))
     if a.readme or a.output:
         for ds in DATASETS:

@@ -2,7 +2,7 @@
 and evaluation cases) are re-encoded as JPEG at --quality; labels and heatmaps are copied unchanged. The
 loader decodes image blobs with cv2.imdecode, which reads JPEG as well as PNG, so `hgdtgl train/evaluate
 --data OUT.npz` read the result as they read the original. Kvasir-SEG's photographs compress ~4x better as
-JPEG than as PNG (the pack at 224 px: see the README results section). JPEG is lossy: the validation
+JPEG than as PNG (the pack at 224 px: see docs/results.md). JPEG is lossy: the validation
 images change by a few grey levels (printed: mean absolute difference).
 
     python examples/kvasir/jpeg_pack.py IN.npz OUT.npz [--quality 90]

@@ -17,7 +17,7 @@ fits, from the GazeMedSeg fixation report (``fixations.csv``) and the Kvasir mas
 
 ``python -m gazekit.simulate.fit fidelity --data ../shared/data/kvasir-seg [--n-images N]`` simulates a
 session on the masks, converts it with the same path as real data (I-VT + viewer mapping) and prints the
-real-vs-simulated table (README section "Simulated reading sessions").
+real-vs-simulated table (docs/simulate.md, "Fidelity of the simulated reader").
 """
 
 from __future__ import annotations
