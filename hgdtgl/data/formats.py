@@ -224,8 +224,8 @@ def load_train(
 ) -> TrainData:
     """Decode the training split of a dataset once, resized to size x size; ``train_list`` (a .list file)
     replaces the dataset's own training list. ``masks=False`` (a method that trains without masks): an images
-    folder's masks are not read (masks/ may be absent; the labels are zeros and the dataset binary unless a
-    classes file names more classes); in the other formats the labels share the image's file and are zeroed."""
+    folder's training labels are zeros and masks/ may be absent; the masks that exist are only looked at for
+    the number of classes. In the other formats the labels share the image's file (the engine zeroes them)."""
     root = Path(root)
     fmt = fmt or detect_format(root)
     if fmt != detect_format(root):
@@ -311,6 +311,17 @@ def _stem_index_cache(root: Path) -> dict[str, Path]:
     return _STEMS[root]
 
 
+def _mask_classes(root: Path, names: list[str]) -> int:
+    """Classes (background included) of the masks that exist for ``names``, 2 when there are none: how a method
+    that trains without masks learns that a dataset is multi-class (the mask values are not kept)."""
+    masks = _stem_index(root / "masks")
+    top = 1
+    for name in names:
+        if name in masks:
+            top = max(top, int(_mask_values(_read_picture(masks[name], True), masks[name]).max()))
+    return top + 1
+
+
 def _train_images(root: Path, size: int, split: str, read_masks: bool = True) -> TrainData:
     names = _image_names(root, split)
     grey = _images_grey(root)
@@ -328,7 +339,7 @@ def _train_images(root: Path, size: int, split: str, read_masks: bool = True) ->
         geometry[name] = geometry_label(mask.shape)
     labels_arr = np.stack(labels)
     keys = [(n, None) for n in names]
-    n_classes = int(labels_arr.max()) + 1 if read_masks else 2
+    n_classes = int(labels_arr.max()) + 1 if read_masks else _mask_classes(root, names)
     return TrainData(
         np.stack(images).astype(np.uint8), labels_arr, keys, list(names), n_classes, "images", geometry=geometry
     )
