@@ -178,7 +178,11 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
             "gaze",
             f"heatmaps for the training images (method {cfg.method} uses gaze; none of the {len(labeled)} "
             f"images, e.g. stimulus {data.keys[0][0]!r} slice {data.keys[0][1]}, has one); give --gaze-dir STORE "
-            "or turn gaze off with --no-gazemix --no-mgp",
+            + (
+                "(it trains on gaze pseudo-masks)"
+                if method.gaze_targets
+                else "or turn gaze off with --no-gazemix --no-mgp"
+            ),
         )
     if method.uses_unlabeled and n_u == 0:
         raise GazekitError("--labeled", str(cfg.labeled), f"unlabeled images for method {cfg.method} (all are labeled)")
@@ -515,13 +519,10 @@ class Trainer:
     def _resume(self) -> None:
         cfg, spec = self.cfg, self.spec
         ckpt = load_checkpoint(self.latest)
-        for key in ("in_channels", "num_classes", "base_channels", "mgp"):
-            if ckpt["model"][key] != spec[key]:
-                raise GazekitError(
-                    self.latest,
-                    f"model.{key}",
-                    f"{spec[key]} as this run's data/options give, got {ckpt['model'][key]}",
-                )
+        for key in ("in_channels", "num_classes", "base_channels", "mgp", "heads"):
+            have, want = ckpt["model"].get(key, 0), spec.get(key, 0)  # heads: absent = 0 (one K-class output)
+            if have != want:
+                raise GazekitError(self.latest, f"model.{key}", f"{want} as this run's data/options give, got {have}")
         for key in RESUME_FIELDS:
             if ckpt["config"].get(key) != cfg.to_dict()[key]:
                 raise GazekitError(

@@ -245,3 +245,11 @@ def test_run_rows_trains_gazesup_without_masks_and_gazepseudo_at_the_budget(tmp_
     for cmd in (sup, pseudo):
         assert cmd[cmd.index("--gaze-dir") + 1] == "store" and "--gaze-scales" not in cmd
     assert {"gazesup", "gazepseudo"} <= set(tables.ROW_ORDER) <= set(tables.ROW_LABEL)
+
+
+def test_resume_with_other_levels_is_refused_in_one_line(images, tmp_path):
+    _, nomask, store = images
+    cfg = tiny(nomask, store, tmp_path / "r", iterations=3)
+    train(cfg)
+    with pytest.raises(GazekitError, match=r"model\.heads.*3 as this run's data/options give, got 2"):
+        train(dataclasses.replace(cfg, gaze_levels=3, iterations=6, resume=True))
