@@ -37,6 +37,8 @@ ROW_ORDER = [
     "hgdtgl_no_gazemix",
     "hgdtgl_no_gazeloss",
     "hgdtgl",
+    "gazepseudo",
+    "gazesup",
     "supervised_all",
 ]
 ROW_LABEL = {
@@ -47,6 +49,8 @@ ROW_LABEL = {
     "hgdtgl_no_gazemix": "HG-DTGL without GazeMix",
     "hgdtgl_no_gazeloss": "HG-DTGL without gaze loss / MGP",
     "hgdtgl": "HG-DTGL (full)",
+    "gazepseudo": "masks + gaze pseudo-masks on unlabeled images (no teacher)",
+    "gazesup": "GazeMedSeg gaze-supervised (no masks)",
     "supervised_all": "supervised, all masks (upper bound)",
 }
 KVASIR_REF = {"supervised_all": "82.12 (all masks)", "gaze_only": "77.80"}

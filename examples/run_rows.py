@@ -12,7 +12,9 @@ examples/<dataset>/make_split.py into results/<dataset>/splits) and acdc (SSL4MI
 
 Rows: supervised, mt, bcp, hgdtgl_no_gazemix, hgdtgl_no_gazeloss, hgdtgl, supervised_all, and supervised_matched
 (supervised with the semi-supervised rows' labeled batch, e.g. 4 instead of 8 on cpu: the same labeled images per
-iteration as mt / bcp / hgdtgl, which matters while the schedule is iteration-limited).
+iteration as mt / bcp / hgdtgl, which matters while the schedule is iteration-limited); gazesup (GazeMedSeg's
+gaze-supervised training: no mask, labeled 0) and gazepseudo (the labeled masks + gaze pseudo-masks of the unlabeled
+images, no teacher), both with --gaze-dir.
 Schedules (schedule_args below, the one place that defines them):
 - ``cpu``: the converged CPU protocol for 2 cores (128 px, 8-128 U-Net, batch 8 = 4 + 4, AdamW with a cosine
   schedule per stage, CPU_ITERS self-training iterations; bcp / hgdtgl add as many labeled-only pre-training
@@ -52,11 +54,14 @@ ROWS = {
     "hgdtgl": ["--method", "hgdtgl"],
     "supervised_all": ["--method", "supervised"],
     "supervised_matched": ["--method", "supervised"],
+    "gazesup": ["--method", "gazesup"],  # GazeMedSeg: gaze pseudo-masks of every training image with gaze, 0 masks
+    "gazepseudo": ["--method", "gazepseudo"],  # the labeled masks + gaze pseudo-masks of the unlabeled images
 }
 # rows trained with as many labeled images per batch as the semi-supervised rows (the schedule's --labeled-bs):
 # a supervised control that sees the labeled set exactly as often as mt / bcp / hgdtgl do
 MATCHED_BATCH_ROWS = {"supervised_matched"}
-GAZE_ROWS = {"hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl"}
+GAZE_ROWS = {"hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl", "gazesup", "gazepseudo"}
+NO_MASK_ROWS = {"gazesup"}  # trained with no mask: labeled 0 in the tables
 MGP_ROWS = {"hgdtgl_no_gazemix", "hgdtgl"}  # rows with the gaze loss: --gaze-scales applies to them
 
 
@@ -251,9 +256,14 @@ def append_row(path: Path, columns: list[str], row: dict) -> None:
         fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def row_labeled(row: str, labeled: int, n_train: int) -> int:
+    """Masks a row trains with: all for the all-mask bound, none for a gaze-only row, else the budget."""
+    return n_train if row == "supervised_all" else 0 if row in NO_MASK_ROWS else labeled
+
+
 def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
     py = [sys.executable, "-m", "hgdtgl"]
-    n_lab = a.n_train if row == "supervised_all" else labeled
+    n_lab = row_labeled(row, labeled, a.n_train)
     name = f"{row}_l{n_lab}_s{seed}"
     run_dir = Path(a.runs) / a.name / name
     train = ["train", *data_args(a.dataset, a.data, a.splits), *ROWS[row]]
@@ -263,7 +273,7 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         train += ["--gaze-scales", a.gaze_scales]
     if row in MGP_ROWS and a.gaze_loss_weight is not None:
         train += ["--gaze-loss-weight", str(a.gaze_loss_weight)]
-    if row != "supervised_all":
+    if row != "supervised_all" and row not in NO_MASK_ROWS:
         train += ["--labeled", str(labeled)]
     if a.splits and not a.data.endswith(".npz"):
         train += ["--val-split", f"{a.splits}/val.list"]
@@ -375,7 +385,7 @@ def main() -> None:
         for row in a.rows.split(","):
             if row not in ROWS:
                 sys.exit(f"--rows: unknown row {row!r}; expected one of {', '.join(ROWS)}")
-            n_lab = a.n_train if row == "supervised_all" else a.labeled
+            n_lab = row_labeled(row, a.labeled, a.n_train)
             if (row, str(n_lab), str(seed), a.name) in done:
                 print(f"skip {row} labeled {n_lab} seed {seed} {a.name}: already in summary.csv", flush=True)
                 continue

@@ -29,8 +29,9 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option("--train-list", type=click.Path(exists=True, dir_okay=False), help="A .list replacing the training list.")
 @click.option(
     "--method",
-    type=click.Choice(["supervised", "mt", "bcp", "hgdtgl"]),
-    help="supervised (labeled only), mt (mean teacher), bcp (copy-paste), hgdtgl (BCP + gaze; default).",
+    type=click.Choice(["supervised", "mt", "bcp", "hgdtgl", "gazesup", "gazepseudo"]),
+    help="supervised (labeled only), mt (mean teacher), bcp (copy-paste), hgdtgl (BCP + gaze; default), gazesup "
+    "(GazeMedSeg: gaze pseudo-masks only, no mask read), gazepseudo (masks + gaze pseudo-masks on unlabeled images).",
 )
 @click.option("--labeled", type=int, help="First N patients/cases of the training list are labeled.")
 @click.option("--labeled-ratio", type=float, help="Seeded share of patients/cases that are labeled.")
@@ -51,6 +52,39 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option("--mgp/--no-mgp", default=None, help="Multi-scale gaze perception heads + gaze loss.")
 @click.option("--gaze-loss-weight", type=float, help="lambda of the KL gaze loss (default 0.1).")
 @click.option("--gaze-scales", help="Decoder levels whose MGP maps enter the gaze loss: a subset of 1,2,4,8 (default).")
+@click.option(
+    "--gaze-loss-stage",
+    type=click.Choice(["all", "self"]),
+    help="Stages with the gaze loss: all (default) or self (off in the labeled-only pre-training, which then equals "
+    "BCP's).",
+)
+@click.option(
+    "--gaze-loss-ramp/--no-gaze-loss-ramp",
+    default=None,
+    help="Ramp the gaze loss up like the consistency term (default off).",
+)
+@click.option(
+    "--gaze-loss-reduce",
+    type=click.Choice(["sum", "mean"]),
+    help="Over the --gaze-scales levels: sum (default) or mean (one weight means the same for any number of levels).",
+)
+@click.option(
+    "--gaze-loss-images",
+    type=click.Choice(["all", "unlabeled"]),
+    help="Images of the gaze loss: all with gaze (default) or unlabeled / mixed ones only.",
+)
+@click.option(
+    "--gaze-levels",
+    type=click.IntRange(1, 5),
+    help="gazesup: gaze pseudo-mask levels, one head each (default 2: GazeMedSeg's thresholds 0.5 and 0.3 of the "
+    "heatmap scaled to maximum 1); gazepseudo uses the first level.",
+)
+@click.option("--gaze-consistency", type=float, help="gazesup: weight of the cross-level consistency (default 3).")
+@click.option(
+    "--gaze-consistency-mode",
+    type=click.Choice(["prop", "pure"]),
+    help="gazesup: prop (heads on propagated features, GazeMedSeg's script; default) or pure.",
+)
 @click.option("--consistency", type=float, help="Consistency weight after ramp-up (default 0.1).")
 @click.option("--rampup-iterations", type=int, help="Sigmoid ramp-up length (default 30000 = 200 x 150).")
 @click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), help="Default sgd.")
@@ -83,7 +117,7 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option("--resume", is_flag=True, default=None, help="Continue RUN_DIR/checkpoint_latest.pt if present.")
 @user_errors
 def train(config_file, **options) -> None:
-    """Train a segmentation model (supervised, mean teacher, BCP or HG-DTGL) into RUN_DIR."""
+    """Train a segmentation model (supervised, mean teacher, BCP, HG-DTGL, gaze-supervised) into RUN_DIR."""
     from hgdtgl.config import from_mapping, load_yaml
 
     values = load_yaml(config_file) if config_file else {}

@@ -13,7 +13,16 @@ import yaml
 
 from gazekit.errors import GazekitError
 
-METHODS = ("supervised", "mt", "bcp", "hgdtgl")  # hgdtgl.methods.METHOD_CLASSES says what each one needs
+METHODS = ("supervised", "mt", "bcp", "hgdtgl", "gazesup", "gazepseudo")  # hgdtgl.methods.METHOD_CLASSES: their needs
+# GazeMedSeg's pseudo-mask thresholds per number of levels (configs/static.py KVASIR_LEVEL_CONFIGS): level k of a
+# heatmap scaled to maximum 1 is where it is >= the k-th threshold (the first level is the main one)
+GAZE_LEVEL_THRESHOLDS = {
+    1: (0.5,),
+    2: (0.5, 0.3),
+    3: (0.5, 0.3, 0.4),
+    4: (0.5, 0.3, 0.367, 0.433),
+    5: (0.5, 0.3, 0.35, 0.4, 0.45),
+}
 SCHEDULES = ("poly", "cosine", "constant")
 
 
@@ -52,6 +61,13 @@ class TrainConfig:
     mgp: bool | None = None  # None = method default (on for hgdtgl)
     gaze_loss_weight: float = 0.1
     gaze_scales: tuple[int, ...] = (1, 2, 4, 8)
+    gaze_loss_stage: str = "all"  # all | self: off during the labeled-only pre-training (bcp / hgdtgl)
+    gaze_loss_ramp: bool = False  # ramped like the consistency term (sigmoid over rampup_iterations of self-training)
+    gaze_loss_reduce: str = "sum"  # sum | mean over the decoder levels of --gaze-scales
+    gaze_loss_images: str = "all"  # all (every image with gaze) | unlabeled (unlabeled and mixed images only)
+    gaze_levels: int = 2  # gazesup: pseudo-mask levels (one head each); gazepseudo uses the first (main) level
+    gaze_consistency: float = 3.0  # gazesup: weight of the cross-level consistency loss (GazeMedSeg cons_weight)
+    gaze_consistency_mode: str = "prop"  # gazesup: prop (feature propagation, GazeMedSeg's script) | pure
     gazemix_mode: str = "region"  # region | box
     gazemix_quantile: float = 0.8
     gazemix_dilation_px: int = 8
@@ -86,7 +102,12 @@ class TrainConfig:
 
     @property
     def needs_gaze(self) -> bool:
-        return self.uses_gazemix or (self.uses_mgp and self.gaze_loss_weight > 0)
+        return self.method_class.gaze_targets or self.uses_gazemix or (self.uses_mgp and self.gaze_loss_weight > 0)
+
+    @property
+    def gaze_thresholds(self) -> tuple[float, ...]:
+        """Thresholds of the gaze pseudo-mask levels (GAZE_LEVEL_THRESHOLDS), the main level first."""
+        return GAZE_LEVEL_THRESHOLDS[self.gaze_levels]
 
     @property
     def pretrain(self) -> int:
@@ -156,6 +177,16 @@ class TrainConfig:
             bad("gazemix_mode", f"region or box, got {self.gazemix_mode!r}")
         if not self.gaze_scales or not set(self.gaze_scales) <= {1, 2, 4, 8}:
             bad("gaze_scales", f"a non-empty subset of 1, 2, 4, 8 (the U-Net decoder levels), got {self.gaze_scales}")
+        if self.gaze_loss_stage not in ("all", "self"):
+            bad("gaze_loss_stage", f"all or self, got {self.gaze_loss_stage!r}")
+        if self.gaze_loss_reduce not in ("sum", "mean"):
+            bad("gaze_loss_reduce", f"sum or mean, got {self.gaze_loss_reduce!r}")
+        if self.gaze_loss_images not in ("all", "unlabeled"):
+            bad("gaze_loss_images", f"all or unlabeled, got {self.gaze_loss_images!r}")
+        if self.gaze_levels not in GAZE_LEVEL_THRESHOLDS:
+            bad("gaze_levels", f"1 to {max(GAZE_LEVEL_THRESHOLDS)} pseudo-mask levels, got {self.gaze_levels}")
+        if self.gaze_consistency_mode not in ("prop", "pure"):
+            bad("gaze_consistency_mode", f"prop or pure, got {self.gaze_consistency_mode!r}")
         if self.iterations <= 0 or self.val_every <= 0:
             bad("iterations", "positive iterations and val_every")
         if self.pretrain < 0:

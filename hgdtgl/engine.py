@@ -90,7 +90,9 @@ def setup_device(cfg: TrainConfig) -> tuple[torch.device, int, int, int]:
 
 
 def model_spec(cfg: TrainConfig, data: TrainData) -> dict:
+    heads = cfg.method_class.heads(cfg)
     return {
+        **({"heads": heads} if heads else {}),
         "arch": "ssl4mis-unet",
         "in_channels": data.in_channels,
         "num_classes": data.num_classes,
@@ -145,9 +147,19 @@ def unwrap(m: nn.Module) -> nn.Module:
 
 def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray]:
     """Training data with gaze joined and the labeled mask; checks that a gaze method has gaze."""
-    data = load_train(cfg.data, cfg.size, cfg.format, cfg.train_list)
+    method = cfg.method_class
+    data = load_train(cfg.data, cfg.size, cfg.format, cfg.train_list, masks=method.reads_masks)
     if data.size != cfg.size:
         raise GazekitError(cfg.data, "size", f"--size {data.size} (the packed training size), got {cfg.size}")
+    if not method.reads_masks:  # nothing can train on masks that share the images' files (ssl4mis, nifti, npz)
+        data.labels = np.zeros_like(data.labels)
+    if method.gaze_targets and data.num_classes != 2:
+        raise GazekitError(
+            cfg.data,
+            "classes",
+            f"a binary dataset for method {cfg.method} (gaze says where a reader looked, not which class is there; "
+            f"this one has {data.num_classes - 1} foreground classes)",
+        )
     if cfg.gaze_dir:
         data = join_gaze(data, cfg.gaze_dir, strict=cfg.needs_gaze)
     labeled = select_labeled(data.groups, cfg.labeled, cfg.labeled_ratio, cfg.seed)
@@ -166,11 +178,30 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
             "gaze",
             f"heatmaps for the training images (method {cfg.method} uses gaze; none of the {len(labeled)} "
             f"images, e.g. stimulus {data.keys[0][0]!r} slice {data.keys[0][1]}, has one); give --gaze-dir STORE "
-            "or turn gaze off with --no-gazemix --no-mgp",
+            + (
+                "(it trains on gaze pseudo-masks)"
+                if method.gaze_targets
+                else "or turn gaze off with --no-gazemix --no-mgp"
+            ),
         )
-    if cfg.method_class.uses_unlabeled and n_u == 0:
+    if method.uses_unlabeled and n_u == 0:
         raise GazekitError("--labeled", str(cfg.labeled), f"unlabeled images for method {cfg.method} (all are labeled)")
     return data, labeled
+
+
+def training_pools(cfg: TrainConfig, data: TrainData, labeled: np.ndarray, rank: int = 0) -> tuple[np.ndarray, ...]:
+    """The labeled and unlabeled index pools the batches draw from (the method's choice, e.g. gazesup: the
+    images with gaze), with one line saying what was left out; an error when a pool the method draws from is
+    empty."""
+    has = data.has_gaze if data.has_gaze is not None else np.zeros(len(labeled), bool)
+    lab_pool, unl_pool, msg = cfg.method_class.train_pools(labeled, has)
+    if msg:
+        log(msg, rank)
+    lbs, ubs = cfg.method_class.batch_split(cfg)
+    if lbs and not len(lab_pool) or ubs and not len(unl_pool):
+        which = "labeled" if lbs and not len(lab_pool) else "unlabeled"
+        raise GazekitError(cfg.gaze_dir or cfg.data, "gaze", f"{which} training images for method {cfg.method}: {msg}")
+    return lab_pool, unl_pool
 
 
 class Trainer:
@@ -197,6 +228,7 @@ class Trainer:
         if self.latest.exists() and not cfg.resume:
             raise GazekitError(self.out, "--out", "a new run directory (this one has a checkpoint; add --resume)")
         data, labeled = prepare_data(cfg, rank)
+        lab_pool, unl_pool = training_pools(cfg, data, labeled, rank)
         lbs, ubs = cfg.method_class.batch_split(cfg)
         if lbs % world or ubs % world or (cfg.method_class.copy_paste and (lbs // world) % 2):
             raise GazekitError(
@@ -249,7 +281,8 @@ class Trainer:
             self.model = nn.parallel.DistributedDataParallel(
                 student,
                 device_ids=[device.index] if device.type == "cuda" else None,
-                find_unused_parameters=cfg.uses_mgp and cfg.gaze_loss_weight <= 0,
+                find_unused_parameters=cfg.uses_mgp
+                and (cfg.gaze_loss_weight <= 0 or (cfg.gaze_loss_stage == "self" and cfg.pretrain > 0)),
             )
         if cfg.compile:
             self.model = torch.compile(self.model)
@@ -265,14 +298,13 @@ class Trainer:
                 self.writer = SummaryWriter(str(self.out / "tensorboard"))
             except ImportError:
                 log("tensorboard is not installed: no TensorBoard events (metrics.csv has every value)")
-        lab_pool, unl_pool = np.flatnonzero(labeled), np.flatnonzero(~labeled)
         self.make_batch = BatchMaker(cfg, DeviceData(data, device), lab_pool, unl_pool, rank, world, self.channels_last)
         self.data_meta = {
             "format": data.format,
             "path": str(cfg.data),
             "class_names": self.names,
             "n_train": len(labeled),
-            "n_labeled": int(labeled.sum()),
+            "n_labeled": int(labeled.sum()) if cfg.method_class.reads_masks else 0,  # masks trained on
             "n_with_gaze": int(np.sum(data.has_gaze)) if data.has_gaze is not None else 0,
         }
         self.autocast = torch.autocast(device.type, dtype=self.amp) if self.amp is not None else nullcontext()
@@ -489,13 +521,10 @@ class Trainer:
     def _resume(self) -> None:
         cfg, spec = self.cfg, self.spec
         ckpt = load_checkpoint(self.latest)
-        for key in ("in_channels", "num_classes", "base_channels", "mgp"):
-            if ckpt["model"][key] != spec[key]:
-                raise GazekitError(
-                    self.latest,
-                    f"model.{key}",
-                    f"{spec[key]} as this run's data/options give, got {ckpt['model'][key]}",
-                )
+        for key in ("in_channels", "num_classes", "base_channels", "mgp", "heads"):
+            have, want = ckpt["model"].get(key, 0), spec.get(key, 0)  # heads: absent = 0 (one K-class output)
+            if have != want:
+                raise GazekitError(self.latest, f"model.{key}", f"{want} as this run's data/options give, got {have}")
         for key in RESUME_FIELDS:
             if ckpt["config"].get(key) != cfg.to_dict()[key]:
                 raise GazekitError(

@@ -3,7 +3,10 @@ ramp-up, and the multi-scale KL gaze loss on MGP perception maps. Every reductio
 
 Heatmaps reach the gaze loss as densities over the training grid (each map sums to 1 where the image has gaze):
 that is the one normalisation between the store and the loss; ``gaze_pyramid`` sum-pools it to the decoder
-levels, keeping the mass."""
+levels, keeping the mass.
+
+The gaze-supervised terms (GazeMedSeg, MICCAI 2024: ``gazesup`` / ``gazepseudo``): pseudo-masks thresholded from
+each heatmap scaled to maximum 1, the per-level binary cross-entropy and the cross-level consistency."""
 
 from __future__ import annotations
 
@@ -57,8 +60,11 @@ def gaze_pyramid(heat: torch.Tensor, scales: list[int]) -> dict[int, torch.Tenso
     return {s: heat if s == 1 else F.avg_pool2d(heat[:, None], s)[:, 0] * (s * s) for s in scales}
 
 
-def gaze_kl(perception: dict[int, torch.Tensor], heat: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Sum over scales of KL(gaze || softmax(perception)), averaged over the images with ``valid`` gaze.
+def gaze_kl(
+    perception: dict[int, torch.Tensor], heat: torch.Tensor, valid: torch.Tensor, reduce: str = "sum"
+) -> torch.Tensor:
+    """Sum (``reduce="mean"``: mean) over scales of KL(gaze || softmax(perception)), averaged over the images with
+    ``valid`` gaze.
 
     ``perception[s]`` logits [B,H/s,W/s]; ``heat`` gaze densities [B,H,W] (each sums to 1 where valid).
     """
@@ -69,8 +75,60 @@ def gaze_kl(perception: dict[int, torch.Tensor], heat: torch.Tensor, valid: torc
         g = g / g.sum(dim=1, keepdim=True).clamp_min(1e-12)
         logp = logit.float().flatten(1).log_softmax(dim=1)
         per_image = per_image + (torch.xlogy(g, g) - g * logp).sum(dim=1)
+    if reduce == "mean":
+        per_image = per_image / len(perception)
     v = valid.float()
     return global_sum((per_image * v).sum()) / global_count(v.sum()).clamp_min(1.0)
+
+
+def gaze_pseudo_masks(heat: torch.Tensor, thresholds: tuple[float, ...]) -> torch.Tensor:
+    """Pseudo-masks [B,N,H,W] (0/1 float) of gaze maps [B,H,W]: each map scaled to maximum 1 (GazeMedSeg's
+    min-max normalised heatmap; a density and its scaled copies give the same masks), level k where it is >=
+    ``thresholds[k]``. A map without gaze (all zeros) gives empty masks."""
+    h = heat.float()
+    peak = h.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None]
+    scaled = h / peak
+    return torch.stack([(scaled >= t) & (h > 0) for t in thresholds], dim=1).float()
+
+
+def bce_levels(head_logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """GazeMedSeg's criterion summed over levels: per level the binary cross-entropy with logits, mean over the
+    pixels and images (BCEWithLogitsMaskLoss without a mask)."""
+    bce = F.binary_cross_entropy_with_logits(head_logits.float(), masks, reduction="none")
+    return bce.mean(dim=(0, 2, 3)).sum()
+
+
+def propagate(feat: torch.Tensor, kernel: int = 5, dilation: int = 2) -> torch.Tensor:
+    """GazeMedSeg's feature propagation: each pixel's features replaced by the mean of its kernel x kernel
+    neighbours (dilated, zero padding) weighted by softmax over neighbours of max(0, <f(p), f(q)>). Written as
+    a loop over the offsets (no unfolded copy of the features)."""
+    f = feat.float()
+    h, w = f.shape[-2:]
+    pad = dilation * (kernel // 2)
+    padded = F.pad(f, (pad, pad, pad, pad))
+    offsets = [(dy * dilation, dx * dilation) for dy in range(kernel) for dx in range(kernel)]
+    corr = torch.stack([(f * padded[..., y : y + h, x : x + w]).sum(dim=1) for y, x in offsets], dim=1)
+    weight = corr.clamp_min(0).softmax(dim=1)
+    return sum(padded[..., y : y + h, x : x + w] * weight[:, i : i + 1] for i, (y, x) in enumerate(offsets))
+
+
+def level_consistency(head_logits: torch.Tensor, compare_logits: torch.Tensor | None = None) -> torch.Tensor:
+    """GazeMedSeg's cross-level consistency, summed over levels: level i's (background, foreground) probabilities
+    against every other level's (detached) as 1 - mean dot product, averaged over the other levels. Their loss is
+    minus the dot product (same gradient; this one is 0 when the levels agree with certainty). ``compare_logits``
+    (mode ``prop``: the heads on propagated features) replace level i's own side when given."""
+    p = torch.sigmoid(head_logits.float())
+    q = torch.sigmoid(compare_logits.float()) if compare_logits is not None else p
+    n = p.shape[1]
+    if n < 2:
+        return p.new_zeros(())
+    total = p.new_zeros(())
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        for j in others:
+            agree = q[:, i] * p[:, j].detach() + (1 - q[:, i]) * (1 - p[:, j].detach())
+            total = total + (1 - agree.mean()) / len(others)
+    return total
 
 
 def fused_perception(perception: dict[int, torch.Tensor], size: int) -> torch.Tensor:

@@ -6,6 +6,13 @@
   pseudo-labels (weight 0.5) in the unlabeled parts; ``--gazemix`` pastes gaze regions instead of random boxes.
 - ``hgdtgl``: BCP + supervised term + ramped consistency on the mixed images + the gaze loss on MGP maps,
   with GazeMix on by default (``--no-gazemix``, ``--no-mgp`` and ``--gaze-loss-weight`` give the ablations).
+  The gaze loss's recipe switches (``--gaze-loss-stage``, ``--gaze-loss-ramp``, ``--gaze-loss-reduce``,
+  ``--gaze-loss-images``) act in :meth:`Method.gaze_term`.
+- ``gazesup``: GazeMedSeg (MICCAI 2024) gaze-supervised training, no mask read: pseudo-masks at ``--gaze-levels``
+  thresholds of every heatmap, one sigmoid head each (BCE), their cross-level consistency (weight 3); the
+  prediction is the mean of the heads' probabilities. Images without gaze are left out.
+- ``gazepseudo``: masks on the labeled images, the main-level gaze pseudo-mask on the unlabeled images with gaze
+  (CE+Dice on both, no teacher): the plain baseline that spends gaze where HG-DTGL does.
 """
 
 from __future__ import annotations
@@ -13,10 +20,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
-from hgdtgl.losses import ce_dice_loss, consistency_loss, gaze_kl, sigmoid_rampup
+from hgdtgl.losses import (
+    bce_levels,
+    ce_dice_loss,
+    consistency_loss,
+    gaze_kl,
+    gaze_pseudo_masks,
+    level_consistency,
+    propagate,
+    sigmoid_rampup,
+)
 from hgdtgl.mixing import gaze_masks, largest_component_per_class, mix, mix_heat, random_box_masks
 
 if TYPE_CHECKING:
@@ -52,6 +69,18 @@ class Method:
     allows_mgp = False
     teacher_noise = False  # the teacher sees the unlabeled images with Gaussian noise (mean teacher)
     lr_schedule = "poly"  # published default schedule (SSL4MIS poly; BCP constant)
+    gaze_targets = False  # trains on gaze pseudo-masks (gazesup, gazepseudo): needs gaze, binary datasets only
+    reads_masks = True  # False: no training mask is read (gazesup)
+
+    @classmethod
+    def heads(cls, cfg: TrainConfig) -> int:
+        """Sigmoid heads of the network (0: the usual K-class output)."""
+        return 0
+
+    @classmethod
+    def train_pools(cls, labeled: np.ndarray, has_gaze: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+        """(indices of the labeled pool, of the unlabeled pool, a line saying what was left out or '')."""
+        return np.flatnonzero(labeled), np.flatnonzero(~labeled), ""
 
     @classmethod
     def batch_split(cls, cfg: TrainConfig) -> tuple[int, int]:
@@ -87,11 +116,30 @@ class Method:
     ) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def gaze_term(self, perception: dict | None, heat: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
-        if perception is None or self.cfg.gaze_loss_weight <= 0:
+    def gaze_term(
+        self,
+        it: int,
+        perception: dict | None,
+        heat: torch.Tensor,
+        valid: torch.Tensor,
+        unlabeled: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The weighted gaze loss and its recipe switches: ``gaze_loss_stage`` self (a constant 0 during the
+        labeled-only pre-training), ``gaze_loss_ramp`` (times the consistency ramp, normalised to 1),
+        ``gaze_loss_reduce`` (sum or mean over scales), ``gaze_loss_images`` unlabeled (only the rows that
+        ``unlabeled`` marks: unlabeled or mixed images; None = none of them)."""
+        cfg = self.cfg
+        if perception is None or cfg.gaze_loss_weight <= 0:
             return {}
-        scales = {s: p for s, p in perception.items() if s in self.cfg.gaze_scales}
-        return {"gaze": self.cfg.gaze_loss_weight * gaze_kl(scales, heat, valid)}
+        if cfg.gaze_loss_stage == "self" and it < cfg.pretrain:
+            return {"gaze": torch.zeros((), device=heat.device)}
+        if cfg.gaze_loss_images == "unlabeled":
+            valid = valid & unlabeled if unlabeled is not None else torch.zeros_like(valid)
+        scales = {s: p for s, p in perception.items() if s in cfg.gaze_scales}
+        term = cfg.gaze_loss_weight * gaze_kl(scales, heat, valid, cfg.gaze_loss_reduce)
+        if cfg.gaze_loss_ramp:
+            term = term * sigmoid_rampup(it - cfg.pretrain, cfg.rampup_iterations)
+        return {"gaze": term}
 
     def ramp(self, it: int) -> float:
         return self.cfg.consistency * sigmoid_rampup(it - self.cfg.pretrain, self.cfg.rampup_iterations)
@@ -101,7 +149,7 @@ class Supervised(Method):
     def losses(self, it, student, teacher, b, g):
         logits, perception = student(b.l_img)
         ce, dice = ce_dice_loss(logits, b.l_lab)
-        return {"sup": 0.5 * (ce + dice), **self.gaze_term(perception, b.l_heat, b.l_gaze)}
+        return {"sup": 0.5 * (ce + dice), **self.gaze_term(it, perception, b.l_heat, b.l_gaze)}
 
 
 class MeanTeacher(Method):
@@ -117,7 +165,8 @@ class MeanTeacher(Method):
         ones = torch.ones(b.u_img.shape[0], *b.u_img.shape[2:], device=b.u_img.device)
         terms = {"sup": 0.5 * (ce + dice), "cons": self.ramp(it) * consistency_loss(logits[nl:], t_prob, ones)}
         heat, valid = torch.cat([b.l_heat, b.u_heat]), torch.cat([b.l_gaze, b.u_gaze])
-        return {**terms, **self.gaze_term(perception, heat, valid)}
+        unlabeled = torch.arange(len(valid), device=valid.device) >= nl
+        return {**terms, **self.gaze_term(it, perception, heat, valid, unlabeled)}
 
 
 class CopyPaste(Method):
@@ -155,7 +204,7 @@ class CopyPaste(Method):
             m = self.masks(ha, va, g)
             logits, perception = student(mix(la, lb, m))
             ce, dice = ce_dice_loss(logits, mix(ya.float(), yb.float(), m).long())
-            return {"mix": ce + dice, **self.gaze_term(perception, mix_heat(ha, hb, m), va & vb)}
+            return {"mix": ce + dice, **self.gaze_term(it, perception, mix_heat(ha, hb, m), va & vb)}
 
         ua, ub = b.u_img[0::2], b.u_img[1::2]
         hua, hub = b.u_heat[0::2], b.u_heat[1::2]
@@ -190,14 +239,82 @@ class CopyPaste(Method):
             terms["cons"] = self.ramp(it) * consistency_loss(logits[nl:], target, cons_w)
             heat = torch.cat([b.l_heat, heat])
             valid = torch.cat([b.l_gaze, valid])
-        return {**terms, **self.gaze_term(perception, heat, valid)}
+        mixed = torch.arange(len(valid), device=valid.device) >= nl  # the mixed images hold unlabeled parts
+        return {**terms, **self.gaze_term(it, perception, heat, valid, mixed)}
 
 
 class HGDTGL(CopyPaste):
     extra_terms = gaze_by_default = True
 
 
-METHOD_CLASSES = {"supervised": Supervised, "mt": MeanTeacher, "bcp": CopyPaste, "hgdtgl": HGDTGL}
+def _unwrap(m: nn.Module) -> nn.Module:
+    m = getattr(m, "module", m)
+    return getattr(m, "_orig_mod", m)
+
+
+class GazeSup(Method):
+    """GazeMedSeg's gaze-supervised training (trainers/gaze_sup.py) on the shared step: every batch image has
+    gaze; level k's pseudo-mask is the heatmap (scaled to maximum 1) >= the k-th threshold; head k learns it with
+    BCE; ``gaze_consistency`` x their cross-level consistency (mode ``prop``: the heads on GazeMedSeg's propagated
+    features against the other levels, ``pure``: the heads themselves). GazeMedSeg trains one U-Net per level;
+    here the levels are heads of one U-Net."""
+
+    gaze_targets = True
+    reads_masks = False
+    lr_schedule = "cosine"  # GazeMedSeg: cosine (to 1e-4)
+
+    @classmethod
+    def heads(cls, cfg: TrainConfig) -> int:
+        return cfg.gaze_levels
+
+    @classmethod
+    def train_pools(cls, labeled, has_gaze):
+        pool = np.flatnonzero(has_gaze)
+        skipped = len(has_gaze) - len(pool)
+        msg = f"gazesup: trains on the {len(pool)} images with gaze (no mask read); {skipped} without gaze skipped"
+        return pool, np.empty(0, np.int64), msg
+
+    def losses(self, it, student, teacher, b, g):
+        head_logits, feat = student(b.l_img, heads=True)
+        masks = gaze_pseudo_masks(b.l_heat, self.cfg.gaze_thresholds)
+        terms = {"bce": bce_levels(head_logits, masks)}
+        if self.cfg.gaze_consistency > 0 and head_logits.shape[1] > 1:
+            compare = _unwrap(student).out_conv(propagate(feat)) if self.cfg.gaze_consistency_mode == "prop" else None
+            terms["cons"] = self.cfg.gaze_consistency * level_consistency(head_logits, compare)
+        return terms
+
+
+class GazePseudo(Method):
+    """Masks on the labeled images, the main-level gaze pseudo-mask on the unlabeled images with gaze; CE+Dice on
+    both (each weighted as the supervised term), no teacher."""
+
+    uses_unlabeled = True
+    gaze_targets = True
+
+    @classmethod
+    def train_pools(cls, labeled, has_gaze):
+        unl = np.flatnonzero(~labeled & has_gaze)
+        skipped = int((~labeled).sum()) - len(unl)
+        msg = f"gazepseudo: pseudo-masks on the {len(unl)} unlabeled images with gaze; {skipped} without gaze skipped"
+        return np.flatnonzero(labeled), unl, msg
+
+    def losses(self, it, student, teacher, b, g):
+        nl = b.l_img.shape[0]
+        logits, _ = student(torch.cat([b.l_img, b.u_img]))
+        ce, dice = ce_dice_loss(logits[:nl], b.l_lab)
+        pseudo = gaze_pseudo_masks(b.u_heat, self.cfg.gaze_thresholds[:1])[:, 0].long()
+        ce_u, dice_u = ce_dice_loss(logits[nl:], pseudo)
+        return {"sup": 0.5 * (ce + dice), "gaze_pseudo": 0.5 * (ce_u + dice_u)}
+
+
+METHOD_CLASSES = {
+    "supervised": Supervised,
+    "mt": MeanTeacher,
+    "bcp": CopyPaste,
+    "hgdtgl": HGDTGL,
+    "gazesup": GazeSup,
+    "gazepseudo": GazePseudo,
+}
 
 
 def method_class(name: str) -> type[Method]:

@@ -95,14 +95,15 @@ def detect_format(root: str | Path) -> str:
         return "npz"
     if (root / "data" / "slices").is_dir():
         return "ssl4mis"
-    if (root / "images").is_dir() and (root / "masks").is_dir():
+    if (root / "images").is_dir():  # masks/ may be absent: gazesup trains without masks
         return "images"
     if (root / "imagesTr").is_dir():
         return "nifti"
     raise GazekitError(
         root,
         None,
-        "a dataset: ssl4mis (data/slices/*.h5 + train_slices.list), images (images/ + masks/), "
+        "a dataset: ssl4mis (data/slices/*.h5 + train_slices.list), images (images/ + masks/; gazesup: masks/ "
+        "optional), "
         "nifti (imagesTr/ + labelsTr/ + dataset.json) or a .npz from `hgdtgl pack`",
     )
 
@@ -168,6 +169,9 @@ def _mask_values(mask: np.ndarray, path: Path) -> np.ndarray:
 
 
 def _stem_index(folder: Path) -> dict[str, Path]:
+    """Image files of a folder by file stem ({} for a folder that does not exist, e.g. an absent masks/)."""
+    if not folder.is_dir():
+        return {}
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXT}
 
 
@@ -215,17 +219,23 @@ def name_file(root: Path, train_list: str | None) -> Path | None:
 # ---------------------------------------------------------------- training sets
 
 
-def load_train(root: str | Path, size: int, fmt: str | None = None, train_list: str | None = None) -> TrainData:
+def load_train(
+    root: str | Path, size: int, fmt: str | None = None, train_list: str | None = None, masks: bool = True
+) -> TrainData:
     """Decode the training split of a dataset once, resized to size x size; ``train_list`` (a .list file)
-    replaces the dataset's own training list."""
+    replaces the dataset's own training list. ``masks=False`` (a method that trains without masks): an images
+    folder's training labels are zeros and masks/ may be absent; the masks that exist are only looked at for
+    the number of classes. In the other formats the labels share the image's file (the engine zeroes them)."""
     root = Path(root)
     fmt = fmt or detect_format(root)
     if fmt != detect_format(root):
         raise GazekitError(root, "--format", f"a {fmt} dataset, but the folder looks like {detect_format(root)}")
     if fmt == "npz":
         return load_packed_train(root, size)
-    loader = {"ssl4mis": _train_ssl4mis, "images": _train_images, "nifti": _train_nifti}[fmt]
-    data = loader(root, size, train_list or "train")
+    if fmt == "images":
+        data = _train_images(root, size, train_list or "train", masks)
+    else:
+        data = {"ssl4mis": _train_ssl4mis, "nifti": _train_nifti}[fmt](root, size, train_list or "train")
     path = name_file(root, train_list)
     if path is not None:
         names = label_names(path)
@@ -301,19 +311,35 @@ def _stem_index_cache(root: Path) -> dict[str, Path]:
     return _STEMS[root]
 
 
-def _train_images(root: Path, size: int, split: str) -> TrainData:
+def _mask_classes(root: Path, names: list[str]) -> int:
+    """Classes (background included) of the masks that exist for ``names``, 2 when there are none: how a method
+    that trains without masks learns that a dataset is multi-class (the mask values are not kept)."""
+    masks = _stem_index(root / "masks")
+    top = 1
+    for name in names:
+        if name in masks:
+            top = max(top, int(_mask_values(_read_picture(masks[name], True), masks[name]).max()))
+    return top + 1
+
+
+def _train_images(root: Path, size: int, split: str, read_masks: bool = True) -> TrainData:
     names = _image_names(root, split)
     grey = _images_grey(root)
-    masks = _stem_index(root / "masks")
+    masks = _stem_index(root / "masks") if read_masks else {}
     images, labels, geometry = [], [], {}
     for name in tqdm(names, desc="decode images", leave=False, mininterval=2):
-        img, mask = _load_image_pair(root, name, grey, masks)
+        if read_masks:
+            img, mask = _load_image_pair(root, name, grey, masks)
+        else:
+            img = _read_picture(_stem_index_cache(root)[name], grey)
+            img = img[None] if grey else img.transpose(2, 0, 1)
+            mask = np.zeros(img.shape[1:], np.uint8)
         images.append(np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in img]))
         labels.append(resize_label(mask, size))
         geometry[name] = geometry_label(mask.shape)
     labels_arr = np.stack(labels)
     keys = [(n, None) for n in names]
-    n_classes = int(labels_arr.max()) + 1
+    n_classes = int(labels_arr.max()) + 1 if read_masks else _mask_classes(root, names)
     return TrainData(
         np.stack(images).astype(np.uint8), labels_arr, keys, list(names), n_classes, "images", geometry=geometry
     )

@@ -1,6 +1,9 @@
 """The SSL4MIS 2D U-Net (16-32-64-128-256, encoder dropout 0.05-0.5, ConvTranspose up-sampling) with
 optional MGP heads: a 1x1 convolution per decoder level giving a one-channel perception map (logits;
-a spatial softmax turns it into a density over the image at that level's scale)."""
+a spatial softmax turns it into a density over the image at that level's scale). A multi-head U-Net
+(``heads`` > 0, the ``gazesup`` method) ends in one one-channel sigmoid head per gaze pseudo-mask level; its
+prediction is the mean of the heads' foreground probabilities, given as two-class log-probabilities so that
+evaluation and prediction treat it like any binary model."""
 
 from __future__ import annotations
 
@@ -45,9 +48,20 @@ class UpBlock(nn.Module):
         return self.conv(torch.cat([skip, self.up(deep)], dim=1))
 
 
+def fuse_heads(head_logits: torch.Tensor) -> torch.Tensor:
+    """[B,N,H,W] logits of N sigmoid heads -> [B,2,H,W] log-probabilities of (background, foreground) with the
+    mean of the heads' foreground probabilities (softmax of them gives back 1 - p and p)."""
+    p = torch.sigmoid(head_logits.float()).mean(dim=1).clamp(1e-6, 1 - 1e-6)
+    return torch.stack([torch.log1p(-p), torch.log(p)], dim=1)
+
+
 class UNet(nn.Module):
     """2D U-Net; ``forward(x)`` returns ``(logits [B,K,H,W], perception)`` where ``perception`` is None
-    without MGP, else a dict {down-sampling factor s: logits [B, H/s, W/s]} for s in (8, 4, 2, 1)."""
+    without MGP, else a dict {down-sampling factor s: logits [B, H/s, W/s]} for s in (8, 4, 2, 1).
+
+    With ``heads`` = N > 0 the last convolution gives N one-channel heads (``num_classes`` must be 2):
+    ``forward(x)`` returns their fused two-class log-probabilities (:func:`fuse_heads`) and None, and
+    ``forward(x, heads=True)`` returns ``(head logits [B,N,H,W], last decoder features [B,C,H,W])`` for training."""
 
     def __init__(
         self,
@@ -57,8 +71,12 @@ class UNet(nn.Module):
         dropout: bool = True,
         mgp: bool = False,
         norm: str = "batch",
+        heads: int = 0,
     ):
         super().__init__()
+        if heads and num_classes != 2:
+            raise ValueError(f"a multi-head (gaze level) U-Net is binary: num_classes 2, got {num_classes}")
+        self.heads = heads
         ch = [base_channels * 2**i for i in range(5)]
         drop = DROPOUT if dropout else (0.0,) * 5
         self.inc = ConvBlock(in_channels, ch[0], drop[0], norm)
@@ -66,10 +84,10 @@ class UNet(nn.Module):
             nn.Sequential(nn.MaxPool2d(2), ConvBlock(ch[i], ch[i + 1], drop[i + 1], norm)) for i in range(4)
         )
         self.ups = nn.ModuleList(UpBlock(ch[4 - i], ch[3 - i], ch[3 - i], norm) for i in range(4))
-        self.out_conv = nn.Conv2d(ch[0], num_classes, 3, padding=1)
+        self.out_conv = nn.Conv2d(ch[0], heads or num_classes, 3, padding=1)
         self.mgp = nn.ModuleList(nn.Conv2d(ch[3 - i], 1, 1) for i in range(4)) if mgp else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor] | None]:
+    def forward(self, x: torch.Tensor, heads: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor] | None]:
         feats = [self.inc(x)]
         for down in self.downs:
             feats.append(down(feats[-1]))
@@ -79,12 +97,15 @@ class UNet(nn.Module):
             h = up(h, feats[3 - i])
             if self.mgp is not None:
                 perception[2 ** (3 - i)] = self.mgp[i](h)[:, 0]
-        return self.out_conv(h), perception
+        out = self.out_conv(h)
+        if self.heads:
+            return (out, h) if heads else (fuse_heads(out), perception)
+        return out, perception
 
 
 def build_model(spec: dict) -> UNet:
     """The network described by a checkpoint's ``model`` entry (in_channels, num_classes, base_channels,
-    norm, dropout, mgp)."""
+    norm, dropout, mgp, heads)."""
     return UNet(
         int(spec["in_channels"]),
         int(spec["num_classes"]),
@@ -92,4 +113,5 @@ def build_model(spec: dict) -> UNet:
         bool(spec.get("dropout", True)),
         bool(spec.get("mgp", False)),
         str(spec.get("norm", "batch")),
+        int(spec.get("heads", 0)),
     )
