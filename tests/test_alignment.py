@@ -1,0 +1,331 @@
+"""End-to-end alignment of gaze and labels, one test per training format (DESIGN.md section 3, issue 26).
+
+Each test builds ASYMMETRIC phantoms (a small elliptic blob off both symmetry axes, at a different place in
+every slice, two slices of every volume empty; slices of 40 rows x 32 columns, 6 slices), makes gaze the way a
+user does (``gazekit simulate`` on the label maps -> ``gazekit convert SESSION`` -> ``gazekit render-heatmaps
+--stimuli``, the steps of examples/acdc/simulate_training_gaze.py, or ``gazekit record`` with its replay source),
+loads it through what ``hgdtgl train`` runs (:func:`hgdtgl.engine.prepare_data`) and checks
+
+(a) every labelled training item that the store has a map for gets it: the expected set is computed from the
+    store's manifest by the id rules written out here (nnU-Net ``case_0000`` -> ``case``), not by hgdtgl;
+(b) at least 90 % of each item's heat lies on its label dilated by 4 px (:func:`share_on_label`), and a
+    mis-oriented join (the slice transposed: what hgdtgl trained on before it loaded NIfTI in the display
+    geometry) would put far less there.
+
+DICOM: hgdtgl has no DICOM training format (``hgdtgl.data.formats.detect_format``: ssl4mis, images, nifti,
+npz), so there is nothing to join a DICOM store to; gazekit's DICOM display geometry is tested in
+tests/test_stimuli.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import h5py
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+from scipy import ndimage
+
+import gazekit.cli
+import hgdtgl.cli
+from gazekit import ids
+from hgdtgl.config import TrainConfig
+from hgdtgl.data.augment import apply_affines, random_affines
+from hgdtgl.data.formats import TrainData, load_train
+from hgdtgl.data.gaze import join_gaze
+from hgdtgl.engine import prepare_data
+from hgdtgl.mixing import gaze_masks, mix, mix_heat, random_box_masks
+
+D, H, W = 6, 40, 32  # slices, rows, columns of every phantom volume (display geometry)
+SIZE = 32  # training grid
+SPACING = (1.0, 1.2, 2.5)  # column, row, slice [mm]
+MIN_SHARE = 0.9
+DISK4 = np.hypot(*np.mgrid[-4:5, -4:5]) <= 4  # the 4-px dilation
+
+
+# ---------------------------------------------------------------- phantoms
+
+
+def phantom(seed: int) -> np.ndarray:
+    """[D, H, W] uint8 label volume: per slice one elliptic blob (radii 4 rows x 3 columns) at a random place
+    off every symmetry axis of the slice and of the square training grid (centre lines and diagonals: a
+    flipped, transposed or turned map misses most of it); two slices empty."""
+    rng = np.random.default_rng(seed)
+    lab = np.zeros((D, H, W), np.uint8)
+    empty = set(rng.choice(D, 2, replace=False).tolist())
+    yy, xx = np.mgrid[0:H, 0:W] + 0.5
+    c = (SIZE - 1) / 2
+    for k in range(D):
+        if k in empty:
+            continue
+        while True:
+            cy, cx = rng.uniform(5, H - 5), rng.uniform(4, W - 4)
+            r, q = cy * SIZE / H - 0.5, cx * SIZE / W - 0.5  # on the training grid
+            if min(abs(r - c), abs(q - c)) >= 5 and min(abs(r - q), abs(r + q - 2 * c)) >= 6:
+                break
+        lab[k] = ((yy - cy) / 4) ** 2 + ((xx - cx) / 3) ** 2 <= 1
+    return lab
+
+
+def phantom_image(lab: np.ndarray) -> np.ndarray:
+    """Grey values: 120-130 on the blob, 20-30 elsewhere (a ramp along the rows)."""
+    ramp = np.linspace(0, 10, lab.shape[-2], dtype=np.float32)[:, None]
+    return (20 + 100 * lab.astype(np.float32) + ramp).astype(np.float32)
+
+
+# Stored NIfTI arrays of a display volume v [slice, row, col] (rows toward posterior, columns toward the
+# patient's left, slices toward superior), built by hand (not with gazekit.ids): (array, affine to RAS+ mm).
+def store_lps(v):  # i -> L, j -> P, k -> S (what gazekit.stimuli.write_nifti writes)
+    sx, sy, sz = SPACING
+    return v.transpose(2, 1, 0), np.diag([-sx, -sy, sz, 1.0])
+
+
+def store_ras(v):  # i -> R, j -> A, k -> S (nibabel's default, nnU-Net's usual)
+    sx, sy, sz = SPACING
+    return v[:, ::-1, ::-1].transpose(2, 1, 0), np.diag([sx, sy, sz, 1.0])
+
+
+def store_inferior_first(v):  # i -> L, j -> P, k -> I (negative slice step)
+    sx, sy, sz = SPACING
+    return v[::-1].transpose(2, 1, 0), np.diag([-sx, -sy, -sz, 1.0])
+
+
+def store_sagittal(v):  # i -> A, j -> S, k -> L: the slice axis is the middle one
+    sx, sy, sz = SPACING
+    affine = np.array([[0, 0, -sx, 0], [sy, 0, 0, 0], [0, sz, 0, 0], [0, 0, 0, 1.0]])
+    return v[:, ::-1, :].transpose(1, 0, 2), affine
+
+
+STORAGES = {"lps": store_lps, "ras": store_ras, "infirst": store_inferior_first, "sagittal": store_sagittal}
+
+
+def make_nnunet(root: Path, storages: dict[str, callable], seed: int = 0) -> dict[str, np.ndarray]:
+    """An nnU-Net folder (imagesTr/<case>_0000.nii.gz, labelsTr/<case>.nii.gz, dataset.json), one case per
+    storage; returns each case's display label volume."""
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    labels = {}
+    for i, (case, how) in enumerate(storages.items()):
+        lab = phantom(seed + i)
+        img, affine = how(phantom_image(lab))
+        stored_lab, _ = how(lab)
+        nib.save(nib.Nifti1Image(np.ascontiguousarray(img), affine), root / "imagesTr" / f"{case}_0000.nii.gz")
+        nib.save(nib.Nifti1Image(np.ascontiguousarray(stored_lab), affine), root / "labelsTr" / f"{case}.nii.gz")
+        labels[case] = lab
+    (root / "dataset.json").write_text(
+        json.dumps({"channel_names": {"0": "MR"}, "labels": {"background": 0, "blob": 1}, "file_ending": ".nii.gz"})
+    )
+    return labels
+
+
+# ---------------------------------------------------------------- the user's commands
+
+
+def run_cli(group, *args) -> str:
+    r = CliRunner().invoke(group, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def gaze_store(work: Path, labels: list[Path], stimuli: Path, images: Path | None = None) -> Path:
+    """simulate -> convert -> render-heatmaps, as examples/acdc/simulate_training_gaze.py runs them."""
+    sim = ["simulate", *labels, "-o", work / "session", "--seed", 0] + (["--images", images] if images else [])
+    run_cli(gazekit.cli.main, *sim)
+    run_cli(gazekit.cli.main, "convert", work / "session", "-o", work / "fixations.parquet")
+    run_cli(
+        gazekit.cli.main, "render-heatmaps", work / "fixations.parquet", "-o", work / "store", "--stimuli", stimuli,
+        "--sigma-frac", 0.05, "--scales", "1,2",
+    )  # fmt: skip
+    return work / "store"
+
+
+def config(data, out, store=None, **kw) -> TrainConfig:
+    return TrainConfig(data=str(data), out=str(out), gaze_dir=None if store is None else str(store), size=SIZE, **kw)
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def training_id(sid: str, nnunet: bool) -> str:
+    """The id rule of DESIGN.md section 3, written out: an nnU-Net image ``case_0000`` belongs to ``case``."""
+    return re.sub(r"_\d{4}$", "", sid) if nnunet else sid
+
+
+def store_keys(store: Path, nnunet: bool) -> set[tuple[str, int | None]]:
+    """(training id, slice) of every map in the store."""
+    m = pd.read_parquet(store / "manifest.parquet")
+    m = m[m["file"].notna()]
+    return {
+        (training_id(sid, nnunet), None if pd.isna(sl) else int(sl))
+        for sid, sl in zip(m["stimulus_id"], m["slice_index"], strict=True)
+    }
+
+
+def dilated(label: np.ndarray) -> np.ndarray:
+    return ndimage.binary_dilation(np.asarray(label) > 0, DISK4)
+
+
+def share_on_label(heat: np.ndarray, label: np.ndarray) -> float:
+    """Share of a heatmap's mass on the label (foreground) dilated by 4 px."""
+    heat = np.asarray(heat, np.float64)
+    return float(heat[dilated(label)].sum() / heat.sum())
+
+
+def planned_shares(session: Path, labels: dict, nnunet: bool) -> dict:
+    """Per item, the share of the simulated reader's PLANNED fixation time (simulated_fixations.parquet, image
+    px of the display geometry) on the label dilated by 4 px: what a perfectly aligned heatmap can reach. It is
+    below 1 where the reader model looks elsewhere on purpose: its first fixation of a 2D image (or of a volume's
+    first slice) is near the image centre, and 5 % of its fixations are off target."""
+    t = pd.read_parquet(session / "simulated_fixations.parquet")
+    out = {}
+    for (sid, sl), g in t.groupby([t["stimulus_id"], t["slice_index"].fillna(-1)]):
+        key = (training_id(sid, nnunet), None if sl < 0 else int(sl))
+        on = dilated(labels[key])[g["y_px"].astype(int), g["x_px"].astype(int)]
+        out[key] = float(g["duration_ms"][on].sum() / g["duration_ms"].sum())
+    return out
+
+
+def check_join(data: TrainData, work: Path, labels: dict, nnunet: bool = False, before=None) -> dict:
+    """(a) and (b) of the module docstring for the store and session under ``work``; ``labels``: the display
+    label of every training item (key -> [H, W]). (b) is asserted as: share >= 90 % of the share the reader's
+    planned fixations have (:func:`planned_shares`, 0.83-1.0 here). Returns the shares, the planned ones, the
+    mean share on the label turned by 180 degrees (a control that the phantom is asymmetric enough) and, given
+    ``before(key)`` (the label a mis-oriented loader paired the heat with; None: none), the mean share on it."""
+    store = work / "store"
+    expected = store_keys(store, nnunet) & set(data.keys)
+    assert expected == {k for k, v in labels.items() if v.any()}  # the reader saw every labelled slice, only them
+    got = {data.keys[i] for i in np.flatnonzero(data.has_gaze)}
+    assert got == expected, f"{len(got & expected)} of {len(expected)} joined; extra {got - expected}"
+    planned = planned_shares(work / "session", labels, nnunet)
+    shares, turned, wrong = {}, [], []
+    for i in np.flatnonzero(data.has_gaze):
+        shares[data.keys[i]] = share_on_label(data.heat[i], data.labels[i])
+        turned.append(share_on_label(data.heat[i], np.rot90(data.labels[i], 2)))
+        other = None if before is None else before(data.keys[i])
+        if other is not None:
+            wrong.append(share_on_label(data.heat[i], other))
+    low = {k: (round(s, 3), round(planned[k], 3)) for k, s in shares.items() if s < MIN_SHARE * planned[k]}
+    assert not low, f"heat off the label (share, planned share): {low}"
+    assert min(planned.values()) >= 0.8  # the reader looked mostly at the labels
+    assert np.mean(turned) < 0.2  # the phantoms are asymmetric enough to see a wrong join
+    return {"shares": shares, "planned": planned, "turned": float(np.mean(turned)), "before": wrong}
+
+
+def volume_labels(volumes: dict[str, np.ndarray]) -> dict:
+    return {(case, k): v[k] for case, v in volumes.items() for k in range(len(v))}
+
+
+def report(name: str, result: dict, keys=None) -> None:
+    keys = list(result["shares"]) if keys is None else keys
+    s = np.array([result["shares"][k] for k in keys])
+    p = np.array([result["planned"][k] for k in keys])
+    before = f"; old loader's label {np.mean(result['before']):.3f}" if result["before"] else ""
+    print(f"\nSHARE {name}: {len(s)} items, heat on label+4px min {s.min():.3f} mean {s.mean():.3f}; planned "
+          f"min {p.min():.3f} mean {p.mean():.3f}; label turned 180 deg {result['turned']:.3f}{before}")  # fmt: skip
+
+
+# ---------------------------------------------------------------- nnU-Net NIfTI
+
+
+@pytest.fixture(scope="module")
+def nnunet(tmp_path_factory):
+    """Four cases, one per storage, with simulated gaze recorded on imagesTr (ids case_0000)."""
+    root = tmp_path_factory.mktemp("nnunet")
+    data = root / "Dataset001"
+    labels = make_nnunet(data, STORAGES)
+    gaze_store(root, sorted((data / "labelsTr").glob("*.nii.gz")), data / "imagesTr", data / "imagesTr")
+    return data, root, labels
+
+
+def old_label(root: Path, case: str, k: int) -> np.ndarray | None:
+    """Slice k of a case as hgdtgl loaded it before it used the display geometry: the stored label array
+    sliced along its last axis, resized to the training grid (None where that axis is shorter)."""
+    stored = np.asarray(nib.load(root / "labelsTr" / f"{case}.nii.gz").dataobj)
+    if k >= stored.shape[2]:
+        return None
+    return cv2.resize(np.ascontiguousarray(stored[:, :, k]), (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
+
+
+def test_nifti_storages_read_back_as_the_display_phantom(nnunet):
+    data, _, labels = nnunet
+    for case, lab in labels.items():
+        nii = nib.load(data / "labelsTr" / f"{case}.nii.gz")
+        display, _ = ids.nifti_to_display(np.asarray(nii.dataobj), nii.affine)
+        assert np.array_equal(display, lab), case
+
+
+def test_nnunet_gaze_joins_every_storage_on_its_label(nnunet, tmp_path):
+    data, root, labels = nnunet
+    store = root / "store"
+    assert set(pd.read_parquet(store / "manifest.parquet")["stimulus_id"]) == {f"{c}_0000" for c in labels}
+    train, _ = prepare_data(config(data, tmp_path, store, labeled=2))
+    for case in labels:  # one storage at a time, for the mean share on the label the old loader paired it with
+        result = check_join(
+            train,
+            root,
+            volume_labels(labels),
+            nnunet=True,
+            before=lambda key, case=case: old_label(data, *key) if key[0] == case else None,
+        )
+        report(f"nifti {case}", result, [k for k in result["shares"] if k[0] == case])
+
+
+# ---------------------------------------------------------------- SSL4MIS HDF5
+
+
+def make_ssl4mis(root: Path, cases: list[str], seed: int = 10) -> dict[str, np.ndarray]:
+    """data/slices/<case>_slice_K.h5 + train_slices.list, data/<case>.h5 volumes (image/label [D, H, W])."""
+    (root / "data" / "slices").mkdir(parents=True)
+    labels, lines = {}, []
+    for i, case in enumerate(cases):
+        lab = phantom(seed + i)
+        img = phantom_image(lab) / 140.0
+        with h5py.File(root / "data" / f"{case}.h5", "w") as f:
+            f["image"], f["label"] = img, lab
+        for k in range(D):
+            with h5py.File(root / "data" / "slices" / f"{case}_slice_{k + 1}.h5", "w") as f:
+                f["image"], f["label"] = img[k], lab[k]
+            lines.append(f"{case}_slice_{k + 1}")
+        labels[case] = lab
+    (root / "train_slices.list").write_text("\n".join(lines) + "\n")
+    return labels
+
+
+def test_ssl4mis_gaze_on_volumes_joins_the_training_slices(tmp_path):
+    cases = ["patient001_frame01", "patient001_frame12", "patient002_frame01"]
+    labels = make_ssl4mis(tmp_path / "acdc", cases)
+    store = gaze_store(tmp_path, [tmp_path / "acdc" / "data" / f"{c}.h5" for c in cases], tmp_path / "acdc" / "data")
+    train, _ = prepare_data(config(tmp_path / "acdc", tmp_path / "run", store, labeled=1))
+    report("ssl4mis", check_join(train, tmp_path, volume_labels(labels)))
+
+
+# ---------------------------------------------------------------- images/ + masks/
+
+
+def make_images(root: Path, n: int = 5, seed: int = 20) -> dict[str, np.ndarray]:
+    """images/<name>.png (grey) + masks/<name>.png (0/255), H x W, one phantom slice each (none empty)."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    labels = {}
+    for i in range(n):
+        vol = phantom(seed + i)
+        lab = vol[int(np.flatnonzero(vol.reshape(D, -1).any(1))[0])]
+        cv2.imwrite(str(root / "images" / f"img{i}.png"), np.clip(phantom_image(lab), 0, 255).astype(np.uint8))
+        cv2.imwrite(str(root / "masks" / f"img{i}.png"), lab * 255)
+        labels[f"img{i}"] = lab
+    return labels
+
+
+def test_images_gaze_joins_every_image_on_its_mask(tmp_path):
+    labels = make_images(tmp_path / "kv")
+    store = gaze_store(tmp_path, [tmp_path / "kv" / "masks"], tmp_path / "kv" / "images", tmp_path / "kv" / "images")
+    train, _ = prepare_data(config(tmp_path / "kv", tmp_path / "run", store, labeled=2))
+    report("images", check_join(train, tmp_path, {(name, None): lab for name, lab in labels.items()}))
