@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -232,59 +233,39 @@ def report(name: str, result: dict, keys=None) -> None:
           f"min {p.min():.3f} mean {p.mean():.3f}; label turned 180 deg {result['turned']:.3f}{before}")  # fmt: skip
 
 
-# ---------------------------------------------------------------- nnU-Net NIfTI
+# ---------------------------------------------------------------- the datasets with their gaze
+
+
+@dataclass
+class Dataset:
+    """A training dataset (``data``), the work folder with its session/ fixations.parquet store/ (``work``),
+    the display label of every training item (``labels``: key -> [H, W]) and whether ids are nnU-Net's."""
+
+    data: Path
+    work: Path
+    labels: dict
+    nnunet: bool = False
+    volumes: dict | None = None
+
+    @property
+    def store(self) -> Path:
+        return self.work / "store"
 
 
 @pytest.fixture(scope="module")
-def nnunet(tmp_path_factory):
-    """Four cases, one per storage, with simulated gaze recorded on imagesTr (ids case_0000)."""
-    root = tmp_path_factory.mktemp("nnunet")
-    data = root / "Dataset001"
-    labels = make_nnunet(data, STORAGES)
-    gaze_store(root, sorted((data / "labelsTr").glob("*.nii.gz")), data / "imagesTr", data / "imagesTr")
-    return data, root, labels
-
-
-def old_label(root: Path, case: str, k: int) -> np.ndarray | None:
-    """Slice k of a case as hgdtgl loaded it before it used the display geometry: the stored label array
-    sliced along its last axis, resized to the training grid (None where that axis is shorter)."""
-    stored = np.asarray(nib.load(root / "labelsTr" / f"{case}.nii.gz").dataobj)
-    if k >= stored.shape[2]:
-        return None
-    return cv2.resize(np.ascontiguousarray(stored[:, :, k]), (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
-
-
-def test_nifti_storages_read_back_as_the_display_phantom(nnunet):
-    data, _, labels = nnunet
-    for case, lab in labels.items():
-        nii = nib.load(data / "labelsTr" / f"{case}.nii.gz")
-        display, _ = ids.nifti_to_display(np.asarray(nii.dataobj), nii.affine)
-        assert np.array_equal(display, lab), case
-
-
-def test_nnunet_gaze_joins_every_storage_on_its_label(nnunet, tmp_path):
-    data, root, labels = nnunet
-    store = root / "store"
-    assert set(pd.read_parquet(store / "manifest.parquet")["stimulus_id"]) == {f"{c}_0000" for c in labels}
-    train, _ = prepare_data(config(data, tmp_path, store, labeled=2))
-    for case in labels:  # one storage at a time, for the mean share on the label the old loader paired it with
-        result = check_join(
-            train,
-            root,
-            volume_labels(labels),
-            nnunet=True,
-            before=lambda key, case=case: old_label(data, *key) if key[0] == case else None,
-        )
-        report(f"nifti {case}", result, [k for k in result["shares"] if k[0] == case])
-
-
-# ---------------------------------------------------------------- SSL4MIS HDF5
+def nnunet(tmp_path_factory) -> Dataset:
+    """Four cases, one per storage, with simulated gaze shown on imagesTr (ids case_0000)."""
+    work = tmp_path_factory.mktemp("nnunet")
+    data = work / "Dataset001"
+    volumes = make_nnunet(data, STORAGES)
+    gaze_store(work, sorted((data / "labelsTr").glob("*.nii.gz")), data / "imagesTr", data / "imagesTr")
+    return Dataset(data, work, volume_labels(volumes), True, volumes)
 
 
 def make_ssl4mis(root: Path, cases: list[str], seed: int = 10) -> dict[str, np.ndarray]:
     """data/slices/<case>_slice_K.h5 + train_slices.list, data/<case>.h5 volumes (image/label [D, H, W])."""
     (root / "data" / "slices").mkdir(parents=True)
-    labels, lines = {}, []
+    volumes, lines = {}, []
     for i, case in enumerate(cases):
         lab = phantom(seed + i)
         img = phantom_image(lab) / 140.0
@@ -294,20 +275,19 @@ def make_ssl4mis(root: Path, cases: list[str], seed: int = 10) -> dict[str, np.n
             with h5py.File(root / "data" / "slices" / f"{case}_slice_{k + 1}.h5", "w") as f:
                 f["image"], f["label"] = img[k], lab[k]
             lines.append(f"{case}_slice_{k + 1}")
-        labels[case] = lab
+        volumes[case] = lab
     (root / "train_slices.list").write_text("\n".join(lines) + "\n")
-    return labels
+    return volumes
 
 
-def test_ssl4mis_gaze_on_volumes_joins_the_training_slices(tmp_path):
+@pytest.fixture(scope="module")
+def ssl4mis(tmp_path_factory) -> Dataset:
+    """Two patients (three volumes); gaze simulated on the volumes data/<case>.h5 (examples/acdc)."""
+    work = tmp_path_factory.mktemp("ssl4mis")
     cases = ["patient001_frame01", "patient001_frame12", "patient002_frame01"]
-    labels = make_ssl4mis(tmp_path / "acdc", cases)
-    store = gaze_store(tmp_path, [tmp_path / "acdc" / "data" / f"{c}.h5" for c in cases], tmp_path / "acdc" / "data")
-    train, _ = prepare_data(config(tmp_path / "acdc", tmp_path / "run", store, labeled=1))
-    report("ssl4mis", check_join(train, tmp_path, volume_labels(labels)))
-
-
-# ---------------------------------------------------------------- images/ + masks/
+    volumes = make_ssl4mis(work / "acdc", cases)
+    gaze_store(work, [work / "acdc" / "data" / f"{c}.h5" for c in cases], work / "acdc" / "data")
+    return Dataset(work / "acdc", work, volume_labels(volumes))
 
 
 def make_images(root: Path, n: int = 5, seed: int = 20) -> dict[str, np.ndarray]:
@@ -320,12 +300,76 @@ def make_images(root: Path, n: int = 5, seed: int = 20) -> dict[str, np.ndarray]
         lab = vol[int(np.flatnonzero(vol.reshape(D, -1).any(1))[0])]
         cv2.imwrite(str(root / "images" / f"img{i}.png"), np.clip(phantom_image(lab), 0, 255).astype(np.uint8))
         cv2.imwrite(str(root / "masks" / f"img{i}.png"), lab * 255)
-        labels[f"img{i}"] = lab
+        labels[(f"img{i}", None)] = lab
     return labels
 
 
-def test_images_gaze_joins_every_image_on_its_mask(tmp_path):
-    labels = make_images(tmp_path / "kv")
-    store = gaze_store(tmp_path, [tmp_path / "kv" / "masks"], tmp_path / "kv" / "images", tmp_path / "kv" / "images")
-    train, _ = prepare_data(config(tmp_path / "kv", tmp_path / "run", store, labeled=2))
-    report("images", check_join(train, tmp_path, {(name, None): lab for name, lab in labels.items()}))
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Dataset:
+    """Five 2D images; gaze simulated on masks/ shown as images/ (examples/simulated_gaze.sh)."""
+    work = tmp_path_factory.mktemp("images")
+    labels = make_images(work / "kv")
+    gaze_store(work, [work / "kv" / "masks"], work / "kv" / "images", work / "kv" / "images")
+    return Dataset(work / "kv", work, labels)
+
+
+# ---------------------------------------------------------------- one test per training format
+
+
+def old_label(root: Path, case: str, k: int) -> np.ndarray | None:
+    """Slice k of a case as hgdtgl loaded it before it used the display geometry: the stored label array
+    sliced along its last axis, resized to the training grid (None where that axis is shorter)."""
+    stored = np.asarray(nib.load(root / "labelsTr" / f"{case}.nii.gz").dataobj)
+    if k >= stored.shape[2]:
+        return None
+    return cv2.resize(np.ascontiguousarray(stored[:, :, k]), (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
+
+
+def test_nifti_storages_read_back_as_the_display_phantom(nnunet):
+    for case, lab in nnunet.volumes.items():
+        nii = nib.load(nnunet.data / "labelsTr" / f"{case}.nii.gz")
+        display, _ = ids.nifti_to_display(np.asarray(nii.dataobj), nii.affine)
+        assert np.array_equal(display, lab), case
+
+
+def test_nnunet_gaze_joins_every_storage_on_its_label(nnunet, tmp_path):
+    # gaze recorded on the image files: ids case_0000, joined to the cases
+    assert set(pd.read_parquet(nnunet.store / "manifest.parquet")["stimulus_id"]) == {
+        f"{c}_0000" for c in nnunet.volumes
+    }
+    train, _ = prepare_data(config(nnunet.data, tmp_path, nnunet.store, labeled=2))
+    for case in nnunet.volumes:  # one storage at a time, for the share on the label the old loader paired
+        result = check_join(
+            train,
+            nnunet.work,
+            nnunet.labels,
+            nnunet=True,
+            before=lambda key, case=case: old_label(nnunet.data, *key) if key[0] == case else None,
+        )
+        report(f"nifti {case}", result, [k for k in result["shares"] if k[0] == case])
+
+
+def test_ssl4mis_gaze_on_volumes_joins_the_training_slices(ssl4mis, tmp_path):
+    train, _ = prepare_data(config(ssl4mis.data, tmp_path, ssl4mis.store, labeled=1))
+    report("ssl4mis", check_join(train, ssl4mis.work, ssl4mis.labels))
+
+
+def test_images_gaze_joins_every_image_on_its_mask(images, tmp_path):
+    train, _ = prepare_data(config(images.data, tmp_path, images.store, labeled=2))
+    report("images", check_join(train, images.work, images.labels))
+
+
+@pytest.mark.parametrize("name", ["nnunet", "ssl4mis", "images"])
+def test_packed_dataset_keeps_the_joined_heat(name, request, tmp_path):
+    ds: Dataset = request.getfixturevalue(name)
+    joined, _ = prepare_data(config(ds.data, tmp_path / "a", ds.store, labeled=1))
+    npz = tmp_path / "packed.npz"
+    run_cli(hgdtgl.cli.main, "pack", ds.data, "--gaze-dir", ds.store, "--size", SIZE, "-o", npz)
+    packed, _ = prepare_data(config(npz, tmp_path / "b", labeled=1))
+    assert packed.keys == joined.keys and np.array_equal(packed.labels, joined.labels)
+    assert np.array_equal(packed.has_gaze, joined.has_gaze)
+    j, p = joined.heat.astype(np.float32), packed.heat.astype(np.float32)
+    peak = j.reshape(len(j), -1).max(axis=1)[:, None, None]
+    # packed as uint8 steps of each map's peak and renormalised: within one step of the peak
+    assert (np.abs(p - j) <= peak / 255 + 1e-3).all()
+    report(f"{name} packed", check_join(packed, ds.work, ds.labels, ds.nnunet))
