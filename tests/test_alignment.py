@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,7 +206,8 @@ def check_join(data: TrainData, work: Path, labels: dict, nnunet: bool = False, 
     assert expected == {k for k, v in labels.items() if v.any()}  # the reader saw every labelled slice, only them
     got = {data.keys[i] for i in np.flatnonzero(data.has_gaze)}
     assert got == expected, f"{len(got & expected)} of {len(expected)} joined; extra {got - expected}"
-    planned = planned_shares(work / "session", labels, nnunet)
+    simulated = (work / "session" / "simulated_fixations.parquet").is_file()
+    planned = planned_shares(work / "session", labels, nnunet) if simulated else dict.fromkeys(expected, 1.0)
     shares, turned, wrong = {}, [], []
     for i in np.flatnonzero(data.has_gaze):
         shares[data.keys[i]] = share_on_label(data.heat[i], data.labels[i])
@@ -373,3 +375,82 @@ def test_packed_dataset_keeps_the_joined_heat(name, request, tmp_path):
     # packed as uint8 steps of each map's peak and renormalised: within one step of the peak
     assert (np.abs(p - j) <= peak / 255 + 1e-3).all()
     report(f"{name} packed", check_join(packed, ds.work, ds.labels, ds.nnunet))
+
+
+# ---------------------------------------------------------------- gaze recorded with gazekit record
+
+
+class ScriptedWindow:
+    """A stand-in for gazekit.record.display.TkDisplay: keys at scripted times (ms since the recording began)."""
+
+    def __init__(self, size, script):
+        self.canvas_wh, self.script, self.open, self.t0 = size, list(script), True, None
+
+    def origin_px(self):
+        return (100.0, 50.0)
+
+    def set_mouse_handler(self, handler):  # called once the session clock runs
+        self.t0 = time.monotonic()
+
+    def show(self, frame):
+        pass
+
+    def wait_key(self, ms):
+        time.sleep(ms / 1000)
+        now = (time.monotonic() - self.t0) * 1000
+        if self.script and self.script[0][0] <= now:
+            return self.script.pop(0)[1]
+        return -1
+
+    def is_open(self):
+        return self.open
+
+    def close(self):
+        self.open = False
+
+
+def test_recorded_session_on_a_nifti_volume_joins_on_its_label(tmp_path, monkeypatch):
+    """``gazekit record imagesTr/rec_0000.nii.gz --source replay``: the reader starts on the middle slice, pages
+    down twice, up five times (3, 4, 5, 2, 1, 0), and looks at the blob of every labelled slice in the middle
+    150 ms of its 350 ms (the replayed gaze is invalid around the page turns and on empty slices)."""
+    import gazekit.record.display
+    from gazekit import tables
+
+    data = tmp_path / "Dataset002"
+    volumes = make_nnunet(data, {"rec": store_ras, "other": store_sagittal}, seed=30)
+    lab = volumes["rec"]
+    dwell, order = 350.0, [3, 4, 5, 2, 1, 0]
+    keys = [ord("j"), ord("j"), ord("k"), ord("k"), ord("k"), ord("k"), ord("k")]
+    times = [dwell, 2 * dwell, 3 * dwell, 3 * dwell + 5, 3 * dwell + 10, 4 * dwell, 5 * dwell]
+    script = [*zip(times, keys, strict=True), (6 * dwell, ord("q"))]
+    # the image fits the 640 x 480 canvas at (100, 50) on screen, centred: screen = x0 + scale * image px
+    scale = min(640 / W, 480 / H)
+    x0, y0 = 100 + (640 - W * scale) / 2, 50 + (480 - H * scale) / 2
+    t = np.arange(0, 6 * dwell + 200, 4.0)
+    xs, ys, valid = np.zeros_like(t), np.zeros_like(t), np.zeros(len(t), bool)
+    for i, k in enumerate(order):
+        if not lab[k].any():
+            continue
+        r, c = np.nonzero(lab[k])
+        on = (t >= i * dwell + 100) & (t < (i + 1) * dwell - 100)
+        xs[on], ys[on], valid[on] = x0 + scale * (c.mean() + 0.5), y0 + scale * (r.mean() + 0.5), True
+    replay = tmp_path / "replay.parquet"
+    samples = {"t_ms": t, "x_screen_px": xs, "y_screen_px": ys, "valid": valid, "pupil": 3.0, "eye": "left"}
+    tables.write_table("samples", pd.DataFrame(samples), replay)
+    monkeypatch.setattr(gazekit.record.display, "TkDisplay", lambda size: ScriptedWindow(size, script))
+    run_cli(
+        gazekit.cli.main, "record", data / "imagesTr" / "rec_0000.nii.gz", "-o", tmp_path / "session",
+        "--source", "replay", "--replay-file", replay, "--window", "640x480", "--screen-px", "1280x1024",
+        "--screen-mm", "340x270", "--no-overlay",
+    )  # fmt: skip
+    events = pd.read_parquet(tmp_path / "session" / "viewer_events.parquet")
+    shown = events["t_ms"].diff().shift(-1) > 100  # the two slices paged through are shown for a few ms
+    assert events.loc[shown, "slice_index"].astype(int).tolist() == order
+    run_cli(gazekit.cli.main, "convert", tmp_path / "session", "-o", tmp_path / "fixations.parquet")
+    run_cli(
+        gazekit.cli.main, "render-heatmaps", tmp_path / "fixations.parquet", "-o", tmp_path / "store",
+        "--stimuli", data / "imagesTr", "--sigma-frac", 0.05,
+    )  # fmt: skip
+    train = join_gaze(load_train(data, SIZE), str(tmp_path / "store"))
+    labels = {key: v for key, v in volume_labels(volumes).items() if key[0] == "rec"}
+    report("nifti recorded", check_join(train, tmp_path, labels, nnunet=True))
