@@ -40,7 +40,7 @@ import gazekit.cli
 import hgdtgl.cli
 from gazekit import ids
 from hgdtgl.config import TrainConfig
-from hgdtgl.data.augment import apply_affines, random_affines
+from hgdtgl.data.batches import BatchMaker, DeviceData, stream_indices
 from hgdtgl.data.formats import TrainData, load_train
 from hgdtgl.data.gaze import join_gaze
 from hgdtgl.engine import prepare_data
@@ -454,3 +454,32 @@ def test_recorded_session_on_a_nifti_volume_joins_on_its_label(tmp_path, monkeyp
     train = join_gaze(load_train(data, SIZE), str(tmp_path / "store"))
     labels = {key: v for key, v in volume_labels(volumes).items() if key[0] == "rec"}
     report("nifti recorded", check_join(train, tmp_path, labels, nnunet=True))
+
+
+# ---------------------------------------------------------------- augmentation and GazeMix
+
+
+def test_augmented_and_gazemixed_batches_keep_heat_on_the_label(nnunet, tmp_path):
+    """hgdtgl's batches (hgdtgl.data.batches: one random affine per sample warps image, label and heat) and
+    GazeMix (hgdtgl.mixing, as HGDTGL.losses mixes labeled pairs) on the joined NIfTI items."""
+    cfg = config(nnunet.data, tmp_path, nnunet.store, labeled=2, batch_size=16, labeled_bs=8).resolved()
+    train, _ = prepare_data(cfg)
+    result = check_join(train, nnunet.work, nnunet.labels, nnunet=True)
+    pool = np.flatnonzero(train.has_gaze)
+    maker = BatchMaker(cfg, DeviceData(train, torch.device("cpu")), pool, np.flatnonzero(~train.has_gaze))
+    warped, mixed = [], []
+    for it in range(4):
+        batch, g = maker(it)
+        idx = stream_indices(pool, maker.lbs, it, cfg.seed, 0)  # the items BatchMaker drew, in its order
+        planned = np.array([result["planned"][train.keys[i]] for i in idx])
+        for j in range(len(idx)):
+            warped.append(share_on_label(batch.l_heat[j].numpy(), batch.l_lab[j].numpy()) / planned[j])
+        ha, hb, ya, yb = batch.l_heat[0::2], batch.l_heat[1::2], batch.l_lab[0::2], batch.l_lab[1::2]
+        boxes = random_box_masks(len(ha), SIZE, g, torch.device("cpu"))
+        m = gaze_masks(ha, batch.l_gaze[0::2], boxes, cfg.gazemix_quantile, cfg.gazemix_dilation_px)
+        heat, lab = mix_heat(ha, hb, m), mix(ya.float(), yb.float(), m).long()
+        for j in range(len(ha)):
+            mixed.append(share_on_label(heat[j].numpy(), lab[j].numpy()) / min(planned[2 * j], planned[2 * j + 1]))
+    assert min(warped) >= MIN_SHARE and min(mixed) >= MIN_SHARE, (np.round(warped, 3), np.round(mixed, 3))
+    print(f"\nSHARE augmented: {len(warped)} items, share / planned min {min(warped):.3f}; GazeMix {len(mixed)} "
+          f"pairs, min {min(mixed):.3f}")  # fmt: skip
