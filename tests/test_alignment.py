@@ -483,3 +483,80 @@ def test_augmented_and_gazemixed_batches_keep_heat_on_the_label(nnunet, tmp_path
     assert min(warped) >= MIN_SHARE and min(mixed) >= MIN_SHARE, (np.round(warped, 3), np.round(mixed, 3))
     print(f"\nSHARE augmented: {len(warped)} items, share / planned min {min(warped):.3f}; GazeMix {len(mixed)} "
           f"pairs, min {min(mixed):.3f}")  # fmt: skip
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def train_cli(data: Path, store: Path, out: Path):
+    args = ["train", "--data", data, "--gaze-dir", store, "--out", out, "--size", SIZE, "--labeled", 1]
+    return CliRunner().invoke(hgdtgl.cli.main, [str(a) for a in args + ["--iterations", 2, "--device", "cpu"]])
+
+
+def one_line_error(r) -> str:
+    """The error as a terminal shows it: one line (tqdm's bars, cleared with carriage returns, leave none)."""
+    lines = [line.rsplit("\r", 1)[-1] for line in r.output.split("\n")]
+    lines = [line for line in lines if line.strip()]
+    assert r.exit_code != 0 and len(lines) == 1 and "Traceback" not in r.output, r.output
+    return lines[0]
+
+
+def test_train_refuses_a_store_rendered_on_another_geometry(nnunet, tmp_path):
+    """The store rendered from the same fixations on a copy of imagesTr whose ras_0000 was saved with its
+    in-plane axes swapped (same array, the affine's first two columns exchanged): displayed as 6 x 32 x 40."""
+    other = tmp_path / "imagesTr"
+    shutil.copytree(nnunet.data / "imagesTr", other)
+    nii = nib.load(other / "ras_0000.nii.gz")
+    nib.save(nib.Nifti1Image(np.asarray(nii.dataobj), nii.affine[:, [1, 0, 2, 3]]), other / "ras_0000.nii.gz")
+    run_cli(
+        gazekit.cli.main, "render-heatmaps", nnunet.work / "fixations.parquet", "-o", tmp_path / "store",
+        "--stimuli", other, "--sigma-frac", 0.05,
+    )  # fmt: skip
+    line = one_line_error(train_cli(nnunet.data, tmp_path / "store", tmp_path / "run"))
+    assert "'ras_0000'" in line and "6x40x32 LPS" in line and "6x32x40 LPS" in line
+    assert not (tmp_path / "run" / "checkpoint_latest.pt").exists()
+
+
+def test_train_refuses_a_store_whose_geometry_column_differs(ssl4mis, tmp_path):
+    store = tmp_path / "store"
+    shutil.copytree(ssl4mis.store, store)
+    m = pd.read_parquet(store / "manifest.parquet")
+    assert set(m["geometry"]) == {f"{D}x{H}x{W}"}  # an HDF5 volume: shape, no orientation
+    m.loc[m["stimulus_id"] == "patient002_frame01", "geometry"] = f"{D}x{W}x{H}"
+    m.to_parquet(store / "manifest.parquet")
+    line = one_line_error(train_cli(ssl4mis.data, store, tmp_path / "run"))
+    assert "'patient002_frame01'" in line and f"?x{H}x{W}" in line and f"{D}x{W}x{H}" in line
+
+
+def test_ids_that_match_nothing_are_an_error_for_training_and_a_warning_for_pack(nnunet, images, tmp_path):
+    line = one_line_error(train_cli(images.data, nnunet.store, tmp_path / "run"))
+    assert "none matched" in line and "'infirst_0000'" in line and "'img0'" in line
+    r = CliRunner().invoke(
+        hgdtgl.cli.main, ["pack", str(images.data), "--gaze-dir", str(nnunet.store), "-o", str(tmp_path / "p.npz")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "warning:" in r.stderr and "none matched" in r.stderr and "'img0'" in r.stderr
+    assert json.loads(str(np.load(tmp_path / "p.npz")["meta"]))["n_with_gaze"] == 0
+
+
+# ---------------------------------------------------------------- predict writes the input's geometry back
+
+
+@pytest.mark.parametrize("case", ["ras", "sagittal"])
+def test_predict_writes_the_mask_in_the_input_array_order(nnunet, tmp_path, monkeypatch, case):
+    """A perfect model stand-in: ``predict_case`` returns the display-geometry label (the phantom image
+    thresholded); the written file must equal the stored label exactly, with the input's shape and affine."""
+    import hgdtgl.predict
+
+    def perfect(model, image, size, device):  # image [slice, C, row, col] in the display geometry
+        return (image[:, 0] > 0.5).astype(np.uint8)
+
+    monkeypatch.setattr(hgdtgl.predict, "predict_case", perfect)
+    src = nnunet.data / "imagesTr" / f"{case}_0000.nii.gz"
+    spec = {"model": {"in_channels": 1, "size": SIZE, "num_classes": 2}}
+    (out,) = hgdtgl.predict.predict(spec, None, src, tmp_path / "pred.nii.gz", None, torch.device("cpu"))
+    written, image = nib.load(out), nib.load(src)
+    stored = np.asarray(nib.load(nnunet.data / "labelsTr" / f"{case}.nii.gz").dataobj)
+    assert written.shape == image.shape == stored.shape
+    assert np.array_equal(written.affine, image.affine)
+    assert np.array_equal(np.asarray(written.dataobj), stored)
