@@ -573,3 +573,23 @@ def test_nnunet_gaze_keyed_by_the_case_joins_too(nnunet, tmp_path):
     assert set(pd.read_parquet(tmp_path / "store" / "manifest.parquet")["stimulus_id"]) == set(nnunet.volumes)
     train, _ = prepare_data(config(nnunet.data, tmp_path / "run", tmp_path / "store", labeled=2))
     report("nifti keyed by case", check_join(train, tmp_path, nnunet.labels, nnunet=True))
+
+
+def test_nifti_heatmap_volumes_lie_on_the_label_in_world_coordinates(nnunet, tmp_path):
+    """``render-heatmaps --nifti``: each heatmap volume, resampled voxel by voxel onto its label file's grid
+    through the two affines (both are permutations and flips of the same grid), lies on that label."""
+    run_cli(
+        gazekit.cli.main, "render-heatmaps", nnunet.work / "fixations.parquet", "-o", tmp_path / "store",
+        "--stimuli", nnunet.data / "imagesTr", "--sigma-frac", 0.05, "--nifti",
+    )  # fmt: skip
+    planned = planned_shares(nnunet.work / "session", nnunet.labels, True)
+    for case, lab in nnunet.volumes.items():
+        heat_nii = nib.load(tmp_path / "store" / "heatmaps" / f"{case}_0000.nii.gz")
+        lab_nii = nib.load(nnunet.data / "labelsTr" / f"{case}.nii.gz")
+        idx = np.indices(lab_nii.shape).reshape(3, -1)
+        to_heat = np.linalg.inv(heat_nii.affine) @ lab_nii.affine
+        hidx = np.rint(to_heat[:3, :3] @ idx + to_heat[:3, 3:]).astype(int)
+        heat = np.asarray(heat_nii.dataobj)[tuple(hidx)].reshape(lab_nii.shape)
+        display, _ = ids.nifti_to_display(heat, lab_nii.affine)  # the label's display: the phantom
+        for k in np.flatnonzero(lab.reshape(D, -1).any(axis=1)):
+            assert share_on_label(display[k], lab[k]) >= MIN_SHARE * planned[(case, k)], (case, k)
