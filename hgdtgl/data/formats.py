@@ -480,6 +480,7 @@ def load_packed_train(path: str | Path, size: int) -> TrainData:
         int(meta["num_classes"]),
         meta["source_format"],
         names=meta.get("class_names"),
+        geometry=meta.get("geometry", {}),  # packs written before it was recorded: unknown, not checked
     )
     if "train_heat" in z.files:
         heat = z["train_heat"].astype(np.float32)

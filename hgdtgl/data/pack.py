@@ -95,6 +95,7 @@ def pack(
         "n_with_gaze": int(data.has_gaze.sum()) if data.has_gaze is not None else 0,
         "gaze_dir": str(gaze_dir) if gaze_dir else None,
         "splits": packed_splits,
+        "geometry": data.geometry,  # display geometry per stimulus: a store joined later is checked against it
     }
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
