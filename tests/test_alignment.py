@@ -505,20 +505,33 @@ def one_line_error(r) -> str:
     return lines[0]
 
 
-def test_train_refuses_a_store_rendered_on_another_geometry(nnunet, tmp_path):
+@pytest.fixture(scope="module")
+def transposed_store(nnunet, tmp_path_factory) -> Path:
     """The store rendered from the same fixations on a copy of imagesTr whose ras_0000 was saved with its
     in-plane axes swapped (same array, the affine's first two columns exchanged): displayed as 6 x 32 x 40."""
-    other = tmp_path / "imagesTr"
+    work = tmp_path_factory.mktemp("transposed")
+    other = work / "imagesTr"
     shutil.copytree(nnunet.data / "imagesTr", other)
     nii = nib.load(other / "ras_0000.nii.gz")
     nib.save(nib.Nifti1Image(np.asarray(nii.dataobj), nii.affine[:, [1, 0, 2, 3]]), other / "ras_0000.nii.gz")
     run_cli(
-        gazekit.cli.main, "render-heatmaps", nnunet.work / "fixations.parquet", "-o", tmp_path / "store",
+        gazekit.cli.main, "render-heatmaps", nnunet.work / "fixations.parquet", "-o", work / "store",
         "--stimuli", other, "--sigma-frac", 0.05,
     )  # fmt: skip
-    line = one_line_error(train_cli(nnunet.data, tmp_path / "store", tmp_path / "run"))
+    return work / "store"
+
+
+def test_train_refuses_a_store_rendered_on_another_geometry(nnunet, transposed_store, tmp_path):
+    line = one_line_error(train_cli(nnunet.data, transposed_store, tmp_path / "run"))
     assert "'ras_0000'" in line and "6x40x32 LPS" in line and "6x32x40 LPS" in line
     assert not (tmp_path / "run" / "checkpoint_latest.pt").exists()
+
+
+def test_a_packed_dataset_keeps_its_geometry_for_a_later_join(nnunet, transposed_store, tmp_path):
+    # before the fix the pack held no geometry and this store joined all 16 slices, ras_0000 transposed
+    run_cli(hgdtgl.cli.main, "pack", nnunet.data, "--size", SIZE, "-o", tmp_path / "p.npz")
+    line = one_line_error(train_cli(tmp_path / "p.npz", transposed_store, tmp_path / "run"))
+    assert "'ras_0000'" in line and "6x40x32 LPS" in line and "6x32x40 LPS" in line
 
 
 def test_train_refuses_a_store_whose_geometry_column_differs(ssl4mis, tmp_path):
