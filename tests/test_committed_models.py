@@ -18,9 +18,11 @@ MODELS = sorted(ROOT.glob("results/*/models/*.pt"))
 
 
 def test_committed_models_stay_within_the_size_budget():
+    """Every seed's student is committed (fp16, student only, ~1 MB at the cpu protocol's width): at most 4 MiB a
+    file and 120 MiB in all, counted as the bytes of results/*/models/*.pt in the work tree."""
     sizes = [p.stat().st_size for p in MODELS]
     assert all(s <= 4 * 2**20 for s in sizes), dict(zip(MODELS, sizes, strict=True))
-    assert sum(sizes) <= 40 * 2**20
+    assert sum(sizes) <= 120 * 2**20
 
 
 @pytest.mark.parametrize("path", MODELS, ids=[f"{p.parent.parent.name}/{p.stem}" for p in MODELS])
