@@ -141,7 +141,7 @@ def _ints(option: str, text: str | None) -> tuple[int, ...] | None:
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise GazekitError(option, text, "comma-separated integers, e.g. 1,2,4,8") from None
+        raise GazekitError(option, text, "expected comma-separated integers, e.g. 1,2,4,8") from None
 
 
 def _spacing(text: str | None) -> list[float] | None:
@@ -151,7 +151,7 @@ def _spacing(text: str | None) -> list[float] | None:
         return [float(v) for v in text.split(",")]
     except ValueError:
         raise GazekitError(
-            "--spacing-mm", text, "comma-separated numbers, e.g. 10,1.5,1.5 (z,y,x) or 0.8,0.8"
+            "--spacing-mm", text, "expected comma-separated numbers, e.g. 10,1.5,1.5 (z,y,x) or 0.8,0.8"
         ) from None
 
 
@@ -183,13 +183,14 @@ def evaluate(checkpoint, data, format_, split, spacing_mm, device, teacher, outp
             raise GazekitError(
                 case.source,
                 "label",
-                f"classes 0..{len(names)} as the checkpoint was trained on, found {int(case.label.max())}",
+                f"expected classes 0..{len(names)} as the checkpoint was trained on, found {int(case.label.max())}",
             )
         if case.image.shape[1] != ckpt["model"]["in_channels"]:
             raise GazekitError(
                 case.source,
                 "channels",
-                f"{ckpt['model']['in_channels']} image channel(s) as the checkpoint expects, got {case.image.shape[1]}",
+                f"expected {ckpt['model']['in_channels']} image channel(s) as the checkpoint was trained on, "
+                f"got {case.image.shape[1]}",
             )
     model = model_from_checkpoint(ckpt, "teacher" if teacher else "student", checkpoint).to(dev)
     table = evaluate_cases(model, cases, names, int(ckpt["model"]["size"]), dev, _spacing(spacing_mm), progress=True)
@@ -241,7 +242,7 @@ def pack(data, format_, gaze_dir, size, image_dtype, train_list, val_split, outp
     from hgdtgl.data.pack import pack as run
 
     if not output.endswith(".npz"):
-        raise GazekitError(output, None, "an output file name ending in .npz")
+        raise GazekitError(output, None, "expected an output file name ending in .npz")
     meta = run(data, output, size, gaze_dir, format_, image_dtype, {"val": val_split, "test": "test"}, train_list)
     mb = Path(output).stat().st_size / 2**20
     splits = ", ".join(f"{k}: {len(v)}" for k, v in meta["splits"].items()) or "none"

@@ -89,7 +89,7 @@ class TrainConfig:
         from hgdtgl.methods import method_class
 
         if self.method not in METHODS:
-            raise GazekitError("config", "method", f"one of {', '.join(METHODS)}, got {self.method!r}")
+            raise GazekitError("config", "method", f"expected one of {', '.join(METHODS)}, got {self.method!r}")
         return method_class(self.method)
 
     @property
@@ -159,7 +159,7 @@ class TrainConfig:
 
     def check(self) -> None:
         def bad(field: str, expected: str) -> None:
-            raise GazekitError("config", field, expected)
+            raise GazekitError("config", field, f"expected {expected}")
 
         for field, expected in self.method_class.config_problems(self):
             bad(field, expected)
@@ -218,10 +218,10 @@ def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
     """TrainConfig from a mapping (YAML file or CLI); unknown keys are an error naming the key."""
     for key in values:
         if key not in FIELDS:
-            raise GazekitError(source, key, f"a known option ({', '.join(sorted(FIELDS))})")
+            raise GazekitError(source, key, f"expected a known option ({', '.join(sorted(FIELDS))})")
     for key in ("data", "out"):
         if values.get(key) is None:
-            raise GazekitError(source, key, "a value (--data DIR and --out RUN_DIR are required)")
+            raise GazekitError(source, key, "expected a value (--data DIR and --out RUN_DIR are required)")
     clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return TrainConfig(**clean)
 
@@ -231,9 +231,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise GazekitError(path, None, f"a readable YAML mapping of options: {exc}") from None
+        raise GazekitError(path, None, f"expected a readable YAML mapping of options: {exc}") from None
     if not isinstance(data, dict):
-        raise GazekitError(path, None, "a YAML mapping of option: value")
+        raise GazekitError(path, None, "expected a YAML mapping of option: value")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 

@@ -79,7 +79,7 @@ def setup_device(cfg: TrainConfig) -> tuple[torch.device, int, int, int]:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     want = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if want == "cuda" and not torch.cuda.is_available():
-        raise GazekitError("--device", "cuda", "a CUDA GPU (none is visible); use --device cpu")
+        raise GazekitError("--device", "cuda", "expected a CUDA GPU, none is visible; use --device cpu")
     device = torch.device(f"cuda:{local_rank}" if want == "cuda" else "cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -150,15 +150,15 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
     method = cfg.method_class
     data = load_train(cfg.data, cfg.size, cfg.format, cfg.train_list, masks=method.reads_masks)
     if data.size != cfg.size:
-        raise GazekitError(cfg.data, "size", f"--size {data.size} (the packed training size), got {cfg.size}")
+        raise GazekitError(cfg.data, "size", f"expected --size {data.size} (the packed training size), got {cfg.size}")
     if not method.reads_masks:  # nothing can train on masks that share the images' files (ssl4mis, nifti, npz)
         data.labels = np.zeros_like(data.labels)
     if method.gaze_targets and data.num_classes != 2:
         raise GazekitError(
             cfg.data,
             "classes",
-            f"a binary dataset for method {cfg.method} (gaze says where a reader looked, not which class is there; "
-            f"this one has {data.num_classes - 1} foreground classes)",
+            f"expected a binary dataset for method {cfg.method} (gaze says where a reader looked, not which class "
+            f"is there; this one has {data.num_classes - 1} foreground classes)",
         )
     if cfg.gaze_dir:
         data = join_gaze(data, cfg.gaze_dir, strict=cfg.needs_gaze)
@@ -176,7 +176,7 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
         raise GazekitError(
             where,
             "gaze",
-            f"heatmaps for the training images (method {cfg.method} uses gaze; none of the {len(labeled)} "
+            f"expected heatmaps for the training images (method {cfg.method} uses gaze; none of the {len(labeled)} "
             f"images, e.g. stimulus {data.keys[0][0]!r} slice {data.keys[0][1]}, has one); give --gaze-dir STORE "
             + (
                 "(it trains on gaze pseudo-masks)"
@@ -185,7 +185,9 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
             ),
         )
     if method.uses_unlabeled and n_u == 0:
-        raise GazekitError("--labeled", str(cfg.labeled), f"unlabeled images for method {cfg.method} (all are labeled)")
+        raise GazekitError(
+            "--labeled", str(cfg.labeled), f"expected unlabeled images for method {cfg.method}, but all are labeled"
+        )
     return data, labeled
 
 
@@ -200,7 +202,9 @@ def training_pools(cfg: TrainConfig, data: TrainData, labeled: np.ndarray, rank:
     lbs, ubs = cfg.method_class.batch_split(cfg)
     if lbs and not len(lab_pool) or ubs and not len(unl_pool):
         which = "labeled" if lbs and not len(lab_pool) else "unlabeled"
-        raise GazekitError(cfg.gaze_dir or cfg.data, "gaze", f"{which} training images for method {cfg.method}: {msg}")
+        raise GazekitError(
+            cfg.gaze_dir or cfg.data, "gaze", f"expected {which} training images for method {cfg.method}: {msg}"
+        )
     return lab_pool, unl_pool
 
 
@@ -226,7 +230,11 @@ class Trainer:
         """Data, model, teacher, optimiser, resume state, run directory and logging."""
         cfg, rank, world, device = self.cfg, self.rank, self.world, self.device
         if self.latest.exists() and not cfg.resume:
-            raise GazekitError(self.out, "--out", "a new run directory (this one has a checkpoint; add --resume)")
+            raise GazekitError(
+                self.out,
+                "--out",
+                "expected a new run directory, this one has a checkpoint (add --resume to continue it)",
+            )
         data, labeled = prepare_data(cfg, rank)
         lab_pool, unl_pool = training_pools(cfg, data, labeled, rank)
         lbs, ubs = cfg.method_class.batch_split(cfg)
@@ -234,7 +242,7 @@ class Trainer:
             raise GazekitError(
                 "--batch-size",
                 str(cfg.batch_size),
-                f"labeled/unlabeled parts divisible by {world} ranks"
+                f"expected labeled/unlabeled parts divisible by {world} ranks"
                 + (" into even parts" if cfg.method_class.copy_paste else ""),
             )
         self.names = data.class_names
@@ -387,7 +395,7 @@ class Trainer:
         row = {"iteration": done, "stage": stage, "lr": self.lr}
         row.update({f"loss_{k}": float(v) / self.counts[k] for k, v in self.sums.items()})
         if not np.isfinite(row["loss_total"]):
-            raise GazekitError(cfg.out, f"iterations {done - self.n_sum}-{done}", f"a finite loss, got {row}")
+            raise GazekitError(cfg.out, f"iterations {done - self.n_sum}-{done}", f"expected a finite loss, got {row}")
         elapsed = time.perf_counter() - self.t0
         row["wall_s"] = round(elapsed, 3)
         row["it_per_s"] = round(self.n_sum / elapsed, 4)
@@ -510,8 +518,8 @@ class Trainer:
             raise GazekitError(
                 "--batch-size",
                 str(cfg.batch_size),
-                f"a batch that fits the GPU (out of memory at {cfg.batch_size} x {cfg.size}^2); try --batch-size "
-                f"{max(cfg.batch_size // 2, 2)} --labeled-bs {max(cfg.labeled_bs // 2, 1)}",
+                f"expected a batch that fits the GPU (out of memory at {cfg.batch_size} x {cfg.size}^2); "
+                f"try --batch-size {max(cfg.batch_size // 2, 2)} --labeled-bs {max(cfg.labeled_bs // 2, 1)}",
             ) from None
         finally:
             self.end()
@@ -524,13 +532,15 @@ class Trainer:
         for key in ("in_channels", "num_classes", "base_channels", "mgp", "heads"):
             have, want = ckpt["model"].get(key, 0), spec.get(key, 0)  # heads: absent = 0 (one K-class output)
             if have != want:
-                raise GazekitError(self.latest, f"model.{key}", f"{want} as this run's data/options give, got {have}")
+                raise GazekitError(
+                    self.latest, f"model.{key}", f"expected {want} as this run's data/options give, got {have}"
+                )
         for key in RESUME_FIELDS:
             if ckpt["config"].get(key) != cfg.to_dict()[key]:
                 raise GazekitError(
                     self.latest,
                     f"config.{key}",
-                    f"{cfg.to_dict()[key]!r} (resume with the run's options), got {ckpt['config'].get(key)!r}",
+                    f"expected {cfg.to_dict()[key]!r} (resume with the run's options), got {ckpt['config'].get(key)!r}",
                 )
         unwrap(self.student).load_state_dict(ckpt["student"])
         if self.teacher is not None:

@@ -49,7 +49,7 @@ def _save_like_source(volume: np.ndarray, case: Case, target: Path) -> None:
 def _image_case(path: Path, channels: int) -> Case:
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR)
     if img is None:
-        raise GazekitError(path, None, "a readable image")
+        raise GazekitError(path, None, "expected a readable image")
     img = img[None] if channels == 1 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
     return Case(path.stem, img[None].astype(np.float32) / 255.0, None, str(path))
 
@@ -71,7 +71,7 @@ def collect_inputs(path: Path, split: str | None, channels: int) -> tuple[str, l
         except GazekitError:
             pass
         if fmt == "ssl4mis":
-            raise GazekitError(path, "--split", "a split list (val, test or FILE.list) for an SSL4MIS folder")
+            raise GazekitError(path, "--split", "expected a split list (val, test or FILE.list) for an SSL4MIS folder")
         folder = path / "images" if fmt == "images" else path / "imagesTr" if fmt == "nifti" else path
         niftis = sorted(p for p in folder.iterdir() if p.name.endswith((".nii.gz", ".nii")))
         if niftis:
@@ -79,7 +79,9 @@ def collect_inputs(path: Path, split: str | None, channels: int) -> tuple[str, l
         images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXT)
         if images:
             return "images", [_image_case(p, channels) for p in images]
-    raise GazekitError(path, None, "a NIfTI file/folder, an image file/folder, or an SSL4MIS folder with --split")
+    raise GazekitError(
+        path, None, "expected a NIfTI file/folder, an image file/folder, or an SSL4MIS folder with --split"
+    )
 
 
 def predict(
@@ -102,10 +104,12 @@ def predict(
     if not single_file:
         out.mkdir(parents=True, exist_ok=True)
     if perception and not spec.get("mgp"):
-        raise GazekitError("--perception", None, "a checkpoint trained with MGP heads (--mgp)")
+        raise GazekitError("--perception", None, "expected a checkpoint trained with MGP heads (--mgp)")
     for case in cases:
         if case.image.shape[1] != spec["in_channels"]:
-            raise GazekitError(case.source, "channels", f"{spec['in_channels']} channel(s) as the model expects")
+            raise GazekitError(
+                case.source, "channels", f"expected {spec['in_channels']} channel(s) as the model was trained on"
+            )
         pred = predict_case(model, case.image, int(spec["size"]), device)
         if kind == "images":
             mask = pred[0] * (255 if spec["num_classes"] == 2 else 1)

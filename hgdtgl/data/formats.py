@@ -102,7 +102,7 @@ def detect_format(root: str | Path) -> str:
     raise GazekitError(
         root,
         None,
-        "a dataset: ssl4mis (data/slices/*.h5 + train_slices.list), images (images/ + masks/; gazesup: masks/ "
+        "expected a dataset: ssl4mis (data/slices/*.h5 + train_slices.list), images (images/ + masks/; gazesup: masks/ "
         "optional), "
         "nifti (imagesTr/ + labelsTr/ + dataset.json) or a .npz from `hgdtgl pack`",
     )
@@ -113,7 +113,7 @@ def read_list(path: Path) -> list[str]:
     try:
         lines = path.read_text().split()
     except OSError as exc:
-        raise GazekitError(path, None, f"a readable split list: {exc}") from None
+        raise GazekitError(path, None, f"expected a readable split list: {exc}") from None
     return [re.sub(r"\.(h5|nii\.gz|nii|png|jpe?g|bmp|tiff?)$", "", s, flags=re.I) for s in lines if s]
 
 
@@ -125,7 +125,7 @@ def split_list(root: Path, split: str) -> Path:
     for name in (f"{split}.list", f"{split}_slices.list"):
         if (root / name).is_file():
             return root / name
-    raise GazekitError(root / f"{split}.list", None, f"a split list for split {split!r}")
+    raise GazekitError(root / f"{split}.list", None, f"file not found, expected a split list for split {split!r}")
 
 
 def resize_image(img: np.ndarray, size: int) -> np.ndarray:
@@ -150,14 +150,14 @@ def _h5(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             image = np.asarray(f["image"], dtype=np.float32)
             label = np.asarray(f["label"], dtype=np.uint8) if "label" in f else None
     except (OSError, KeyError) as exc:
-        raise GazekitError(path, "image", f"an HDF5 file with datasets 'image' (and 'label'): {exc}") from None
+        raise GazekitError(path, "image", f"expected an HDF5 file with datasets 'image' (and 'label'): {exc}") from None
     return image, label
 
 
 def _read_picture(path: Path, grey: bool) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
     if img is None:
-        raise GazekitError(path, None, "a readable image file")
+        raise GazekitError(path, None, "expected a readable image file (missing or not an image)")
     return img if grey else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -181,7 +181,7 @@ def select_labeled(groups: list[str], labeled: int | None, ratio: float | None, 
     order = list(dict.fromkeys(groups))
     if labeled is not None:
         if not 0 < labeled <= len(order):
-            raise GazekitError("--labeled", str(labeled), f"1 to {len(order)} patients/cases")
+            raise GazekitError("--labeled", str(labeled), f"expected 1 to {len(order)} patients/cases")
         chosen = set(order[:labeled])
     elif ratio is not None:
         k = max(1, round(ratio * len(order)))
@@ -203,9 +203,9 @@ def label_names(path: Path) -> list[str]:
         else:
             pairs = {int(k): str(v) for k, v in labels.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise GazekitError(path, "labels", f'a "labels" mapping of class names to indices: {exc}') from None
+        raise GazekitError(path, "labels", f'expected a "labels" mapping of class names to indices: {exc}') from None
     if sorted(pairs) != list(range(len(labels))) or len(labels) < 2:
-        raise GazekitError(path, "labels", f"indices 0 .. K-1 (K >= 2), each once, got {sorted(pairs)}")
+        raise GazekitError(path, "labels", f"expected indices 0 .. K-1 (K >= 2), each once, got {sorted(pairs)}")
     return [pairs[k] for k in range(len(pairs))]
 
 
@@ -229,7 +229,9 @@ def load_train(
     root = Path(root)
     fmt = fmt or detect_format(root)
     if fmt != detect_format(root):
-        raise GazekitError(root, "--format", f"a {fmt} dataset, but the folder looks like {detect_format(root)}")
+        raise GazekitError(
+            root, "--format", f"expected a {fmt} dataset, but the folder looks like {detect_format(root)}"
+        )
     if fmt == "npz":
         return load_packed_train(root, size)
     if fmt == "images":
@@ -241,7 +243,9 @@ def load_train(
         names = label_names(path)
         if data.num_classes > len(names):
             raise GazekitError(
-                path, "labels", f"at least {data.num_classes} classes (the labels go to {data.num_classes - 1})"
+                path,
+                "labels",
+                f"expected at least {data.num_classes} classes (the labels go to {data.num_classes - 1})",
             )
         data.num_classes, data.names = len(names), names[1:]
     return data
@@ -260,7 +264,7 @@ def _train_ssl4mis(root: Path, size: int, split: str) -> TrainData:
             ) from None
         image, label = _h5(root / "data" / "slices" / f"{name}.h5")
         if label is None:
-            raise GazekitError(root / "data" / "slices" / f"{name}.h5", "label", "a label dataset")
+            raise GazekitError(root / "data" / "slices" / f"{name}.h5", "label", "expected a label dataset")
         images.append(resize_image(image[None], size).astype(np.float16))
         labels.append(resize_label(label, size))
         max_label = max(max_label, int(label.max()))
@@ -279,7 +283,7 @@ def _image_names(root: Path, split: str) -> list[str]:
         names = read_list(split_list(root, split))
     for n in names:
         if n not in stems:
-            raise GazekitError(root / "images", n, "an image for every name of the split list")
+            raise GazekitError(root / "images", n, "file not found, expected an image for every name of the split list")
     return names
 
 
@@ -295,10 +299,10 @@ def _load_image_pair(root: Path, name: str, grey: bool, masks: dict[str, Path]) 
     img = _read_picture(_stem_index_cache(root)[name], grey)
     img = img[None] if grey else img.transpose(2, 0, 1)
     if name not in masks:
-        raise GazekitError(root / "masks", name, "a mask with the image's file stem")
+        raise GazekitError(root / "masks", name, "file not found, expected a mask with the image's file stem")
     mask = _mask_values(_read_picture(masks[name], True), masks[name])
     if mask.shape != img.shape[1:]:
-        raise GazekitError(masks[name], "shape", f"the image's size {img.shape[1:]}, got {mask.shape}")
+        raise GazekitError(masks[name], "shape", f"expected the image's size {img.shape[1:]}, got {mask.shape}")
     return img, mask
 
 
@@ -412,7 +416,7 @@ def load_cases(root: str | Path, split: str, fmt: str | None = None, with_labels
             path = root / "data" / f"{name}.h5"
             image, label = _h5(path)
             if with_labels and label is None:
-                raise GazekitError(path, "label", "a label dataset for evaluation")
+                raise GazekitError(path, "label", "expected a label dataset for evaluation")
             if image.ndim == 2:
                 image, label = image[None], None if label is None else label[None]
             cases.append(Case(name, image[:, None], label, str(path)))
@@ -433,10 +437,10 @@ def load_cases(root: str | Path, split: str, fmt: str | None = None, with_labels
         for case in _nifti_cases(root, split):
             image, label, affine, _ = _nifti_volume(root, case)
             if with_labels and label is None:
-                raise GazekitError(root / "labelsTr", case, f"{case}.nii.gz for evaluation")
+                raise GazekitError(root / "labelsTr", case, f"file not found, expected {case}.nii.gz for evaluation")
             cases.append(Case(case, image, label, str(root / "imagesTr" / f"{case}_0000.nii.gz"), affine))
     else:
-        raise GazekitError(root, "--format", f"ssl4mis, images, nifti or npz, got {fmt!r}")
+        raise GazekitError(root, "--format", f"expected ssl4mis, images, nifti or npz, got {fmt!r}")
     return cases
 
 
@@ -461,16 +465,16 @@ def _open(path: Path) -> tuple[np.lib.npyio.NpzFile, dict]:
         z = np.load(path, allow_pickle=False)
         meta = json.loads(str(z["meta"]))
     except (OSError, ValueError, KeyError) as exc:
-        raise GazekitError(path, "meta", f"a dataset packed by `hgdtgl pack`: {exc}") from None
+        raise GazekitError(path, "meta", f"expected a dataset packed by `hgdtgl pack`: {exc}") from None
     if meta.get("format") != PACK_FORMAT:
-        raise GazekitError(path, "meta.format", f"{PACK_FORMAT!r}")
+        raise GazekitError(path, "meta.format", f"expected {PACK_FORMAT!r}")
     return z, meta
 
 
 def load_packed_train(path: str | Path, size: int) -> TrainData:
     z, meta = _open(Path(path))
     if meta["size"] != size:
-        raise GazekitError(path, "size", f"--size {meta['size']} (the size it was packed at), got {size}")
+        raise GazekitError(path, "size", f"expected --size {meta['size']} (the size it was packed at), got {size}")
     keys = [(str(s), None if int(k) < 0 else int(k)) for s, k in zip(z["train_sid"], z["train_slice"], strict=True)]
     data = TrainData(
         _get_images(z, "train_images"),
@@ -502,7 +506,7 @@ def load_packed_cases(path: str | Path, split: str) -> list[Case]:
         names = read_list(Path(split))
         missing = [n for n in names if n not in where]
         if missing:
-            raise GazekitError(path, split, f"cases packed in splits {list(splits)}; missing {missing[:3]}")
+            raise GazekitError(path, split, f"expected cases packed in splits {list(splits)}; missing {missing[:3]}")
         wanted = [where[n] for n in names]
     cases = []
     for s, i in wanted:

@@ -54,7 +54,7 @@ def pack(
     from hgdtgl.data.gaze import join_gaze
 
     if image_dtype not in ("uint8", "float16"):
-        raise GazekitError("--image-dtype", image_dtype, "uint8 or float16")
+        raise GazekitError("--image-dtype", image_dtype, "expected uint8 or float16")
     data = load_train(root, size, fmt, train_list)
     if gaze_dir:
         data = join_gaze(data, gaze_dir, strict=False)
