@@ -82,8 +82,22 @@ def _check_outputs(inputs: tuple[Path, ...], outputs: list[Path]) -> None:
 @click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
 @click.option("--image-rect", default=None, help="x0,y0,w,h: where the image was on screen [screen px]")
 @click.option("--image-size", default=None, help="W,H: image size [px] when the export does not give it")
-@click.option("--columns", default=None, help="generic reader mapping, e.g. t_start_ms=Start,duration_ms=Dur,x_px=X")
+@click.option(
+    "--columns",
+    default=None,
+    help="generic reader: table_column=file_column, comma-separated, e.g. t_start_ms=Start,duration_ms=Dur,x_px=X,"
+    "y_px=Y. Table columns: t_start_ms and duration_ms (required); a position: x_px+y_px (image px), "
+    "x_norm+y_norm (0..1 of the image) or screen_x_px+screen_y_px (with --image-rect); optional session_id, "
+    "reader_id, stimulus_id, eye, pupil, slice_index, image_width_px, image_height_px",
+)
 @click.option("--columns-file", default=None, type=click.Path(path_type=Path), help="the mapping as YAML/JSON")
+@click.option(
+    "--time-unit",
+    type=click.Choice(["ms", "s", "us", "ns"]),
+    default="ms",
+    show_default=True,
+    help="generic reader: unit of the t_start_ms and duration_ms columns",
+)
 @click.option(
     "--detect",
     type=click.Choice(["vendor", "ivt", "idt"]),
@@ -115,6 +129,7 @@ def convert(
     image_size: str | None,
     columns: str | None,
     columns_file: Path | None,
+    time_unit: str,
     detect: str | None,
     detect_params: tuple[str, ...],
     samples_out: Path | None,
@@ -146,6 +161,7 @@ def convert(
     read = ReadOptions(
         format=fmt,
         column_map=_column_map(columns, columns_file),
+        time_unit=time_unit,
         eye=eye or "both",
         stimulus_pattern=stimulus_pattern,
         min_confidence=min_confidence,

@@ -362,6 +362,63 @@ def test_generic_columns_cli_and_file(tmp_path):
     assert meta["params"]["column_map"]["t_start_ms"] == "Onset"
 
 
+GENERIC_XY = "t_start_ms=Start,duration_ms=Dur,x_px=X,y_px=Y"
+
+
+def _timed_csv(path, starts, durations) -> None:
+    rows = [f"{t},{d},{10 + i},20" for i, (t, d) in enumerate(zip(starts, durations, strict=True))]
+    path.write_text("Start,Dur,X,Y\n" + "\n".join(rows) + "\n")
+
+
+def test_generic_time_unit_option_and_implausible_times_warning(tmp_path):
+    # 50 fixations of 200 ms every 300 ms, written as epoch nanoseconds
+    t0 = 1_700_000_000_000_000_000
+    data = tmp_path / "ns.csv"
+    _timed_csv(data, [t0 + i * 300_000_000 for i in range(50)], [200_000_000] * 50)
+    out = tmp_path / "a.parquet"
+    r = run_cli("convert", data, "-o", out, "--columns", GENERIC_XY, "--image-size", "256,256")
+    assert r.exit_code == 0, r.output
+    # read as ms, the session spans (49 x 300e6 + 200e6) ms = 4,138.9 h
+    assert r.stderr.splitlines() == [
+        "warning: ns.csv: columns 'Start'/'Dur' read as ms: a session spans 4,138.9 h, implausible for a "
+        "recording; if the times are not in ms, give --time-unit (s, us, ns)"
+    ]
+    out = tmp_path / "b.parquet"
+    args = ["convert", str(data), "-o", str(out), "--columns", GENERIC_XY, "--image-size", "256,256"]
+    r = CliRunner().invoke(main, [*args, "--time-unit", "ns"])
+    assert r.exit_code == 0 and r.stderr == "", r.output
+    fix, meta = tables.read_table("fixations", out)
+    np.testing.assert_allclose(fix["duration_ms"], 200.0)
+    np.testing.assert_allclose(np.diff(fix["t_start_ms"]), 300.0, atol=1e-3)  # ns epoch -> ms: 2**-8 ns float steps
+    assert meta["params"]["time_unit"] == "ns"
+    assert "14.9 s" in r.stdout  # the summary's time span: 49 x 0.3 s + 0.2 s
+
+    # the same recording in seconds: fixations of "0.2 ms" are not fixations
+    data = tmp_path / "s.csv"
+    _timed_csv(data, [round(i * 0.3, 1) for i in range(50)], [0.2] * 50)
+    args = ["convert", str(data), "-o", str(tmp_path / "c.parquet"), "--columns", GENERIC_XY, "--image-size", "256,256"]
+    r = CliRunner().invoke(main, args)
+    assert r.stderr.splitlines() == [
+        "warning: s.csv: columns 'Start'/'Dur' read as ms: the median fixation lasts 0.2 ms, implausible for a "
+        "recording; if the times are not in ms, give --time-unit (s, us, ns)"
+    ]
+    r = CliRunner().invoke(main, [*args, "--time-unit", "s"])
+    assert r.exit_code == 0 and r.stderr == ""
+    fix, _ = tables.read_table("fixations", tmp_path / "c.parquet")
+    np.testing.assert_allclose(fix["t_start_ms"], np.arange(50) * 300.0)
+    np.testing.assert_allclose(fix["duration_ms"], 200.0)
+
+
+def test_convert_help_lists_the_generic_table_columns():
+    from gazekit.readers import generic
+
+    r = run_cli("convert", "--help")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0 and "--time-unit [ms|s|us|ns]" in text
+    missing = [c for c in generic.NUMERIC + generic.TEXT if c not in text]
+    assert missing == []
+
+
 def test_cli_convert_and_inspect_print_the_same_summary(tmp_path):
     path = tmp_path / "export.tsv"
     truth = write_prolab_export(path, n_rows=3000, participants=("A", "B"), n_images=2)

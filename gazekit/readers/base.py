@@ -31,6 +31,7 @@ class ReadOptions:
     format: str | None = None  # reader NAME to force, instead of sniffing
     eye: str = "both"  # left / right / both / average (binocular sources)
     column_map: dict[str, str] | None = None  # generic reader: table column -> file column
+    time_unit: str = "ms"  # generic reader: unit of the mapped t_start_ms / duration_ms columns (ms, s, us, ns)
     stimulus_pattern: str | None = None  # EyeLink: regex on MSG text whose group 1 is the stimulus id
     min_confidence: float = 0.6  # Pupil Core: gaze samples below this confidence are invalid
 

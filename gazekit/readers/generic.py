@@ -6,6 +6,10 @@ Required: ``t_start_ms``, ``duration_ms`` and either ``x_px``/``y_px`` (image px
 ``session_id``, ``reader_id`` (pseudonymised), ``stimulus_id`` (extension dropped), ``pupil``, ``eye``,
 ``slice_index``, ``image_width_px``, ``image_height_px``. Never auto-detected: use ``--format generic``
 or give a mapping.
+
+The two time columns are in milliseconds unless ``--time-unit`` (``ReadOptions.time_unit``) says ``s``,
+``us`` or ``ns``. Times that look like another unit (a session spanning more than a day, fixations shorter
+than 1 ms, or starts closer than one sample at 10 kHz) give a one-line warning naming ``--time-unit``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ NUMERIC = (
 )
 TEXT = ("session_id", "reader_id", "stimulus_id", "eye")
 POSITIONS = (("x_px", "y_px"), ("x_norm", "y_norm"), ("screen_x_px", "screen_y_px"))
+TIME_UNITS_MS = {"ms": 1.0, "s": 1e3, "us": 1e-3, "ns": 1e-6}  # --time-unit -> milliseconds per unit
+MAX_SPAN_MS = 24 * 3600 * 1e3  # a session longer than a day is not one recording
+MIN_MEDIAN_DURATION_MS = 1.0  # fixations last about 50-1000 ms; a median under 1 ms is another unit
+MAX_RATE_HZ = 10_000.0  # starts closer than one sample of the fastest trackers
 
 
 def sniff(head: str) -> bool:
@@ -45,6 +53,8 @@ def sniff(head: str) -> bool:
 
 def read(path: Path, opts: ReadOptions) -> Recording:
     mapping = dict(opts.column_map or {})
+    if opts.time_unit not in TIME_UNITS_MS:
+        raise GazekitError(None, "--time-unit", f"expected one of {', '.join(TIME_UNITS_MS)}, got {opts.time_unit!r}")
     unknown = sorted(set(mapping) - set(NUMERIC) - set(TEXT))
     if unknown:
         raise GazekitError(
@@ -74,6 +84,8 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         if col in mapping:
             required = col in needed
             fix[col] = numbers(path, df[mapping[col]], mapping[col], dialect.decimal, allow_missing=not required)
+    fix["t_start_ms"] *= TIME_UNITS_MS[opts.time_unit]
+    fix["duration_ms"] *= TIME_UNITS_MS[opts.time_unit]
     for col in ("slice_index", "image_width_px", "image_height_px"):
         if col in fix:
             fix[col] = pd.array(fix[col].to_numpy(), dtype="Float64").round().astype("Int64")
@@ -98,5 +110,34 @@ def read(path: Path, opts: ReadOptions) -> Recording:
             f"line {df.index[i]}, column {mapping['t_start_ms']!r}",
             "expected fixation starts that do not decrease within a session",
         )
+    warn.extend(time_unit_warnings(path, fix, codes, mapping, opts.time_unit))
     sessions = {s: {"source": str(path)} for s in pd.unique(fix["session_id"])}
     return Recording(NAME, fixations=fix, sessions=sessions, warnings=warn)
+
+
+def time_unit_warnings(path: Path, fix: pd.DataFrame, codes: np.ndarray, mapping: dict, unit: str) -> list[str]:
+    """At most one line when the times, read in ``unit``, imply an implausible recording: a session
+    spanning more than a day, a median fixation under 1 ms, or starts at a rate above 10 kHz."""
+    t = fix["t_start_ms"].to_numpy(float)
+    end = t + np.nan_to_num(fix["duration_ms"].to_numpy(float))
+    frame = pd.DataFrame({"s": codes, "t": t, "end": end})
+    g = frame.groupby("s")
+    span = float((g["end"].max() - g["t"].min()).max()) if len(frame) else 0.0
+    steps = frame.sort_values(["s", "t"], kind="stable").groupby("s")["t"].diff().dropna()
+    steps = steps[steps > 0]
+    duration = float(np.nanmedian(fix["duration_ms"])) if fix["duration_ms"].notna().any() else np.nan
+    problems = []
+    if span > MAX_SPAN_MS:
+        problems.append(f"a session spans {span / 3.6e6:,.1f} h")
+    if duration < MIN_MEDIAN_DURATION_MS:
+        problems.append(f"the median fixation lasts {duration:.3g} ms")
+    if len(steps) and 1e3 / float(steps.median()) > MAX_RATE_HZ:
+        problems.append(f"fixations start at {1e3 / float(steps.median()):,.0f} Hz")
+    if not problems:
+        return []
+    others = ", ".join(u for u in TIME_UNITS_MS if u != unit)
+    columns = f"{mapping['t_start_ms']!r}/{mapping['duration_ms']!r}"
+    return [
+        f"{path.name}: columns {columns} read as {unit}: {' and '.join(problems)}, implausible for a recording; "
+        f"if the times are not in {unit}, give --time-unit ({others})"
+    ]
