@@ -419,6 +419,39 @@ def test_convert_help_lists_the_generic_table_columns():
     assert missing == []
 
 
+def test_calibration_only_export_says_what_the_stimulus_columns_hold(tmp_path):
+    full = tmp_path / "full.tsv"
+    write_prolab_export(full, n_rows=3000, n_images=2)
+    rows = pd.read_csv(full, sep="\t", dtype=str, keep_default_na=False)
+    calib = rows[rows["Presented Stimulus name"] == "Eyetracker Calibration"]
+    assert len(calib) and set(calib["Presented Media name"]) == {""}
+    path = tmp_path / "calib.tsv"
+    calib.to_csv(path, sep="\t", index=False)
+    r = run_cli("convert", path, "-o", tmp_path / "f.parquet")
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines() == [
+        "warning: no fixation lands on a stimulus image: in calib.tsv, column 'Presented Media name' is empty on "
+        "every row and column 'Presented Stimulus name' holds 'Eyetracker Calibration' (no fixation names a "
+        "stimulus: a calibration-only recording, or an export without its stimuli?)"
+    ]
+    # the full export has fixations on its images: no such line
+    r = run_cli("convert", full, "-o", tmp_path / "g.parquet")
+    assert r.exit_code == 0 and "no fixation lands" not in r.output
+
+
+def test_no_stimulus_hint_names_the_ids_when_image_sizes_are_missing(tmp_path):
+    data = tmp_path / "mine.csv"
+    data.write_text("Img,Onset,Dur,PX,PY\na.png,0,100,10,20\nb.png,200,80,30,20\nc.png,400,90,5,5\n")
+    spec = "stimulus_id=Img,t_start_ms=Onset,duration_ms=Dur,screen_x_px=PX,screen_y_px=PY"  # screen px, no rect
+    r = run_cli("convert", data, "-o", tmp_path / "f.parquet", "--columns", spec)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines() == [
+        "warning: no fixation lands on a stimulus image: in mine.csv, column 'Img' holds 'a.png', 'b.png', 'c.png' "
+        "(fixations name 3 stimulus id(s) ('a', 'b', 'c') but none has image coordinates: give the image size "
+        "(--image-size W,H) or where it was shown (--image-rect x0,y0,w,h))"
+    ]
+
+
 def test_cli_convert_and_inspect_print_the_same_summary(tmp_path):
     path = tmp_path / "export.tsv"
     truth = write_prolab_export(path, n_rows=3000, participants=("A", "B"), n_images=2)

@@ -95,6 +95,7 @@ def convert(
         "quality": {},
     }
     seen: dict[str, str] = {}
+    named: dict[Path, dict[str, list[str]]] = {}  # input -> its stimulus columns' values (no-stimulus hint)
     for path in map(Path, inputs):
         rec = readers.read(path, opts.read)
         fix, rec, info = detection.process(
@@ -130,6 +131,7 @@ def convert(
         meta["sessions"].update(rec.sessions)
         meta["stimuli"].update(rec.stimuli)
         meta["warnings"].extend(rec.warnings)
+        named[path] = rec.stimulus_columns
     fix = (
         pd.concat([p for p in parts if len(p)], ignore_index=True)
         if any(len(p) for p in parts)
@@ -139,6 +141,8 @@ def convert(
         why = " with a stimulus (--drop-unassigned)" if opts.drop_unassigned else ""
         raise GazekitError(", ".join(map(str, inputs)), None, f"expected at least one fixation{why}, found none")
     fix = fix.sort_values(["session_id", "t_start_ms"], kind="stable").reset_index(drop=True)
+    if not fix["on_image"].any():
+        meta["warnings"].append(no_stimulus_hint(fix, named))
     if opts.anonymize_paths:
         for info in meta["stimuli"].values():  # session-folder stimuli: paths relative to the data root
             if isinstance(info, dict) and isinstance(info.get("source"), str):
@@ -146,6 +150,28 @@ def convert(
         given = [*inputs, *opts.stimuli, opts.session_json, opts.viewer_events]
         meta = anonymize_meta(meta, [p for p in given if p is not None])
     return fix, meta
+
+
+def no_stimulus_hint(fix: pd.DataFrame, named: dict[Path, dict[str, list[str]]], shown: int = 5) -> str:
+    """One line for a table where no fixation lands on a stimulus: what each input's stimulus columns hold
+    (a few distinct values), so that a calibration-only export or a missing image size is seen at once."""
+    parts = []
+    for path, columns in list(named.items())[:3]:
+        said = []
+        for col, values in columns.items():
+            more = f" and {len(values) - shown} more" if len(values) > shown else ""
+            held = f"holds {', '.join(map(repr, values[:shown]))}{more}" if values else "is empty on every row"
+            said.append(f"column {col!r} {held}")
+        parts.append(f"in {path.name}, {' and '.join(said) if said else 'no column names the stimulus'}")
+    ids = [s for s in pd.unique(fix["stimulus_id"]) if s]
+    if ids:
+        advice = (
+            f"fixations name {len(ids)} stimulus id(s) ({', '.join(map(repr, ids[:shown]))}) but none has image "
+            "coordinates: give the image size (--image-size W,H) or where it was shown (--image-rect x0,y0,w,h)"
+        )
+    else:
+        advice = "no fixation names a stimulus: a calibration-only recording, or an export without its stimuli?"
+    return f"no fixation lands on a stimulus image: {'; '.join(parts)} ({advice})"
 
 
 def display_scales(events: pd.DataFrame) -> dict[str, float]:

@@ -27,7 +27,7 @@ from gazekit.readers._delimited import (
     numbers,
     pseudonym,
 )
-from gazekit.readers.base import Recording
+from gazekit.readers.base import STIMULUS_VALUES_KEPT, Recording
 
 REDUCE_ROWS = 500_000  # folded fixation rows kept before they are reduced to one row per fixation
 CUT_TOLERANCE_MS = 20.0  # a vendor duration may run one sample period (<= 16.7 ms at 60 Hz) past the last row
@@ -46,6 +46,7 @@ class Columns:
     participant: str | None = None
     recording: str | None = None
     media: str | None = None  # stimulus/media name -> stimulus id
+    stimulus_name: str | None = None  # another column naming what was shown (only reported, in the no-stimulus hint)
     screen_x: str | None = None  # fixation point on the screen [px]
     screen_y: str | None = None
     norm_x: str | None = None  # fixation point on the media, normalised [0, 1)
@@ -97,7 +98,8 @@ def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -
 
 
 def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, chunks, warn: list[str]) -> Recording:
-    text_cols = [c for c in (cols.event_type, cols.participant, cols.recording, cols.media) if c]
+    named = list(dict.fromkeys(c for c in (cols.media, cols.stimulus_name) if c))  # columns naming the stimulus
+    text_cols = list(dict.fromkeys(c for c in (cols.event_type, cols.participant, cols.recording, *named) if c))
     usecols = list(dict.fromkeys(getattr(cols, f.name) for f in fields(cols) if isinstance(getattr(cols, f.name), str)))
     usecols += [p for p in cols.pupils if p not in usecols]
     sessions = _Sessions()
@@ -105,8 +107,12 @@ def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, 
     last_t: dict[int, float] = {}  # session code -> last timestamp [ms]
     n_rows: dict[int, int] = {}  # session code -> rows
     partials: list[pd.DataFrame] = []  # folded fixation rows, reduced when they exceed ``limit``
+    shown: dict[str, dict[str, None]] = {c: {} for c in named}  # stimulus column -> distinct values (ordered)
     limit = REDUCE_ROWS
     for chunk in chunks(path, dialect, usecols, text_cols):
+        for c, seen in shown.items():
+            if len(seen) < STIMULUS_VALUES_KEPT:
+                seen.update(dict.fromkeys(v for v in map(str.strip, _local_codes(chunk[c])[1]) if v))
         t_ms = numbers(path, chunk[cols.time], cols.time, dialect.decimal, allow_missing=False) * cols.time_to_ms
         key = sessions.codes(chunk, cols)
         _check_monotonic(path, cols.time, key, t_ms, chunk.index.to_numpy(), last_t, n_rows)
@@ -146,6 +152,7 @@ def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, 
             "recording's participant"
         )
     rec.warnings[:0] = warn
+    rec.stimulus_columns = {c: list(seen)[:STIMULUS_VALUES_KEPT] for c, seen in shown.items()}
     return rec
 
 

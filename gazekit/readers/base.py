@@ -22,6 +22,7 @@ from gazekit.geometry import Screen
 HEAD_BYTES = 65536
 MAX_COLUMNS = 4096  # a header with more names has lost its line breaks
 TAIL_BYTES = 2**16  # rows before the last one that tell whether it is complete
+STIMULUS_VALUES_KEPT = 20  # distinct values of a stimulus column kept for the no-stimulus hint
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class Recording:
     messages: pd.DataFrame | None = None  # t_ms, session_id, text (EyeLink MSG lines and the like)
     warnings: list[str] = field(default_factory=list)
     viewer_events: pd.DataFrame | None = None  # display log of a session folder (gazekit.convert.viewer_log)
+    # the file's columns that name the stimulus -> their distinct non-blank values (as written, at most
+    # STIMULUS_VALUES_KEPT): what `convert` shows when no fixation lands on a stimulus
+    stimulus_columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 def normalised_samples(

@@ -22,7 +22,7 @@ import pandas as pd
 from gazekit.errors import GazekitError
 from gazekit.ids import stimulus_id
 from gazekit.readers._delimited import check_not_truncated, iter_chunks, numbers, pseudonym, sniff_dialect
-from gazekit.readers.base import ReadOptions, Recording, read_head
+from gazekit.readers.base import STIMULUS_VALUES_KEPT, ReadOptions, Recording, read_head
 
 NAME = "generic"
 NUMERIC = (
@@ -112,7 +112,11 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         )
     warn.extend(time_unit_warnings(path, fix, codes, mapping, opts.time_unit))
     sessions = {s: {"source": str(path)} for s in pd.unique(fix["session_id"])}
-    return Recording(NAME, fixations=fix, sessions=sessions, warnings=warn)
+    rec = Recording(NAME, fixations=fix, sessions=sessions, warnings=warn)
+    if "stimulus_id" in mapping:
+        values = df[mapping["stimulus_id"]].dropna().astype(str).str.strip()
+        rec.stimulus_columns = {mapping["stimulus_id"]: [v for v in pd.unique(values) if v][:STIMULUS_VALUES_KEPT]}
+    return rec
 
 
 def time_unit_warnings(path: Path, fix: pd.DataFrame, codes: np.ndarray, mapping: dict, unit: str) -> list[str]:

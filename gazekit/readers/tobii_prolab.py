@@ -64,6 +64,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         participant=find_column(cols, "participant name"),
         recording=find_column(cols, "recording name"),
         media=find_column(cols, "presented media name") or find_column(cols, "presented stimulus name"),
+        stimulus_name=find_column(cols, "presented stimulus name"),
         screen_x=find_column(cols, "fixation point x", _PX),
         screen_y=find_column(cols, "fixation point y", _PX),
         norm_x=find_column(cols, "fixation point x", ("mcsnorm",)),
