@@ -319,6 +319,10 @@ def render_heatmaps(table, output, stimuli, scales, size, nifti, workers, shard,
     cfg = dataclasses.replace(_render_config(scales=scales, size=size, **render), dtype=dtype)
     manifest = build.build_store(table, output, cfg, stimuli, workers, build.parse_shard(shard), nifti, lazy=lazy)
     with_gaze = int(manifest["file"].notna().sum())
+    if manifest.attrs.get("skipped_stimuli"):
+        from gazekit.heatmaps.plan import skipped_line
+
+        click.echo(f"warning: {skipped_line(manifest.attrs['skipped_stimuli'], '--stimuli folder')}", err=True)
     click.echo(
         f"{output}: {with_gaze} map(s) with gaze, {len(manifest) - with_gaze} without, scales {list(cfg.scales)}"
     )
@@ -384,6 +388,15 @@ def qc(table, output, store_dir, labels, threshold, label_threshold, label_pairs
         pairs.append((image_id.strip(), label_id.strip()))
     qc_cfg = QCConfig(threshold, label_threshold, label_pairs=tuple(pairs))
     summary = build_report(table, output, cfg, store_dir, stimuli, labels, qc_cfg)
+    if summary.get("skipped_stimuli"):
+        from gazekit.heatmaps.plan import skipped_line
+
+        where = (
+            "--stimuli folder or the store"
+            if stimuli is not None and store_dir is not None
+            else ("--stimuli folder" if stimuli is not None else "store")
+        )
+        click.echo(f"warning: {skipped_line(summary['skipped_stimuli'], where)}", err=True)
     extra = ""
     if "mean" in summary:
         extra = ", mean " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean"].items())

@@ -105,6 +105,41 @@ def test_qc_uses_the_store_maps(study):
     assert stim.loc["a", "cc"] == pytest.approx(metrics.cc(heat, target))
 
 
+def test_partial_stimuli_folder_renders_what_is_there_and_qc_reads_the_partial_store(study):
+    tmp, table, images, masks = study
+    partial = tmp / "partial"
+    partial.mkdir()
+    shutil.copy(images / "a.png", partial / "a.png")  # b, looked at once, is missing
+    st = tmp / "st"
+    args = ["render-heatmaps", str(table), "-o", str(st), "--stimuli", str(partial), "--sigma-px", "6"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert res.stderr == "warning: skipped 1 stimulus with gaze not in the --stimuli folder: b\n"
+    assert res.stdout == f"{st}: 1 map(s) with gaze, 0 without, scales [1]\n"
+    opened = store.open(st)
+    assert opened.keys() == [("a", None)] and opened.params["skipped_stimuli"] == {"count": 1, "ids": ["b"]}
+    for extra in (["--stimuli", str(partial)], []):  # the partial store, with and without the partial folder
+        out = tmp / f"rep{len(extra)}"
+        res = CliRunner().invoke(main, ["qc", str(table), "-o", str(out), "--store", str(st), *extra])
+        assert res.exit_code == 0, res.output
+        where = "--stimuli folder or the store" if extra else "store"
+        assert res.stderr == f"warning: skipped 1 stimulus with gaze not in the {where}: b\n"
+        assert pd.read_csv(out / "stimuli.csv")["stimulus_id"].tolist() == ["a"]
+        summary = json.loads((out / "qc.json").read_text())
+        assert summary["skipped_stimuli"] == ["b"] and summary["stimuli_with_gaze"] == 1
+        assert summary["fixations"] == 4  # the 5 of the table less b's one
+    # a folder with none of the table's stimuli is still an error
+    (tmp / "none").mkdir()
+    shutil.copy(images / "a.png", tmp / "none" / "z.png")
+    res = CliRunner().invoke(
+        main, ["render-heatmaps", str(table), "-o", str(tmp / "st2"), "--stimuli", str(tmp / "none")]
+    )
+    assert res.exit_code == 2
+    assert res.output.endswith(
+        "expected some of the table's stimuli (a, b, ...) in the --stimuli folder (it has z, ...)\n"
+    )
+
+
 def test_qc_bad_input(study):
     tmp, table, images, masks = study
     (masks / "b.png").unlink()

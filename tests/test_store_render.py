@@ -181,8 +181,10 @@ def test_bad_input_one_line_exit_2_no_output(study, tmp_path):
     fails([table, "--stimuli", images, "--sigma-px", "-2"], "--sigma-px", "> 0")
     fails([table, "--stimuli", images, "--sigma-px", "5", "--scales", "1,64"], "--scales 64", "<= the map size")
     fails([table, "--sigma-deg", "1", "--stimuli", images], "session 's1'", "screen geometry")
-    (images / "d.png").unlink()
-    fails([table, "--stimuli", images, "--sigma-px", "5"], "stimulus_id 'd'", "--stimuli folder")
+    other_images = tmp / "other_images"  # none of the table's stimuli (a partial folder renders what it holds)
+    other_images.mkdir()
+    (images / "d.png").rename(other_images / "z.png")
+    fails([table, "--stimuli", other_images, "--sigma-px", "5"], "expected some of the table's stimuli", "(it has z")
     empty = tmp / "empty.parquet"
     tables.write_table("fixations", fixation_table([]), empty)
     fails([empty, "--sigma-px", "5"], "empty.parquet", "empty")

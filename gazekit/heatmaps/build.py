@@ -2,7 +2,8 @@
 
 Image sizes come from, in this order: ``--stimuli`` (authoritative; it also lists the images nobody
 looked at), the table's ``image_width_px``/``image_height_px`` columns, the table's Parquet metadata
-``stimuli`` entry (``width``/``height``). Only fixations with ``on_image`` and finite ``x_px, y_px`` are
+``stimuli`` entry (``width``/``height``). Stimuli of the table missing from ``--stimuli`` are skipped (counted
+in store.json ``skipped_stimuli`` and by the CLI). Only fixations with ``on_image`` and finite ``x_px, y_px`` are
 rendered. Rendering is a pure function of one stimulus' fixations, so the store does not depend on
 ``--workers`` or ``--shard``.
 """
@@ -21,10 +22,11 @@ from gazekit import store, tables
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
 from gazekit.heatmaps import render
-from gazekit.heatmaps.plan import Job, job_maps, plan, table_digest
+from gazekit.heatmaps.plan import Job, job_maps, plan, present_stimuli, table_digest
 from gazekit.heatmaps.stimulus_index import index_stimuli
 
 THREADS = 2  # threads of a --workers 1 run
+SKIPPED_KEPT = 100  # ids of skipped stimuli (not in --stimuli) listed in store.json
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -113,6 +115,9 @@ def build_store(
     if workers < 1:
         raise GazekitError(None, "--workers", f"expected a number >= 1, got {workers}")
     index = index_stimuli(stimuli) if stimuli is not None else None
+    skipped: list[str] = []
+    if index is not None:  # a folder holding some of the images: render those, say which were skipped
+        fix, skipped = present_stimuli(fix, index, table)
     jobs = plan(fix, meta, cfg, index, table)
     if not any(j.slices for j in jobs):
         raise GazekitError(table, None, "expected at least one on-image fixation with x_px/y_px")
@@ -121,6 +126,8 @@ def build_store(
     params = {**cfg.params(), "fixation_table_sha256": table_digest(table), "nifti": nifti}
     if shard is not None:
         params["shard"] = {"index": shard[0], "count": shard[1]}
+    if skipped:
+        params["skipped_stimuli"] = {"count": len(skipped), "ids": skipped[:SKIPPED_KEPT]}
     if lazy:
         params["lazy"] = store.lazy_reference(table, out)
     out = store.prepare_output(out)
@@ -145,6 +152,7 @@ def build_store(
         if not nifti:
             manifest = manifest.drop(columns="nifti")
         store.write_index(tmp, manifest, params)
+    manifest.attrs["skipped_stimuli"] = skipped
     return manifest
 
 

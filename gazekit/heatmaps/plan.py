@@ -65,6 +65,35 @@ def table_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def present_stimuli(
+    fix: pd.DataFrame, present, file: str | Path | None = None, where: str = "--stimuli folder"
+) -> tuple[pd.DataFrame, list[str]]:
+    """The table without the stimuli that ``present`` (ids: a stimulus index, a store's ids) lacks, and the
+    ids of those stimuli that had gaze (an on-image fixation), sorted. A folder holding only some of the
+    images renders those; the caller says how many were skipped. None present at all is an error."""
+    ids = set(fix["stimulus_id"]) - {""}
+    missing = ids - set(present)
+    if not missing:
+        return fix, []
+    if missing == ids:
+        near = ", ".join(sorted(present)[:3]) or "nothing"
+        named = ", ".join(sorted(ids)[:3])
+        raise GazekitError(
+            file, None, f"expected some of the table's stimuli ({named}, ...) in the {where} (it has {near}, ...)"
+        )
+    gaze = fix["on_image"].astype(bool) & fix["stimulus_id"].isin(missing)
+    skipped = sorted(set(fix.loc[gaze, "stimulus_id"]))
+    return fix[~fix["stimulus_id"].isin(missing)].reset_index(drop=True), skipped
+
+
+def skipped_line(skipped: list[str], where: str, shown: int = 5) -> str:
+    """``skipped 3 stimuli with gaze not in the --stimuli folder: a, b, c`` (a few named)."""
+    more = f", ... ({len(skipped) - shown} more)" if len(skipped) > shown else ""
+    n = len(skipped)
+    noun = "stimulus" if n == 1 else "stimuli"
+    return f"skipped {n} {noun} with gaze not in the {where}: {', '.join(skipped[:shown])}{more}"
+
+
 def image_sizes(
     fix: pd.DataFrame, meta: dict, stimuli: dict[str, StimulusInfo] | None, file: str | Path | None = None
 ) -> dict[str, tuple[int, int, int | None]]:
@@ -246,10 +275,16 @@ def lazy_jobs(root: Path, params: dict, manifest: pd.DataFrame) -> list[Job]:
             "renders from: restore it, or render the store again",
         )  # fmt: skip
     fix, meta = tables.read_table("fixations", path)
+    stimuli = manifest_stimuli(manifest)
+    fix = fix[fix["stimulus_id"].isin(stimuli)].reset_index(drop=True)
+    return plan(fix, meta, render.RenderConfig.from_params(params), stimuli, path)
+
+
+def manifest_stimuli(manifest: pd.DataFrame) -> dict[str, StimulusInfo]:
+    """The stimuli of a store's manifest with their image sizes (and slice counts), for :func:`plan`."""
     stimuli = {}
     for sid, rows in manifest.groupby("stimulus_id", sort=True):
         volume = rows["slice_index"].notna().any()
         h, w = (int(rows[c].iloc[0]) for c in ("image_height", "image_width"))
         stimuli[sid] = StimulusInfo(sid, h, w, len(rows) if volume else None, "", ())
-    fix = fix[fix["stimulus_id"].isin(stimuli)].reset_index(drop=True)
-    return plan(fix, meta, render.RenderConfig.from_params(params), stimuli, path)
+    return stimuli

@@ -175,11 +175,19 @@ def build_report(
     if label_index is not None:
         label_index = pair_labels(index, label_index, qc.label_pairs)
     st = store.open(store_dir) if store_dir is not None else None
+    skipped: list[str] = []  # stimuli with gaze that a partial --stimuli folder / store lacks: not shown
+    if index is not None:
+        fix, skipped = plan.present_stimuli(fix, index, table)
+    sizes = index
+    if st is not None:
+        fix, more = plan.present_stimuli(fix, set(st.manifest["stimulus_id"]), table, "store")
+        skipped = sorted({*skipped, *more})
+        sizes = index if index is not None else plan.manifest_stimuli(st.manifest)
     sigma = render.Sigma(px=1.0) if st is not None else cfg.sigma  # with a store, plan() only places fixations
     render_cfg = render.RenderConfig(
         sigma, cfg.weight, cfg.norm, cfg.combine, cfg.boundary, (1,), None, cfg.display_scale
     )
-    jobs = {j.stimulus_id: j for j in plan.plan(fix, meta, render_cfg, index, table)}
+    jobs = {j.stimulus_id: j for j in plan.plan(fix, meta, render_cfg, sizes, table)}
     sessions = figures.session_figures(fix, meta)
     stim = figures.stimulus_figures(fix)
     rows = []
@@ -238,6 +246,8 @@ def build_report(
         sessions.to_csv(tmp / "sessions.csv", index=False)
         per_stim.to_csv(tmp / "stimuli.csv", index=False)
         summary = _summary(fix, per_stim, sessions, cfg, store_dir, qc, labels is not None)
+        if skipped:
+            summary["skipped_stimuli"] = skipped
         (tmp / "qc.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         (tmp / "index.html").write_text(_html(summary, sessions, per_stim, sheets))
     return summary
