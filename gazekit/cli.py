@@ -306,7 +306,7 @@ def _render_config(
     type=click.Choice(["uint16", "float32"]),
     default="uint16",
     show_default=True,
-    help="uint16: quantised per map (error < 8e-6 of its peak), zstd-compressed, ~7 %% of float32's size",
+    help="uint16: quantised per map (error < 8e-6 of its peak), zstd-compressed, ~7 % of float32's size",
 )
 @click.option("--lazy", is_flag=True, help="write only the manifest; maps are rendered when read (gazekit.store)")
 @user_errors
