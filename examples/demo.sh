@@ -22,8 +22,7 @@ python "$here/make_demo_data.py" "$OUT/data" --n 48 --size 128
 gazekit simulate "$OUT/data/masks" --images "$OUT/data/images" -o "$OUT/session" --seed 0
 
 step "3. session -> fixations -> heatmap store -> QC report"
-gazekit convert "$OUT/session" -o "$OUT/fixations.parquet"
-gazekit inspect "$OUT/fixations.parquet"
+gazekit convert "$OUT/session" -o "$OUT/fixations.parquet"  # prints the table's summary (= gazekit inspect)
 gazekit render-heatmaps "$OUT/fixations.parquet" --stimuli "$OUT/data/images" --sigma-deg 1.0 \
   --scales 1,2,4,8 --size 64 -o "$OUT/store"
 gazekit qc "$OUT/fixations.parquet" --stimuli "$OUT/data/images" --labels "$OUT/data/masks" --sigma-deg 1.0 \
@@ -44,7 +43,5 @@ outputs:
   heatmap store            $OUT/store/ (manifest.parquet, heatmaps/*.npz, store.json)
   QC report                $OUT/qc/index.html
   training run             $OUT/run/ (config.yaml, metrics.csv, curves.png, checkpoint_best.pt)
-  validation metrics       $OUT/metrics.csv
+  validation metrics       $OUT/metrics.csv (its mean rows printed by hgdtgl evaluate above)
 TXT
-echo "validation metrics (mean rows):"
-grep -E '^(case,class|mean)' "$OUT/metrics.csv" || head -5 "$OUT/metrics.csv"
