@@ -162,7 +162,7 @@ def e2e_section(data: Path, n_naive: int, repeats: int) -> None:
                 out = Path(tmp) / f"store{list(variants).index(name)}"
                 times[name].append(_cli([*base, "-o", out, *extra]))
                 sizes[name] = _size(out)
-        f32, u16 = store.open(Path(tmp) / "store0"), store.open(Path(tmp) / "store1")
+        f32, u16 = store.open_store(Path(tmp) / "store0"), store.open_store(Path(tmp) / "store1")
         rel = max(
             float(np.abs(u16.get(sid, sl, s) - f32.get(sid, sl, s)).max() / f32.get(sid, sl, s).max())
             for sid, sl in f32.keys()

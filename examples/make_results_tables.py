@@ -685,10 +685,10 @@ def plot_overlays(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import gazekit.store
+    import gazekit
     from hgdtgl.data.formats import load_cases
 
-    store = gazekit.store.open(store_dir)
+    store = gazekit.open_store(store_dir)
     colours = matplotlib.colors.ListedColormap(plt.get_cmap("tab10").colors[:9])
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "shown.list").write_text("".join(f"{n}\n" for n in names))

@@ -23,6 +23,9 @@ from gazekit.heatmaps.build import build_store
 from gazekit.heatmaps.render import RenderConfig, Sigma
 from gazekit.readers.base import ReadOptions
 from gazekit.simulate.simulator import SimConfig, simulate
+from gazekit.store import open_store  # the API's store reader (gazekit.open_store), defined with the store
+
+__all__ = ["convert_files", "read_fixations", "render_heatmaps", "open_store", "simulate_session"]
 
 _READ_FIELDS = {f.name for f in dataclasses.fields(ReadOptions)}
 _CONVERT_FIELDS = {f.name for f in dataclasses.fields(ConvertOptions)} - {"read"}
@@ -90,12 +93,7 @@ def render_heatmaps(
         sigma_deg = 1.0
     cfg = RenderConfig(sigma=Sigma(deg=sigma_deg, px=sigma_px, frac=sigma_frac), **config)
     build_store(table, output, cfg, stimuli=stimuli, workers=workers, progress=False)
-    return store.open(output)
-
-
-def open_store(path: str | Path) -> store.HeatmapStore:
-    """The heatmap store at ``path`` (lazy: ``.get(stimulus_id, slice_index, scale)``; see :mod:`gazekit.store`)."""
-    return store.open(path)
+    return open_store(output)
 
 
 def simulate_session(

@@ -1,4 +1,4 @@
-"""The heatmap store on disk (DESIGN.md section 3) and its lazy reader, ``gazekit.store.open``.
+"""The heatmap store on disk (DESIGN.md section 3) and its lazy reader, ``gazekit.open_store``.
 
 Layout of STORE_DIR:
 - ``store.json``: render parameters (sigma in deg and px, weighting, normalisation, scales, size),
@@ -195,7 +195,9 @@ class HeatmapStore:
         return self._rows.get((sid, NO_SLICE if sl is None else int(sl))) is not None
 
     def keys(self) -> builtins.list[tuple[str, int | None]]:
-        """(stimulus_id, slice_index or None) of every map the store has (images with gaze only)."""
+        """The maps the store has (images/slices with gaze only), as a list of ``(stimulus_id, slice_index)``
+        tuples: ``slice_index`` is None for a 2-D image and the slice number (int) for a slice of a volume,
+        so that ``st.get(*key)`` reads each one. Images listed without gaze are in ``st.manifest``."""
         return [(sid, None if sl == NO_SLICE else sl) for (sid, sl), f in self._rows.items() if f is not None]
 
     def _arrays(self, stimulus_id: str, file: str) -> tuple[Any, dict[str, np.ndarray], dict[int, int]]:
@@ -255,10 +257,12 @@ class HeatmapStore:
         return np.asarray(loaded[name][i], dtype=np.float32)
 
 
-def open(root: str | Path, disk_cache: bool = False) -> HeatmapStore:  # noqa: A001 - the documented API name
-    """Open the heatmap store at ``root`` for lazy reading: ``open(d).get(stimulus_id, slice_index, scale)``.
+def open_store(root: str | Path, disk_cache: bool = False) -> HeatmapStore:
+    """The heatmap store at ``root``, opened for lazy reading (the API's ``gazekit.open_store``).
 
-    ``disk_cache``: a lazy store (``--lazy``) also writes each map it renders into its folder.
+    ``st.get(stimulus_id, slice_index, scale)`` is one map; ``st.keys()`` lists the maps the store has as
+    ``(stimulus_id, slice_index)`` tuples (``slice_index`` None for a 2-D image). ``disk_cache``: a lazy
+    store (``--lazy``) also writes each map it renders into its folder.
     """
     return HeatmapStore(root, disk_cache=disk_cache)
 

@@ -50,8 +50,8 @@ def test_readme_example_runs_and_matches_the_cli(tmp_path, monkeypatch):
     cli_fix, cli_meta = tables.read_table("fixations", "cli.parquet")
     pd.testing.assert_frame_equal(api_fix, cli_fix)
     assert api_meta["params"] == cli_meta["params"]
-    cli_heat = store.open("cli_store").get("stim_01", None, 2)
-    api_heat = store.open("store").get("stim_01", None, 2)
+    cli_heat = store.open_store("cli_store").get("stim_01", None, 2)
+    api_heat = store.open_store("store").get("stim_01", None, 2)
     np.testing.assert_array_equal(api_heat, cli_heat)
     assert api_heat.sum() == pytest.approx(1.0, abs=1e-5)
     ids = sorted(set(cli_fix["stimulus_id"]) - {""})
@@ -73,6 +73,22 @@ def test_read_fixations_and_open_store_read_what_the_api_wrote(tmp_path):
     assert heat.sum() == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(GazekitError, match="unknown option"):
         gazekit.convert_files(tmp_path / "export.tsv", image_sise=(640, 480))
+
+
+def test_one_public_name_opens_a_store_and_keys_are_id_slice_tuples(tmp_path):
+    from gazekit import api
+    from tests.test_store_render import fixation_table
+
+    assert gazekit.open_store is store.open_store is api.open_store  # one function, one name
+    assert not hasattr(store, "open")  # the former second name is gone
+    rows = [("s", "r", "a", None, 0.0, 200.0, 10.0, 10.0), ("s", "r", "v", 1, 300.0, 200.0, 5.0, 5.0)]
+    table = tmp_path / "fix.parquet"
+    sizes = {"a": {"width": 32, "height": 24}, "v": {"width": 32, "height": 24, "n_slices": 3}}
+    tables.write_table("fixations", fixation_table(rows), table, {"stimuli": sizes})
+    st = gazekit.render_heatmaps(table, tmp_path / "st", sigma_px=3.0)
+    assert sorted(st.keys(), key=str) == [("a", None), ("v", 1)]
+    assert all(st.get(*k).shape == (24, 32) for k in st.keys())
+    assert "(stimulus_id, slice_index)" in store.HeatmapStore.keys.__doc__
 
 
 def test_import_gazekit_errors_stays_light():

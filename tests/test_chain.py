@@ -32,7 +32,7 @@ def test_sigma_deg_uses_the_session_geometry_and_the_viewer_zoom(tmp_path):
         result = runner.invoke(main, args)
         assert result.exit_code == 0, result.output
     zoom = pd.read_parquet(session / "viewer_events.parquet").query("stimulus_id != ''").groupby("stimulus_id")["scale"]
-    manifest = store.open(out).manifest.set_index("stimulus_id")
+    manifest = store.open_store(out).manifest.set_index("stimulus_id")
     screen = Screen(1920, 1080, 531.0, 299.0, 650.0)  # the simulator's default screen
     for stimulus, scale in zoom.first().items():
         # 1 deg around the screen centre in screen px, divided by the zoom; off-centre fixations see a

@@ -122,7 +122,7 @@ def test_store_round_trip(tmp_path):
         }
     )
     store.write_index(root, manifest, {"scales": [1, 2]})
-    st = store.open(root)
+    st = store.open_store(root)
     np.testing.assert_array_equal(st.get("vol", 5, 1), maps[1][1])
     np.testing.assert_array_equal(st.get("vol", 3, 2), maps[2][0])
     assert st.get("vol", 7) is None  # in the manifest, no gaze

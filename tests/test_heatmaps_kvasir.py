@@ -31,7 +31,7 @@ def test_sigma_frac_minmax_reproduces_gazemedseg_recipe(kvasir, tmp_path, bounda
     args = ["render-heatmaps", str(table), "-o", str(tmp_path / "st"), "--sigma-frac", "0.0911", "--norm", "minmax"]
     res = CliRunner().invoke(main, [*args, "--boundary", boundary])
     assert res.exit_code == 0, res.output
-    st = store.open(tmp_path / "st")
+    st = store.open_store(tmp_path / "st")
     max_diff, mean_diff, agree = [], [], []
     for sid in ids:
         g = fix[fix["stimulus_id"] == sid]

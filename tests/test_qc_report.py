@@ -100,7 +100,7 @@ def test_qc_uses_the_store_maps(study):
     stim = pd.read_csv(tmp / "rep" / "stimuli.csv").set_index("stimulus_id")
     target = np.zeros((H, W), bool)
     target[10:30, 20:50] = True
-    heat = store.open(tmp / "st").get("a")
+    heat = store.open_store(tmp / "st").get("a")
     assert stim.loc["a", "dice"] == pytest.approx(metrics.heatmap_dice(heat, target))
     assert stim.loc["a", "cc"] == pytest.approx(metrics.cc(heat, target))
 
@@ -116,7 +116,7 @@ def test_partial_stimuli_folder_renders_what_is_there_and_qc_reads_the_partial_s
     assert res.exit_code == 0, res.output
     assert res.stderr == "warning: skipped 1 stimulus with gaze not in the --stimuli folder: b\n"
     assert res.stdout == f"{st}: 1 map(s) with gaze, 0 without, scales [1]\n"
-    opened = store.open(st)
+    opened = store.open_store(st)
     assert opened.keys() == [("a", None)] and opened.params["skipped_stimuli"] == {"count": 1, "ids": ["b"]}
     for extra in (["--stimuli", str(partial)], []):  # the partial store, with and without the partial folder
         out = tmp / f"rep{len(extra)}"

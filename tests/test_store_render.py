@@ -70,7 +70,7 @@ def test_store_round_trip_manifest_and_maps(study):
     out = tmp / "store"
     res = run(["render-heatmaps", table, "-o", out, "--stimuli", images, "--sigma-px", "6", "--scales", "1,2,4"])
     assert res.exit_code == 0, res.output
-    st = store.open(out)
+    st = store.open_store(out)
     man = st.manifest.set_index("stimulus_id")
     assert man.loc["a", "n_fixations"] == 3 and man.loc["a", "n_readers"] == 2
     assert man.loc["a", "total_duration_ms"] == 900.0
@@ -124,7 +124,7 @@ def test_scale_equals_rendering_at_size_via_cli(study):
     res = run(["render-heatmaps", *common, "-o", tmp / "small", "--size", "12x16"])
     assert res.exit_code == 0, res.output
     np.testing.assert_allclose(
-        store.open(tmp / "pyr").get("a", None, 4), store.open(tmp / "small").get("a", None, 1), rtol=1e-5
+        store.open_store(tmp / "pyr").get("a", None, 4), store.open_store(tmp / "small").get("a", None, 1), rtol=1e-5
     )
 
 
@@ -148,7 +148,7 @@ def test_volumes_from_hdf5_slices_and_nifti_with_affine(tmp_path):
     out = tmp_path / "store"
     res = run(["render-heatmaps", table, "-o", out, "--stimuli", vols, "--sigma-px", "3", "--nifti"])
     assert res.exit_code == 0, res.output
-    st = store.open(out)
+    st = store.open_store(out)
     man = st.manifest
     assert man[man.stimulus_id == "p1"]["slice_index"].tolist() == [0, 1, 2, 3]  # every slice listed
     assert man[man.stimulus_id == "p1"]["file"].notna().tolist() == [False, False, True, False]
@@ -208,7 +208,7 @@ def test_sigma_deg_from_session_metadata(study):
     tables.write_table("fixations", fixation_table(ROWS), table, meta)
     res = run(["render-heatmaps", table, "-o", tmp / "deg", "--stimuli", images, "--sigma-deg", "0.5"])
     assert res.exit_code == 0, res.output
-    man = store.open(tmp / "deg").manifest.set_index("stimulus_id")
+    man = store.open_store(tmp / "deg").manifest.set_index("stimulus_id")
     pitch = (0.531 / 1920 + 0.299 / 1080) / 2 * 1000
     expected = 2 * 650 * np.tan(np.radians(0.25)) / pitch / 2.0  # screen centre (no screen position known)
     assert man.loc["b", "sigma_px"] == pytest.approx(expected, rel=1e-6)
@@ -221,7 +221,7 @@ def test_subprocess_as_a_user_types_it(study):
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "3 map(s) with gaze, 1 without" in res.stdout
-    m = store.open(tmp / "sp").get("b", None, 2)
+    m = store.open_store(tmp / "sp").get("b", None, 2)
     assert m.shape == (32, 20) and m.max() == pytest.approx(1.0)
 
 
@@ -260,7 +260,7 @@ def test_dicom_series_and_hdf5_volume_no_patient_fields_in_outputs(tmp_path):
     tables.write_table("fixations", fixation_table(rows), table)
     res = run(["render-heatmaps", table, "-o", tmp_path / "st", "--stimuli", src, "--sigma-px", "3", "--nifti"])
     assert res.exit_code == 0, res.output
-    st = store.open(tmp_path / "st")
+    st = store.open_store(tmp_path / "st")
     assert st.get(uid, 1).shape == (20, 30) and st.get(uid, 0) is None and st.get("vol", 5).shape == (16, 18)
     assert len(st.manifest) == 3 + 6
     res = run(["qc", table, "-o", tmp_path / "rep", "--stimuli", src, "--store", tmp_path / "st"])
@@ -305,7 +305,7 @@ def test_dtype_float32_and_uint16_store_sizes(study):
     common = [table, "--stimuli", images, "--sigma-px", "6", "--scales", "1,2"]
     assert run(["render-heatmaps", *common, "-o", tmp / "f32", "--dtype", "float32"]).exit_code == 0
     assert run(["render-heatmaps", *common, "-o", tmp / "u16"]).exit_code == 0
-    f32, u16 = store.open(tmp / "f32"), store.open(tmp / "u16")
+    f32, u16 = store.open_store(tmp / "f32"), store.open_store(tmp / "u16")
     assert (f32.params["dtype"], u16.params["dtype"]) == ("float32", "uint16")
     r1 = render.pyramid([20.3, 40.0], [15.7, 30.0], [300, 100], 6.0, 6.0, 48, 64, (1, 2))
     r2 = render.pyramid([60.2], [10.1], [500], 6.0, 6.0, 48, 64, (1, 2))
@@ -328,20 +328,20 @@ def test_lazy_store_renders_on_read_identical_to_eager(study):
     info = json.loads((tmp / "lazy" / "store.json").read_text())
     jsonschema.validate(info, json.loads((REPO / "schemas/store.schema.json").read_text()))
     assert info["lazy"] == {"table": "../fix.parquet", "table_absolute": str(table.resolve())}
-    eager, lazy = store.open(tmp / "eager"), store.open(tmp / "lazy")
+    eager, lazy = store.open_store(tmp / "eager"), store.open_store(tmp / "lazy")
     pd.testing.assert_frame_equal(lazy.manifest, eager.manifest)
     assert lazy.keys() == eager.keys() == [("a", None), ("b", None), ("d", None)]
     for sid, sl in eager.keys():
         for s in (1, 2):
             np.testing.assert_array_equal(lazy.get(sid, sl, s), eager.get(sid, sl, s))
     assert lazy.get("c") is None and not (tmp / "lazy" / "heatmaps").exists()  # memory cache only
-    cached = store.open(tmp / "lazy", disk_cache=True)
+    cached = store.open_store(tmp / "lazy", disk_cache=True)
     cached.get("b", None, 2)  # disk cache: the eager store's file, byte for byte
     assert (tmp / "lazy/heatmaps/b.npz").read_bytes() == (tmp / "eager/heatmaps/b.npz").read_bytes()
     for i in range(2):  # lazy shards merge into a lazy store with the same maps
         assert run(["render-heatmaps", *common, "-o", tmp / f"ls{i}", "--lazy", "--shard", f"{i}/2"]).exit_code == 0
     assert run(["store", "merge", tmp / "ls1", tmp / "ls0", "-o", tmp / "lm"]).exit_code == 0
-    np.testing.assert_array_equal(store.open(tmp / "lm").get("d", None, 1), eager.get("d", None, 1))
+    np.testing.assert_array_equal(store.open_store(tmp / "lm").get("d", None, 1), eager.get("d", None, 1))
     table.rename(tmp / "moved.parquet")  # the table is gone: one line that says what to do
     with pytest.raises(GazekitError, match="restore it, or render the store again"):
-        store.open(tmp / "lazy").get("a")
+        store.open_store(tmp / "lazy").get("a")

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-import gazekit.store
+import gazekit
 from gazekit.heatmaps.render import normalise, render
 from hgdtgl.data.augment import apply_affines, random_affines
 from hgdtgl.data.gaze import heatmap_at, store_scale_at
@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("-o", "--out", default=None)
     args = ap.parse_args()
 
-    store = gazekit.store.open(args.store)
+    store = gazekit.open_store(args.store)
     params = store.params
     grid = int(params["size"][0])
     levels = [int(s) for s in args.levels.split(",")]

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import gazekit.store
+import gazekit
 from gazekit.qc import metrics
 
 
@@ -29,7 +29,7 @@ def gaze_mask(heat: np.ndarray, shape: tuple[int, int], threshold: float) -> np.
 
 def evaluate_store(store_dir: str, names: list[str], masks_dir: Path, threshold: float) -> tuple[float, float, int]:
     """Mean per-image Dice, IoU over ``names`` and the number of images without gaze (scored 0)."""
-    store = gazekit.store.open(store_dir)
+    store = gazekit.open_store(store_dir)
     dices, ious, missing = [], [], 0
     for name in names:
         gt = cv2.imread(str(masks_dir / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE) >= 128

@@ -174,7 +174,7 @@ def build_report(
     label_index = index_stimuli(labels, dataset="label") if labels is not None else None
     if label_index is not None:
         label_index = pair_labels(index, label_index, qc.label_pairs)
-    st = store.open(store_dir) if store_dir is not None else None
+    st = store.open_store(store_dir) if store_dir is not None else None
     skipped: list[str] = []  # stimuli with gaze that a partial --stimuli folder / store lacks: not shown
     if index is not None:
         fix, skipped = plan.present_stimuli(fix, index, table)

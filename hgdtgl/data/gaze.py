@@ -61,7 +61,7 @@ def _few(items) -> str:
 
 
 def join_gaze(data: TrainData, store_dir: str, strict: bool = True) -> TrainData:
-    """Fill ``data.heat`` / ``data.has_gaze`` from the store (``gazekit.store.open``): its scale on the
+    """Fill ``data.heat`` / ``data.has_gaze`` from the store (``gazekit.open_store``): its scale on the
     training grid when it has one, else its scale-1 maps resized (:func:`store_scale_at`).
 
     The contract (:mod:`gazekit.ids`): a store id joins the training image with that id (nnU-Net: the case of
@@ -69,9 +69,9 @@ def join_gaze(data: TrainData, store_dir: str, strict: bool = True) -> TrainData
     (shape and orientation; else a one-line error naming both); and every map the store has for a training
     image must join. ``strict`` (training with gaze): a map that does not join, or no map joining at all, is an
     error; otherwise (``hgdtgl pack``) a warning on stderr naming a few unmatched ids on both sides."""
-    import gazekit.store  # pyarrow/pandas: only needed when a store is read
+    from gazekit.store import open_store  # pyarrow/pandas: only needed when a store is read
 
-    store = gazekit.store.open(store_dir)
+    store = open_store(store_dir)
     scale = store_scale_at(store.params, store.scales, data.size)
     to_case = _store_ids(store, data)
     for sid, case in to_case.items():
