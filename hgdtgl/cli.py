@@ -104,6 +104,12 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 )
 @click.option("--val-every", type=int, help="Validate + checkpoint every N iterations (default 200).")
 @click.option("--val-split", help="val | test | FILE.list (default val).")
+@click.option(
+    "--val-fraction",
+    type=float,
+    help="Hold out this share of the training patients/cases (images for an image folder) as validation, "
+    "drawn with --seed; replaces --val-split. For data without a validation split.",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="auto (default): CUDA when visible.")
 @click.option(
     "--amp",

@@ -75,6 +75,7 @@ class TrainConfig:
     scale_range: tuple[float, float] = (0.9, 1.1)
     val_every: int = 200
     val_split: str = "val"
+    val_fraction: float | None = None  # hold out this seeded share of the training patients/cases as validation
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "auto"  # auto | bf16 | fp16 | none: hgdtgl.precision.resolve_precision
     channels_last: bool | None = None  # None = on (faster on CUDA and on CPU: docs/training.md, precision)
@@ -205,6 +206,8 @@ class TrainConfig:
             bad("lr_schedule", f"one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}")
         if not self.lr > 0:
             bad("lr", f"a positive learning rate, got {self.lr}")
+        if self.val_fraction is not None and not 0 < self.val_fraction < 1:
+            bad("val_fraction", f"a fraction in (0, 1), got {self.val_fraction}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -30,8 +30,9 @@ from hgdtgl import __version__
 from hgdtgl.checkpoints import CHECKPOINT_FORMAT, TRAINING_STATE, load_checkpoint
 from hgdtgl.config import TrainConfig, dump_yaml
 from hgdtgl.data.batches import BatchMaker, DeviceData
-from hgdtgl.data.formats import TrainData, load_cases, load_train, select_labeled
+from hgdtgl.data.formats import Case, TrainData, load_cases, load_train, select_labeled
 from hgdtgl.data.gaze import join_gaze
+from hgdtgl.data.holdout import split_validation
 from hgdtgl.ddp import convert_batchnorm
 from hgdtgl.ema import ema_update
 from hgdtgl.evaluate import evaluate_cases, mean_dice
@@ -59,8 +60,16 @@ RESUME_FIELDS = (
     "gazemix",
     "mgp",
     "seed",
+    "val_fraction",
     "pretrain_iterations",
     "iterations",
+)
+
+
+NO_VALIDATION = (
+    "warning: no validation: the dataset has no validation split, so checkpoint_best.pt is the LAST weights, not "
+    "the best ones, and no validation Dice is measured; give --val-fraction 0.2 to hold out 20 % of the training "
+    "patients/cases"
 )
 
 
@@ -145,12 +154,31 @@ def unwrap(m: nn.Module) -> nn.Module:
     return getattr(m, "_orig_mod", m)
 
 
-def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray]:
-    """Training data with gaze joined and the labeled mask; checks that a gaze method has gaze."""
+def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray, list[Case] | None]:
+    """Training data with gaze joined, the labeled mask and, with --val-fraction, the validation cases held
+    out of the training list (None without it); checks that a gaze method has gaze."""
     method = cfg.method_class
     data = load_train(cfg.data, cfg.size, cfg.format, cfg.train_list, masks=method.reads_masks)
     if data.size != cfg.size:
         raise GazekitError(cfg.data, "size", f"expected --size {data.size} (the packed training size), got {cfg.size}")
+    held = None  # before the masks are dropped (gazesup): validation keeps its labels
+    if cfg.val_fraction is not None and not method.reads_masks and data.format == "images":
+        raise GazekitError(
+            "--val-fraction",
+            str(cfg.val_fraction),
+            f"expected a method that reads masks/ ({cfg.method} does not, so held-out images would have no labels "
+            "to validate on); give --val-split FILE.list of images that have masks",
+        )
+    if cfg.val_fraction is not None:  # the same split on every rank: it depends on the seed only
+        n_groups = len(set(data.groups))
+        data, held = split_validation(data, cfg.val_fraction, cfg.seed, str(cfg.data))
+        log(
+            f"validation: {len(held)} of {n_groups} training patients/cases held out (--val-fraction "
+            f"{cfg.val_fraction}, seed {cfg.seed}): {', '.join(c.name for c in held[:5])}"
+            + (", ..." if len(held) > 5 else "")
+            + "; listed in val_holdout.list",
+            rank,
+        )
     if not method.reads_masks:  # nothing can train on masks that share the images' files (ssl4mis, nifti, npz)
         data.labels = np.zeros_like(data.labels)
     if method.gaze_targets and data.num_classes != 2:
@@ -188,7 +216,7 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
         raise GazekitError(
             "--labeled", str(cfg.labeled), f"expected unlabeled images for method {cfg.method}, but all are labeled"
         )
-    return data, labeled
+    return data, labeled, held
 
 
 def training_pools(cfg: TrainConfig, data: TrainData, labeled: np.ndarray, rank: int = 0) -> tuple[np.ndarray, ...]:
@@ -235,7 +263,7 @@ class Trainer:
                 "--out",
                 "expected a new run directory, this one has a checkpoint (add --resume to continue it)",
             )
-        data, labeled = prepare_data(cfg, rank)
+        data, labeled, held = prepare_data(cfg, rank)
         lab_pool, unl_pool = training_pools(cfg, data, labeled, rank)
         lbs, ubs = cfg.method_class.batch_split(cfg)
         if lbs % world or ubs % world or (cfg.method_class.copy_paste and (lbs // world) % 2):
@@ -247,12 +275,15 @@ class Trainer:
             )
         self.names = data.class_names
         self.val_cases = []
-        try:
-            self.val_cases = load_cases(cfg.data, cfg.val_split, cfg.format) if rank == 0 else []
-        except GazekitError as exc:
-            if cfg.val_split != "val":  # a split the user named must exist
-                raise
-            log(f"no validation ({exc}); checkpoint_best.pt = the latest weights", rank)
+        if held is not None:
+            self.val_cases = held if rank == 0 else []
+        else:
+            try:
+                self.val_cases = load_cases(cfg.data, cfg.val_split, cfg.format) if rank == 0 else []
+            except GazekitError as exc:
+                if cfg.val_split != "val":  # a split the user named must exist
+                    raise
+                log(f"{NO_VALIDATION} ({exc.one_line()})", rank)
 
         self.spec = model_spec(cfg, data)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every run of this seed
@@ -298,6 +329,9 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.out / "config.yaml") as tmp:
                 Path(tmp).write_text(dump_yaml(cfg))
+            if held is not None:  # the validation cases --val-fraction held out (one patient/case/image a line)
+                with atomic_path(self.out / "val_holdout.list") as tmp:
+                    Path(tmp).write_text("".join(f"{c.name}\n" for c in held))
             with atomic_path(self.out / "machine.json") as tmp:
                 Path(tmp).write_text(json.dumps(self.machine(), indent=1) + "\n")
             try:
@@ -315,6 +349,8 @@ class Trainer:
             "n_labeled": int(labeled.sum()) if cfg.method_class.reads_masks else 0,  # masks trained on
             "n_with_gaze": int(np.sum(data.has_gaze)) if data.has_gaze is not None else 0,
         }
+        if held is not None:
+            self.data_meta["val_holdout"] = [c.name for c in held]
         self.autocast = torch.autocast(device.type, dtype=self.amp) if self.amp is not None else nullcontext()
         self._reset_window()
 
