@@ -292,35 +292,109 @@ def _summary(fix, per_stim, sessions, cfg, store_dir, qc, has_labels) -> dict:
 
 
 def format_value(v: object) -> str:
-    """A summary value for people: numbers to 4 significant digits, mappings as ``key value, ...`` (no JSON)."""
+    """A summary value for people: numbers to 4 significant digits (thousands separated from 1,000 on, never in
+    e-notation), mappings as ``key value, ...`` (no JSON)."""
     if isinstance(v, dict):
         return ", ".join(f"{k} {format_value(x)}" for k, x in v.items() if x is not None) or "-"
     if isinstance(v, list | tuple):
         return ", ".join(format_value(x) for x in v)
     if isinstance(v, bool) or v is None:
         return str(v)
+    if isinstance(v, int | np.integer):
+        return f"{v:,}"
     if isinstance(v, float | np.floating):
-        return "" if np.isnan(v) else f"{v:.4g}"
+        if np.isnan(v):
+            return ""
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
     return str(v)
+
+
+def column_decimals(values: pd.Series) -> int | None:
+    """One number format per table column: None for a text column, 3 decimals for a share (``share_*``, 0-1),
+    0 when every value is a whole number, else 1 / 2 / 3 decimals for columns reaching >= 100 / >= 10 / below 10."""
+    if values.dtype == bool or not pd.api.types.is_numeric_dtype(values):
+        return None
+    if str(values.name).startswith("share_"):
+        return 3
+    finite = values.to_numpy(float, na_value=np.nan)
+    finite = finite[np.isfinite(finite)]
+    if not len(finite) or np.all(finite == np.round(finite)):
+        return 0
+    top = float(np.abs(finite).max())
+    return 1 if top >= 100 else 2 if top >= 10 else 3
+
+
+def format_cell(v: object, decimals: int | None) -> str:
+    """A table cell: numbers with the column's decimals and thousands separators (``13,240``, ``0.800``)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if decimals is None or isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        return html.escape(str(v))
+    return f"{float(v):,.{decimals}f}"
 
 
 def _table(df: pd.DataFrame, link_col: str | None = None) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns if c != link_col)
+    decimals = {c: column_decimals(df[c]) for c in df.columns}
     body = []
     for rec in df.to_dict("records"):
         cells = []
         for c, v in rec.items():
             if c == link_col:
                 continue
-            if isinstance(v, float):
-                text = "" if np.isnan(v) else f"{v:.4g}"
-            else:
-                text = "" if v is None or v is pd.NA else html.escape(str(v))
+            text = format_cell(v, decimals[c])
             if c == "stimulus_id" and link_col and isinstance(rec.get(link_col), str):
                 text = f'<a href="{html.escape(rec[link_col])}">{text}</a>'
             cells.append(f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+# what each figure of the report means (the legend of index.html; tests check every column has one)
+LEGEND = {
+    "fixations": "fixations in the table (all sessions, on and off the images)",
+    "sessions": "recording sessions (one reader reading a series of images)",
+    "stimuli_with_gaze": "images / slices with at least one fixation",
+    "share_on_image": "share of fixations that land on the image shown (0-1)",
+    "heatmaps": "how the heatmaps were made: the store used, or sigma, weighting and normalisation of the maps "
+    "rendered for this report",
+    "dice_threshold": "threshold on the min-max normalised heatmap for the heatmap Dice",
+    "mean": "mean over images of each agreement metric (share_inside ... auc_judd)",
+    "skipped_stimuli": "stimuli with gaze left out: not in the --stimuli folder or the store",
+    "session_id": "the session",
+    "reader_id": "pseudonymous reader",
+    "n_fixations": "fixations (per image: those on it)",
+    "n_stimuli": "images the session looked at",
+    "share_no_stimulus": "share of fixations with no image on screen (calibration, blank screens)",
+    "share_missing_position": "share of fixations without an image position (x_px / y_px)",
+    "dwell_on_image_ms": "summed duration of the fixations on images [ms]",
+    "mean_duration_ms": "mean fixation duration [ms]",
+    "median_duration_ms": "median fixation duration [ms]",
+    "share_short": "share of fixations shorter than 80 ms (a data-quality flag)",
+    "time_span_s": "first fixation start to last fixation end [s]",
+    "stimulus_id": "the image (link: its overlay)",
+    "slice_index": "the slice of a volume (empty for a 2-D image)",
+    "n_readers": "readers who looked at the image",
+    "n_sessions": "sessions that looked at the image",
+    "dwell_ms": "summed duration of the fixations on the image [ms]",
+    "target_px": "pixels of the label target (--labels)",
+    "share_inside": "share of the image's fixations inside the target (1 = all)",
+    "dice": "Dice of the heatmap thresholded at dice_threshold against the target (0-1, 1 = same region)",
+    "nss": "normalised scanpath saliency: mean z-scored heatmap value on the target (0 = chance, higher = better)",
+    "cc": "Pearson correlation of heatmap and target (-1 to 1)",
+    "kld": "Kullback-Leibler divergence KL(target || heatmap), both as densities (0 = same, lower = better)",
+    "sim": "similarity: histogram intersection of the two maps as densities (0-1, 1 = same)",
+    "auc_judd": "area under the ROC curve of the heatmap separating target from background pixels (0.5 = chance)",
+}
+OTHER_COLUMNS = "other session columns: the numeric quality entries of the session's metadata, as recorded"
+
+
+def _legend(summary: dict, sessions: pd.DataFrame, per_stim: pd.DataFrame) -> str:
+    shown = [*summary, *sessions.columns, *[c for c in per_stim.columns if c != "overlay"]]
+    known = [k for k in dict.fromkeys(shown) if k in LEGEND]
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(LEGEND[k])}</dd>" for k in known)
+    other = "" if all(k in LEGEND for k in shown) else f"<p>{html.escape(OTHER_COLUMNS)}.</p>"
+    return f"<dl>{items}</dl>{other}"
 
 
 def _html(summary: dict, sessions: pd.DataFrame, per_stim: pd.DataFrame, sheets: list[str]) -> str:
@@ -339,27 +413,22 @@ th {{ background: #eee; position: sticky; top: 0; }}
 td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; border: 1px solid #999; }}
 figure {{ margin: 0 0 1.5em 0; }}
+dl {{ display: grid; grid-template-columns: max-content auto; gap: 2px 12px; font-size: 13px; }}
+dt {{ font-weight: bold; }}
+dd {{ margin: 0; }}
 </style></head><body>
 <h1>gazekit QC report</h1>
 <p>Overlays: image, heatmap (inferno), fixations numbered in viewing order per session (circle area ~ duration;
 colour = session), target outline in green when labels are given.</p>
-<p id="status">images: loading</p>
 <ul>{facts}</ul>
+<p>Every figure and column is explained in the <a href="#legend">legend</a> at the end.</p>
 <h2>Contact sheets</h2>
 {imgs}
 <h2>Sessions</h2>
 <div class="scroll">{_table(sessions)}</div>
 <h2>Stimuli</h2>
 <div class="scroll">{_table(per_stim, link_col="overlay" if "overlay" in per_stim else None)}</div>
-<script>
-window.addEventListener("load", () => {{
-  const imgs = Array.from(document.images);
-  const ok = imgs.filter((i) => i.complete && i.naturalWidth > 0).length;
-  const el = document.getElementById("status");
-  el.textContent = `images: ${{ok}} of ${{imgs.length}} loaded`;
-  el.dataset.loaded = ok;
-  el.dataset.total = imgs.length;
-}});
-</script>
+<h2 id="legend">Legend: what the numbers mean</h2>
+{_legend(summary, sessions, per_stim)}
 </body></html>
 """
