@@ -354,6 +354,13 @@ class Trainer:
         self.autocast = torch.autocast(device.type, dtype=self.amp) if self.amp is not None else nullcontext()
         self._reset_window()
 
+    def curves_title(self) -> str:
+        """curves.png's title: the method (and its gaze parts) on the dataset (folder or file name)."""
+        cfg = self.cfg
+        parts = [p for p, on in (("GazeMix", cfg.uses_gazemix), ("MGP", cfg.uses_mgp)) if on]
+        method = cfg.method + (f" ({' + '.join(parts)})" if parts else "")
+        return f"{method} on {Path(cfg.data).name}, seed {cfg.seed}"
+
     def machine(self) -> dict:
         """What this run resolved on its machine (``machine.json``): precision, memory format, device, CPU."""
         return {
@@ -505,7 +512,7 @@ class Trainer:
                     torch.save(ckpt, tmp)
             write_metrics(self.out / "metrics.csv", self.rows)
             try:
-                plot_curves(self.out / "curves.png", self.rows)
+                plot_curves(self.out / "curves.png", self.rows, self.curves_title(), self.cfg.pretrain or None)
             except ImportError:
                 pass  # matplotlib absent (a bare GPU machine): metrics.csv has the curves
             shown = self.pre_best if row["stage"] == "pretrain" else self.best
