@@ -85,8 +85,8 @@ def _check_outputs(inputs: tuple[Path, ...], outputs: list[Path]) -> None:
 @click.option(
     "--columns",
     default=None,
-    help="generic reader: table_column=file_column, comma-separated, e.g. t_start_ms=Start,duration_ms=Dur,x_px=X,"
-    "y_px=Y. Table columns: t_start_ms and duration_ms (required); a position: x_px+y_px (image px), "
+    help="generic reader: table_column=file_column pairs, comma-separated (e.g. t_start_ms=On,duration_ms=Dur,...)."
+    " Table columns: t_start_ms and duration_ms (required); a position: x_px+y_px (image px), "
     "x_norm+y_norm (0..1 of the image) or screen_x_px+screen_y_px (with --image-rect); optional session_id, "
     "reader_id, stimulus_id, eye, pupil, slice_index, image_width_px, image_height_px",
 )
