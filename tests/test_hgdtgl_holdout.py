@@ -97,3 +97,11 @@ def test_run_validates_on_the_held_out_cases(tmp_path):
     model = model_from_checkpoint(ckpt)
     table = evaluate_cases(model, holdout_cases(full, mask, "x"), ckpt["data"]["class_names"], 32, "cpu")
     assert m["val_dice_mean"].iloc[-1] == pytest.approx(mean_dice(table), abs=1e-6)
+
+
+def test_a_method_without_masks_cannot_hold_out_unlabelled_images(tmp_path):
+    root = make_images(tmp_path / "imgs", n=8)
+    (root / "val.list").unlink()
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "r"), method="gazesup", size=32, val_fraction=0.25)
+    with pytest.raises(GazekitError, match="expected a method that reads masks/ .gazesup does not"):
+        prepare_data(cfg)
