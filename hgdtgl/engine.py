@@ -154,7 +154,14 @@ def unwrap(m: nn.Module) -> nn.Module:
     return getattr(m, "_orig_mod", m)
 
 
-def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray, list[Case] | None]:
+def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray]:
+    """Training data with gaze joined and the labeled mask (:func:`prepare_training` without its held-out
+    validation cases)."""
+    data, labeled, _ = prepare_training(cfg, rank)
+    return data, labeled
+
+
+def prepare_training(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray, list[Case] | None]:
     """Training data with gaze joined, the labeled mask and, with --val-fraction, the validation cases held
     out of the training list (None without it); checks that a gaze method has gaze."""
     method = cfg.method_class
@@ -263,7 +270,7 @@ class Trainer:
                 "--out",
                 "expected a new run directory, this one has a checkpoint (add --resume to continue it)",
             )
-        data, labeled, held = prepare_data(cfg, rank)
+        data, labeled, held = prepare_training(cfg, rank)
         lab_pool, unl_pool = training_pools(cfg, data, labeled, rank)
         lbs, ubs = cfg.method_class.batch_split(cfg)
         if lbs % world or ubs % world or (cfg.method_class.copy_paste and (lbs // world) % 2):

@@ -14,7 +14,7 @@ from hgdtgl.cli import main
 from hgdtgl.config import TrainConfig
 from hgdtgl.data.formats import TrainData, load_train
 from hgdtgl.data.holdout import holdout_cases, holdout_mask, split_validation
-from hgdtgl.engine import NO_VALIDATION, prepare_data
+from hgdtgl.engine import NO_VALIDATION, prepare_training
 from hgdtgl.evaluate import evaluate_cases, mean_dice
 from tests.hgdtgl_testdata import make_acdc, make_images
 
@@ -61,7 +61,7 @@ def test_image_folder_splits_by_image(tmp_path):
     root = make_images(tmp_path / "imgs", n=12)
     (root / "val.list").unlink()  # no validation split: all 12 images are the training list
     cfg = TrainConfig(data=str(root), out=str(tmp_path / "r"), method="supervised", size=32, val_fraction=0.25)
-    data, labeled, held = prepare_data(cfg)
+    data, labeled, held = prepare_training(cfg)
     names = [f"img{i:02d}" for i in range(12)]
     expected = [n for n, h in zip(names, holdout_mask(names, 0.25, cfg.seed), strict=True) if h]
     assert [c.name for c in held] == expected and len(expected) == 3
@@ -104,4 +104,4 @@ def test_a_method_without_masks_cannot_hold_out_unlabelled_images(tmp_path):
     (root / "val.list").unlink()
     cfg = TrainConfig(data=str(root), out=str(tmp_path / "r"), method="gazesup", size=32, val_fraction=0.25)
     with pytest.raises(GazekitError, match="expected a method that reads masks/ .gazesup does not"):
-        prepare_data(cfg)
+        prepare_training(cfg)
