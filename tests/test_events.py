@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from gazekit.convert import detectors
+from gazekit.convert.fixations import FIXATION_COLUMNS
+from gazekit.convert.ivt import velocity_deg_s
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
 
@@ -82,7 +84,7 @@ def test_velocity_matches_pymovements_neighbors():
     pm = pytest.importorskip("pymovements.transforms.numpy")
     s = simulate(n_fix=5)
     xd, yd = SCREEN.px_to_deg(s["x_screen_px"], s["y_screen_px"])
-    ours = detectors.velocity_deg_s(s["t_ms"].to_numpy(), xd, yd, window_ms=2.0)
+    ours = velocity_deg_s(s["t_ms"].to_numpy(), xd, yd, window_ms=2.0)
     ref = np.linalg.norm(pm.pos2vel(np.c_[xd, yd], 1000, "neighbors"), axis=1)
     np.testing.assert_allclose(ours[1:-1], ref[1:-1], rtol=1e-9)
 
@@ -90,7 +92,7 @@ def test_velocity_matches_pymovements_neighbors():
 def test_velocity_window_of_20ms_spans_20ms():
     t = np.arange(100.0)
     x = t * 0.01  # 10 deg/s along x
-    v = detectors.velocity_deg_s(t, x, np.zeros(100), window_ms=20.0)
+    v = velocity_deg_s(t, x, np.zeros(100), window_ms=20.0)
     np.testing.assert_allclose(v, 10.0)
 
 
@@ -193,7 +195,7 @@ def test_empty_and_tiny_inputs_give_empty_tables():
         s = steps([(n, 1.0, 1.0)]) if n else steps([(1, 1.0, 1.0)]).iloc[:0]
         for method in ("ivt", "idt"):
             out = detectors.detect(s, SCREEN, method)
-            assert list(out.columns) == detectors.FIXATION_COLUMNS and len(out) == 0
+            assert list(out.columns) == FIXATION_COLUMNS and len(out) == 0
 
 
 # --- pymovements oracle ----------------------------------------------------------------------------------

@@ -114,3 +114,69 @@ def test_no_import_cycle_inside_the_package(pkg):
     inside = {m: {n for n in t if n.split(".")[0] == pkg} for m, t in graph.items() if m.split(".")[0] == pkg}
     cycle = find_cycle(inside)
     assert cycle is None, f"{pkg}: import cycle {' -> '.join(cycle)}"
+
+
+# --- what a command imports (issue 31): run in a fresh interpreter, then read its sys.modules --------------------
+
+HEAVY = ("nibabel", "pydicom", "h5py", "scipy.ndimage", "cv2")  # image formats and image processing
+IN_FRESH_PROCESS = r"""
+import json, sys
+import pandas as pd
+from gazekit.cli import main
+main(sys.argv[1:], standalone_mode=False)
+out = sys.argv[sys.argv.index("-o") + 1]
+print(json.dumps({"loaded": sorted(m for m in json.loads('HEAVY') if m in sys.modules),
+                  "fixations": len(pd.read_parquet(out))}))
+"""
+
+
+def _convert_in_fresh_process(*args: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = IN_FRESH_PROCESS.replace("HEAVY", json.dumps(list(HEAVY)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", code, "convert", *args], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def tobii_export(tmp_path_factory):
+    from examples.make_tobii_export import write_prolab_export
+
+    path = tmp_path_factory.mktemp("tobii") / "export.tsv"
+    truth = write_prolab_export(path, n_rows=3000, participants=("A", "B"), n_images=2)
+    return path, truth
+
+
+SCREEN_ARGS = ("--screen-px", "1920x1080", "--screen-mm", "531x299", "--distance-mm", "650")
+
+
+def test_convert_of_a_tobii_export_imports_no_image_library(tobii_export, tmp_path):
+    path, truth = tobii_export
+    got = _convert_in_fresh_process(str(path), "-o", str(tmp_path / "f.parquet"))
+    assert got == {"loaded": [], "fixations": len(truth)}  # the vendor fixations, each once
+
+
+@pytest.mark.parametrize("method", ["ivt", "idt"])
+def test_detection_on_raw_samples_imports_what_it_needs_when_it_runs(tmp_path, method):
+    """I-VT needs none of the heavy modules; I-DT imports scipy.ndimage's running filters when it runs. Both give
+    the table that the same command gives in this process (where the test session may have imported anything)."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from gazekit.cli import main
+    from tests.conftest import shared_path
+
+    path = shared_path("gaze-samples", "pymovements_eyelink_binocular_example.asc")  # raw samples, both eyes
+    args = (str(path), "--detect", method, *SCREEN_ARGS)
+    got = _convert_in_fresh_process(*args, "-o", str(tmp_path / "fresh.parquet"))
+    res = CliRunner().invoke(main, ["convert", *args, "-o", str(tmp_path / "here.parquet")])
+    assert res.exit_code == 0, res.output
+    here = pd.read_parquet(tmp_path / "here.parquet")
+    assert got["loaded"] == ([] if method == "ivt" else ["scipy.ndimage"])
+    assert got["fixations"] == len(here) > 0 and set(here["detector"]) == {method}
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "fresh.parquet"), here)
