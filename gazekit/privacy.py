@@ -2,7 +2,8 @@
 
 Folder names often carry identities (``Doe_Jane_PID-12345/``). With the option, every folder
 component of a source path that gazekit writes (fixation-table metadata, session.json) becomes
-``d-<12 hex digits of sha256(name)>``; file names are kept, since their stems are the stimulus ids.
+``d-<12 hex digits of sha256(name)>`` (:func:`hash_name`, which also makes the readers' pseudonymous reader
+ids); file names are kept, since their stems are the stimulus ids.
 The same name always gives the same hash (so files of one folder stay grouped), and a hash of a
 guessable name can be guessed: it hides names from view, it is not encryption.
 """
@@ -14,10 +15,19 @@ import json
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+# the one name hasher's kinds: prefix and sha256 hex digits. Folders (``--anonymize-paths``) and reader ids (the
+# participant names of the readers' tables) were first hashed by two functions with these lengths; both kept, so
+# that stored tables and metadata keep their ids.
+HASH_KINDS = {"folder": ("d-", 12), "reader": ("r-", 10)}
 
-def hash_name(name: str) -> str:
-    """``Doe_Jane_PID-12345`` -> ``d-`` + the first 12 hex digits of its sha256."""
-    return "d-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+
+def hash_name(name: str, kind: str = "folder") -> str:
+    """``Doe_Jane_PID-12345`` -> ``d-`` + the first 12 hex digits of its sha256 (``kind="folder"``), or
+    ``r-`` + the first 10 (``kind="reader"``: a pseudonymous reader id; an empty participant name stays "")."""
+    prefix, digits = HASH_KINDS[kind]
+    if kind == "reader" and not name:
+        return ""
+    return prefix + hashlib.sha256(name.encode("utf-8")).hexdigest()[:digits]
 
 
 def anonymize_path(path: str | Path, keep_name: bool = True) -> str:

@@ -46,6 +46,30 @@ def test_anonymize_path_keeps_file_names():
     assert hash_name(NAME) == hash_name(NAME) != hash_name(NAME + "x") and len(hash_name(NAME)) == 14
 
 
+# the outputs of the two hashers before they became one (readers/_delimited.py pseudonym, privacy.py hash_name),
+# computed by those functions: stored reader ids and anonymized folders keep their values
+BEFORE = {
+    "Reader A": ("r-15d29bc19c", "d-15d29bc19ceb"),
+    "": ("", "d-e3b0c44298fc"),
+    NAME: ("r-5e7c8e3a17", "d-5e7c8e3a17e8"),
+    "Jürgen Müller": ("r-1403b975b8", "d-1403b975b886"),
+}
+
+
+@pytest.mark.parametrize("name", list(BEFORE))
+def test_one_name_hasher_keeps_the_reader_ids_and_folder_hashes(name):
+    assert (hash_name(name, "reader"), hash_name(name)) == BEFORE[name]
+
+
+def test_a_reader_writes_the_reader_id_of_before(tmp_path):
+    from examples.make_tobii_export import write_prolab_export
+    from gazekit import readers
+
+    write_prolab_export(tmp_path / "export.tsv", n_rows=500, participants=("Reader A",), n_images=1)
+    rec = readers.read(tmp_path / "export.tsv")
+    assert set(rec.fixations["reader_id"]) == {BEFORE["Reader A"][0]}
+
+
 def test_anonymize_paths_in_session_json_and_fixation_table(study, tmp_path):
     root = study["root"]
     (tmp_path / "data").mkdir()

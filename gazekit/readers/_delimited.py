@@ -7,7 +7,6 @@ Every error here is a :class:`GazekitError` naming the file, the line and the co
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import queue
 import re
@@ -464,13 +463,6 @@ def numbers(path: Path, series: pd.Series, column: str, decimal: str, *, allow_m
             got = "an empty field" if pd.isna(got) else repr(str(got))
             raise GazekitError(path, f"line {series.index[i]}, column {column!r}", f"expected a number, got {got}")
     return values
-
-
-def pseudonym(name: str) -> str:
-    """A stable pseudonymous reader id for a participant name ("" stays "")."""
-    if not name:
-        return ""
-    return "r-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
 
 
 def _encoding(path: Path) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from gazekit.errors import GazekitError
 from gazekit.ids import stimulus_id
+from gazekit.privacy import hash_name
 from gazekit.readers._delimited import (
     Dialect,
     FastPathError,
@@ -25,7 +26,6 @@ from gazekit.readers._delimited import (
     iter_chunks,
     iter_chunks_arrow,
     numbers,
-    pseudonym,
 )
 from gazekit.readers.base import STIMULUS_VALUES_KEPT, Recording
 
@@ -304,7 +304,7 @@ def _recording(
     keys = list(n_rows)  # session codes in order of first appearance
     participants = {k: names[k][0] for k in keys}
     recordings = {k: names[k][1] for k in keys}
-    readers = {k: pseudonym(participants[k]) for k in keys}
+    readers = {k: hash_name(participants[k], "reader") for k in keys}
     shown = {k: recordings[k] or path.stem for k in keys}
     clash = {n for n in shown.values() if list(shown.values()).count(n) > 1}
     session_ids = {k: f"{shown[k]}-{readers[k]}" if shown[k] in clash else shown[k] for k in keys}

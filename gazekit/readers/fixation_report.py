@@ -16,12 +16,12 @@ import pandas as pd
 
 from gazekit.errors import GazekitError
 from gazekit.ids import stimulus_id
+from gazekit.privacy import hash_name
 from gazekit.readers._delimited import (
     check_not_truncated,
     header_names,
     iter_chunks,
     numbers,
-    pseudonym,
     sniff_dialect,
 )
 from gazekit.readers.base import ReadOptions, Recording, read_head
@@ -85,7 +85,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     fix = pd.DataFrame(
         {
             "session_id": session,
-            "reader_id": [pseudonym(v) for v in label] if label_col else "",
+            "reader_id": [hash_name(v, "reader") for v in label] if label_col else "",
             "stimulus_id": [stimulus_id(v) for v in df[by_upper["IMAGE"]]] if "IMAGE" in by_upper else "",
             "t_start_ms": t_ms,
             "duration_ms": dur,
@@ -124,7 +124,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         fix["screen_x_px"], fix["screen_y_px"] = x, y
     warnings.append(f"{path}: CURRENT_FIX_X/Y are {what}; {how}")
     sessions = {
-        s: {"reader_id": pseudonym(lab) if label_col else "", "source": str(path)}
+        s: {"reader_id": hash_name(lab, "reader") if label_col else "", "source": str(path)}
         for s, lab in zip(session, label, strict=True)
     }
     stimuli = {}

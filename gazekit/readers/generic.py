@@ -21,7 +21,8 @@ import pandas as pd
 
 from gazekit.errors import GazekitError
 from gazekit.ids import stimulus_id
-from gazekit.readers._delimited import check_not_truncated, iter_chunks, numbers, pseudonym, sniff_dialect
+from gazekit.privacy import hash_name
+from gazekit.readers._delimited import check_not_truncated, iter_chunks, numbers, sniff_dialect
 from gazekit.readers.base import STIMULUS_VALUES_KEPT, ReadOptions, Recording, read_head
 
 NAME = "generic"
@@ -92,7 +93,7 @@ def read(path: Path, opts: ReadOptions) -> Recording:
     session = df[mapping["session_id"]].fillna("").astype(str).to_numpy() if "session_id" in mapping else path.stem
     fix["session_id"] = session
     if "reader_id" in mapping:
-        fix["reader_id"] = [pseudonym(v) for v in df[mapping["reader_id"]].fillna("").astype(str)]
+        fix["reader_id"] = [hash_name(v, "reader") for v in df[mapping["reader_id"]].fillna("").astype(str)]
     if "stimulus_id" in mapping:
         fix["stimulus_id"] = [stimulus_id(v) for v in df[mapping["stimulus_id"]]]
     if "eye" in mapping:
