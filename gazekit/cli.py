@@ -10,9 +10,16 @@ import numpy as np
 from gazekit.errors import GazekitError, user_errors
 from gazekit.version import __version__
 
-# the readers' NAMEs (gazekit.readers.reader_names(); kept here so --help does not import the readers)
-FORMATS = ("tobii-prolab", "tobii-studio", "fixation-report", "eyelink-asc", "tobii-sdk", "gazepoint", "pupil-core",
-           "generic")  # fmt: skip
+
+class _ReaderNamesOption(click.Option):
+    """``--format``: its help lists the readers' NAMEs from ``gazekit.readers.READERS`` (the one list), imported
+    only when the help is shown, so that ``gazekit --help`` and the other commands do not import the readers."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from gazekit.readers import reader_names
+
+        self.help = "force a reader instead of detecting it: " + ", ".join(reader_names())
+        return super().get_help_record(ctx)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,12 +80,7 @@ def _check_outputs(inputs: tuple[Path, ...], outputs: list[Path]) -> None:
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="fixations.parquet to write")
-@click.option(
-    "--format",
-    "fmt",
-    default=None,
-    help="force a reader instead of detecting it: " + ", ".join(FORMATS),
-)
+@click.option("--format", "fmt", cls=_ReaderNamesOption, default=None)
 @click.option("--drop-unassigned", is_flag=True, help="drop fixations with no stimulus (calibration, blank)")
 @click.option("--image-rect", default=None, help="x0,y0,w,h: where the image was on screen [screen px]")
 @click.option("--image-size", default=None, help="W,H: image size [px] when the export does not give it")
