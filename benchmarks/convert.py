@@ -11,10 +11,16 @@ Inputs (each at two sizes, to show whether memory stays bounded as the file grow
 Methods: ``pandas`` = ``pandas.read_csv(sep, decimal)`` + filter + groupby (no output written);
 ``pyarrow`` = ``pyarrow.csv.open_csv`` with ``include_columns`` = the columns gazekit reads,
 ``column_types`` and ``decimal_point`` (defaults otherwise: 1 MiB blocks, threads on), batches counted;
+``pyarrow-1t`` = the same read with ``use_threads=False`` (pyarrow's single-threaded streaming read);
 ``gazekit`` = the whole ``gazekit convert`` command including the Parquet file. Each measurement runs in a
 fresh subprocess with ``OMP_NUM_THREADS`` = ``--threads`` (default: all cpus; pyarrow's thread pool
 follows it, pandas parses on one) that reports its own wall time (work only, after imports) and peak RSS
 (``VmHWM``, imports included); medians over ``--repeats`` runs, the methods alternating.
+
+End to end (second table): the wall time of a whole fresh process, interpreter start and imports included, as
+a user runs it: ``python -m gazekit convert FILE -o OUT`` against a script that imports only pyarrow and
+streams the same columns single-threaded (``pyarrow-1t`` above); the work-only ratio of the same pair is
+printed beside it.
 
     python benchmarks/convert.py [--copies 80,240] [--rows 400000,1200000] [--repeats 3] [--threads N] [--asc]
 """
@@ -55,10 +61,11 @@ if mode == "imports":
 elif mode in ("gazekit", "gazekit-asc"):
     main(["convert", path, "-o", out], standalone_mode=False)
     n = None  # counted from the output after the clock stops
-elif mode == "pyarrow":
+elif mode in ("pyarrow", "pyarrow-1t"):
     types = {c: pa.dictionary(pa.int32(), pa.string()) if c in spec["text"] else pa.float64() for c in spec["usecols"]}
     reader = pacsv.open_csv(
         path,
+        read_options=pacsv.ReadOptions(use_threads=mode == "pyarrow"),
         parse_options=pacsv.ParseOptions(delimiter=spec["sep"]),
         convert_options=pacsv.ConvertOptions(
             include_columns=spec["usecols"], column_types=types, decimal_point=spec["decimal"]
@@ -88,6 +95,66 @@ except (OSError, IndexError):
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "fixations": n, "peak_rss_mb": peak_mb}))
 """
+
+
+# end to end, the baseline: a fresh process that imports pyarrow alone and streams the columns on one thread
+PYARROW_ALONE = r"""
+import json, sys
+import pyarrow as pa
+import pyarrow.csv as pacsv
+path, spec = sys.argv[1], json.loads(sys.argv[2])
+types = {c: pa.dictionary(pa.int32(), pa.string()) if c in spec["text"] else pa.float64() for c in spec["usecols"]}
+reader = pacsv.open_csv(
+    path,
+    read_options=pacsv.ReadOptions(use_threads=False),
+    parse_options=pacsv.ParseOptions(delimiter=spec["sep"]),
+    convert_options=pacsv.ConvertOptions(
+        include_columns=spec["usecols"], column_types=types, decimal_point=spec["decimal"]
+    ),
+)
+print(sum(b.num_rows for b in reader))
+"""
+
+
+def measure_end_to_end(mode: str, path: Path, out: Path, spec: dict) -> float:
+    """Wall seconds of one whole fresh process (start, imports, work, exit)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if mode == "gazekit":
+        cmd = [sys.executable, "-m", "gazekit", "convert", str(path), "-o", str(out)]
+    else:
+        cmd = [sys.executable, "-c", PYARROW_ALONE, str(path), json.dumps(spec)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return time.perf_counter() - t0
+
+
+def compare_end_to_end(files: dict[str, Path], work: Path, repeats: int, spec_of) -> None:
+    """One line per file: whole-process seconds of pyarrow-1t alone and of ``python -m gazekit convert``, the
+    end-to-end ratio (> 1 = gazekit faster) and the work-only ratio of the same pair (imports excluded)."""
+    out = work / "out.parquet"
+    header = (
+        f"{'file':<16} {'rows':>9} | {'pyarrow-1t e2e s':>16} {'gazekit e2e s':>13} {'e2e ratio':>9} | "
+        f"{'pyarrow-1t work s':>17} {'gazekit work s':>14} {'work ratio':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, path in files.items():
+        spec = spec_of(path)
+        n_lines = sum(1 for _ in open(path, "rb")) - 1
+        e2e: dict[str, list[float]] = {"pyarrow-1t": [], "gazekit": []}
+        only: dict[str, list[float]] = {"pyarrow-1t": [], "gazekit": []}
+        for _ in range(repeats):
+            for mode in e2e:
+                e2e[mode].append(measure_end_to_end(mode, path, out, spec))
+                only[mode].append(measure(mode, path, out, spec)["seconds"])
+        e = {m: statistics.median(v) for m, v in e2e.items()}
+        w = {m: statistics.median(v) for m, v in only.items()}
+        print(
+            f"{label:<16} {n_lines:>9} | {e['pyarrow-1t']:>16.2f} {e['gazekit']:>13.2f} "
+            f"{e['pyarrow-1t'] / e['gazekit']:>8.2f}x | {w['pyarrow-1t']:>17.2f} {w['gazekit']:>14.2f} "
+            f"{w['pyarrow-1t'] / w['gazekit']:>9.2f}x",
+            flush=True,
+        )
 
 
 def measure(mode: str, path: Path, out: Path, spec: dict) -> dict:
@@ -215,6 +282,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="OMP_NUM_THREADS of the children")
     ap.add_argument("--asc", action="store_true", help="also EyeLink ASC: gazekit vs pymovements")
+    ap.add_argument("--end-to-end-only", action="store_true", help="only the end-to-end table (no pandas runs)")
     ap.add_argument("--asc-copies", default="200,600", help="repetitions of the binocular ASC example")
     ap.add_argument(
         "--data", type=Path, default=Path(os.environ.get("GAZEKIT_SHARED_DATA", REPO.parent / "shared/data"))
@@ -244,7 +312,10 @@ def main() -> None:
             )
         print(f"inputs written in {time.perf_counter() - t0:.0f} s", flush=True)
         specs = {p: reader_spec(p) for p in files.values()}
-        compare(files, work, args.repeats, ("pandas", "pyarrow"), "gazekit", specs.__getitem__)
+        if not args.end_to_end_only:
+            compare(files, work, args.repeats, ("pandas", "pyarrow", "pyarrow-1t"), "gazekit", specs.__getitem__)
+        print("\nEnd to end (whole fresh process: start, imports, work, exit) vs work only, against pyarrow-1t:")
+        compare_end_to_end(files, work, args.repeats, specs.__getitem__)
         if args.asc:
             src = args.data / "gaze-samples" / "pymovements_eyelink_binocular_example.asc"
             asc = {}
