@@ -175,7 +175,7 @@ def ours_steps(
     if channels_last:
         student.to(memory_format=torch.channels_last)
     method_obj = make_method(cfg)
-    teacher = copy.deepcopy(student) if method_obj.uses_teacher else None
+    teacher = copy.deepcopy(student) if method_obj.recipe.uses_teacher else None
     optim = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     lab_pool, unl_pool = np.flatnonzero(labeled), np.flatnonzero(~labeled)

@@ -8,6 +8,7 @@ import click
 
 from gazekit.errors import GazekitError, user_errors
 from hgdtgl import __version__
+from hgdtgl.recipes import METHODS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +30,7 @@ FORMATS = click.Choice(["ssl4mis", "images", "nifti", "npz"])
 @click.option("--train-list", type=click.Path(exists=True, dir_okay=False), help="A .list replacing the training list.")
 @click.option(
     "--method",
-    type=click.Choice(["supervised", "mt", "bcp", "hgdtgl", "gazesup", "gazepseudo"]),
+    type=click.Choice(METHODS),
     help="supervised (labeled only), mt (mean teacher), bcp (copy-paste), hgdtgl (BCP + gaze; default), gazesup "
     "(GazeMedSeg: gaze pseudo-masks only, no mask read), gazepseudo (masks + gaze pseudo-masks on unlabeled images).",
 )

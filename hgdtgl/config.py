@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from gazekit.errors import GazekitError
+from hgdtgl.recipes import METHODS, RECIPES, Recipe
 
-METHODS = ("supervised", "mt", "bcp", "hgdtgl", "gazesup", "gazepseudo")  # hgdtgl.methods.METHOD_CLASSES: their needs
 # GazeMedSeg's pseudo-mask thresholds per number of levels (configs/static.py KVASIR_LEVEL_CONFIGS): level k of a
 # heatmap scaled to maximum 1 is where it is >= the k-th threshold (the first level is the main one)
 GAZE_LEVEL_THRESHOLDS = {
@@ -85,25 +85,23 @@ class TrainConfig:
 
     # ------------------------------------------------------------ derived values
     @property
-    def method_class(self):
-        """The method's class (hgdtgl.methods; imported here so that reading options does not import torch)."""
-        from hgdtgl.methods import method_class
-
-        if self.method not in METHODS:
+    def recipe(self) -> Recipe:
+        """The method's torch-free rules (hgdtgl.recipes): what it needs, its defaults."""
+        if self.method not in RECIPES:
             raise GazekitError("config", "method", f"expected one of {', '.join(METHODS)}, got {self.method!r}")
-        return method_class(self.method)
+        return RECIPES[self.method]
 
     @property
     def uses_gazemix(self) -> bool:
-        return bool(self.gazemix if self.gazemix is not None else self.method_class.gaze_by_default)
+        return bool(self.gazemix if self.gazemix is not None else self.recipe.gaze_by_default)
 
     @property
     def uses_mgp(self) -> bool:
-        return bool(self.mgp if self.mgp is not None else self.method_class.gaze_by_default)
+        return bool(self.mgp if self.mgp is not None else self.recipe.gaze_by_default)
 
     @property
     def needs_gaze(self) -> bool:
-        return self.method_class.gaze_targets or self.uses_gazemix or (self.uses_mgp and self.gaze_loss_weight > 0)
+        return self.recipe.gaze_targets or self.uses_gazemix or (self.uses_mgp and self.gaze_loss_weight > 0)
 
     @property
     def gaze_thresholds(self) -> tuple[float, ...]:
@@ -113,7 +111,7 @@ class TrainConfig:
     @property
     def pretrain(self) -> int:
         """Labeled-only pre-training iterations that come before ``iterations`` (BCP: 10k before 30k)."""
-        if not self.method_class.copy_paste:
+        if not self.recipe.copy_paste:
             return 0
         return self.pretrain_iterations if self.pretrain_iterations is not None else self.iterations // 3
 
@@ -126,12 +124,12 @@ class TrainConfig:
         """Learning-rate schedule of each stage: BCP's constant lr for copy-paste methods, SSL4MIS's poly else."""
         if self.lr_schedule is not None:
             return self.lr_schedule
-        return self.method_class.lr_schedule
+        return self.recipe.lr_schedule
 
     @property
     def uses_pseudo_lcc(self) -> bool:
         """BCP keeps the largest connected component per class of the teacher's pseudo-labels."""
-        return bool(self.pseudo_lcc if self.pseudo_lcc is not None else self.method_class.copy_paste)
+        return bool(self.pseudo_lcc if self.pseudo_lcc is not None else self.recipe.copy_paste)
 
     def lr_at(self, it: int) -> float:
         """Learning rate of iteration ``it`` (0-based over the whole run): the schedule restarts with each stage."""
@@ -162,7 +160,7 @@ class TrainConfig:
         def bad(field: str, expected: str) -> None:
             raise GazekitError("config", field, f"expected {expected}")
 
-        for field, expected in self.method_class.config_problems(self):
+        for field, expected in self.recipe.config_problems(self):
             bad(field, expected)
         if self.labeled is not None and self.labeled_ratio is not None:
             bad("labeled", "either --labeled or --labeled-ratio, not both")

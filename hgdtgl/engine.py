@@ -36,7 +36,7 @@ from hgdtgl.data.holdout import split_validation
 from hgdtgl.ddp import convert_batchnorm
 from hgdtgl.ema import ema_update
 from hgdtgl.evaluate import evaluate_cases, mean_dice
-from hgdtgl.methods import Batch, make_method
+from hgdtgl.methods import Batch, make_method, method_class
 from hgdtgl.models import build_model
 from hgdtgl.precision import DTYPES, cpu_capability, resolve_precision
 from hgdtgl.runlog import plot_curves, read_metrics, write_metrics
@@ -99,7 +99,7 @@ def setup_device(cfg: TrainConfig) -> tuple[torch.device, int, int, int]:
 
 
 def model_spec(cfg: TrainConfig, data: TrainData) -> dict:
-    heads = cfg.method_class.heads(cfg)
+    heads = cfg.recipe.heads(cfg)
     return {
         **({"heads": heads} if heads else {}),
         "arch": "ssl4mis-unet",
@@ -164,7 +164,7 @@ def prepare_data(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray
 def prepare_training(cfg: TrainConfig, rank: int = 0) -> tuple[TrainData, np.ndarray, list[Case] | None]:
     """Training data with gaze joined, the labeled mask and, with --val-fraction, the validation cases held
     out of the training list (None without it); checks that a gaze method has gaze."""
-    method = cfg.method_class
+    method = cfg.recipe
     data = load_train(cfg.data, cfg.size, cfg.format, cfg.train_list, masks=method.reads_masks)
     if data.size != cfg.size:
         raise GazekitError(cfg.data, "size", f"expected --size {data.size} (the packed training size), got {cfg.size}")
@@ -231,10 +231,10 @@ def training_pools(cfg: TrainConfig, data: TrainData, labeled: np.ndarray, rank:
     images with gaze), with one line saying what was left out; an error when a pool the method draws from is
     empty."""
     has = data.has_gaze if data.has_gaze is not None else np.zeros(len(labeled), bool)
-    lab_pool, unl_pool, msg = cfg.method_class.train_pools(labeled, has)
+    lab_pool, unl_pool, msg = method_class(cfg.method).train_pools(labeled, has)
     if msg:
         log(msg, rank)
-    lbs, ubs = cfg.method_class.batch_split(cfg)
+    lbs, ubs = cfg.recipe.batch_split(cfg)
     if lbs and not len(lab_pool) or ubs and not len(unl_pool):
         which = "labeled" if lbs and not len(lab_pool) else "unlabeled"
         raise GazekitError(
@@ -272,13 +272,13 @@ class Trainer:
             )
         data, labeled, held = prepare_training(cfg, rank)
         lab_pool, unl_pool = training_pools(cfg, data, labeled, rank)
-        lbs, ubs = cfg.method_class.batch_split(cfg)
-        if lbs % world or ubs % world or (cfg.method_class.copy_paste and (lbs // world) % 2):
+        lbs, ubs = cfg.recipe.batch_split(cfg)
+        if lbs % world or ubs % world or (cfg.recipe.copy_paste and (lbs // world) % 2):
             raise GazekitError(
                 "--batch-size",
                 str(cfg.batch_size),
                 f"expected labeled/unlabeled parts divisible by {world} ranks"
-                + (" into even parts" if cfg.method_class.copy_paste else ""),
+                + (" into even parts" if cfg.recipe.copy_paste else ""),
             )
         self.names = data.class_names
         self.val_cases = []
@@ -313,7 +313,7 @@ class Trainer:
             student.to(memory_format=torch.channels_last)
         self.student = student
         self.method = make_method(cfg, rank, world)
-        self.teacher = copy.deepcopy(student) if self.method.uses_teacher else None
+        self.teacher = copy.deepcopy(student) if self.method.recipe.uses_teacher else None
         if self.teacher is not None:
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
@@ -353,7 +353,7 @@ class Trainer:
             "path": str(cfg.data),
             "class_names": self.names,
             "n_train": len(labeled),
-            "n_labeled": int(labeled.sum()) if cfg.method_class.reads_masks else 0,  # masks trained on
+            "n_labeled": int(labeled.sum()) if cfg.recipe.reads_masks else 0,  # masks trained on
             "n_with_gaze": int(np.sum(data.has_gaze)) if data.has_gaze is not None else 0,
         }
         if held is not None:

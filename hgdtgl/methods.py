@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ from hgdtgl.losses import (
     sigmoid_rampup,
 )
 from hgdtgl.mixing import gaze_masks, largest_component_per_class, mix, mix_heat, random_box_masks
+from hgdtgl.recipes import RECIPES, Recipe
 
 if TYPE_CHECKING:
     from hgdtgl.config import TrainConfig
@@ -58,50 +59,16 @@ class Batch:
 
 
 class Method:
-    """Base: ``losses`` returns {name: weighted scalar}; the engine sums and back-propagates them. The class
-    attributes say what a method needs, so nothing outside this module branches on a method's name."""
+    """Base: ``losses`` returns {name: weighted scalar}; the engine sums and back-propagates them. ``recipe``
+    (hgdtgl.recipes, torch-free) says what a method needs, so nothing outside this module branches on a method's
+    name; a class adds only its losses and, where they differ, the images it trains on."""
 
-    uses_teacher = False  # an EMA teacher is kept
-    uses_unlabeled = False  # batches hold unlabeled images (batch_size - labeled_bs of them)
-    copy_paste = False  # BCP: labeled-only pre-training stage first, copy-paste pairs of labeled + unlabeled
-    gaze_by_default = False  # GazeMix and MGP on unless switched off
-    allows_gazemix = False
-    allows_mgp = False
-    teacher_noise = False  # the teacher sees the unlabeled images with Gaussian noise (mean teacher)
-    lr_schedule = "poly"  # published default schedule (SSL4MIS poly; BCP constant)
-    gaze_targets = False  # trains on gaze pseudo-masks (gazesup, gazepseudo): needs gaze, binary datasets only
-    reads_masks = True  # False: no training mask is read (gazesup)
-
-    @classmethod
-    def heads(cls, cfg: TrainConfig) -> int:
-        """Sigmoid heads of the network (0: the usual K-class output)."""
-        return 0
+    recipe: ClassVar[Recipe]
 
     @classmethod
     def train_pools(cls, labeled: np.ndarray, has_gaze: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
         """(indices of the labeled pool, of the unlabeled pool, a line saying what was left out or '')."""
         return np.flatnonzero(labeled), np.flatnonzero(~labeled), ""
-
-    @classmethod
-    def batch_split(cls, cfg: TrainConfig) -> tuple[int, int]:
-        """(labeled, unlabeled) images in a global batch."""
-        if not cls.uses_unlabeled:
-            return cfg.batch_size, 0
-        return cfg.labeled_bs, cfg.batch_size - cfg.labeled_bs
-
-    @classmethod
-    def config_problems(cls, cfg: TrainConfig) -> list[tuple[str, str]]:
-        """(field, what was expected) for every option this method cannot run with."""
-        out = []
-        if cfg.gazemix and not cls.allows_gazemix:
-            out.append(("gazemix", f"a copy-paste method (bcp or hgdtgl) for GazeMix, not {cfg.method}"))
-        if cfg.mgp and not cls.allows_mgp:
-            out.append(("mgp", f"a semi-supervised method (mt, bcp, hgdtgl) for --mgp, not {cfg.method}"))
-        if cls.uses_unlabeled and not 0 < cfg.labeled_bs < cfg.batch_size:
-            out.append(("labeled_bs", f"0 < labeled_bs < batch_size ({cfg.batch_size}), got {cfg.labeled_bs}"))
-        if cls.copy_paste and (cfg.labeled_bs % 2 or 2 * cfg.labeled_bs != cfg.batch_size):
-            out.append(("labeled_bs", "an even labeled_bs = batch_size / 2 (copy-paste pairs labeled with unlabeled)"))
-        return out
 
     def __init__(self, cfg: TrainConfig, rank: int = 0, world: int = 1):
         self.cfg, self.rank, self.world = cfg, rank, world
@@ -146,6 +113,8 @@ class Method:
 
 
 class Supervised(Method):
+    recipe = RECIPES["supervised"]
+
     def losses(self, it, student, teacher, b, g):
         logits, perception = student(b.l_img)
         ce, dice = ce_dice_loss(logits, b.l_lab)
@@ -153,8 +122,7 @@ class Supervised(Method):
 
 
 class MeanTeacher(Method):
-    uses_teacher = uses_unlabeled = True
-    allows_mgp = teacher_noise = True
+    recipe = RECIPES["mt"]
 
     def losses(self, it, student, teacher, b, g):
         nl = b.l_img.shape[0]
@@ -172,9 +140,7 @@ class MeanTeacher(Method):
 class CopyPaste(Method):
     """BCP: random-box (or GazeMix) bidirectional copy-paste after a labeled-only pre-training."""
 
-    uses_teacher = uses_unlabeled = True
-    copy_paste = allows_gazemix = allows_mgp = True
-    lr_schedule = "constant"
+    recipe = RECIPES["bcp"]
     extra_terms = False  # hgdtgl: + supervised term on the unmixed labeled images + consistency
 
     def masks(self, heat: torch.Tensor, valid: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -244,7 +210,8 @@ class CopyPaste(Method):
 
 
 class HGDTGL(CopyPaste):
-    extra_terms = gaze_by_default = True
+    recipe = RECIPES["hgdtgl"]
+    extra_terms = True
 
 
 def _unwrap(m: nn.Module) -> nn.Module:
@@ -259,13 +226,7 @@ class GazeSup(Method):
     features against the other levels, ``pure``: the heads themselves). GazeMedSeg trains one U-Net per level;
     here the levels are heads of one U-Net."""
 
-    gaze_targets = True
-    reads_masks = False
-    lr_schedule = "cosine"  # GazeMedSeg: cosine (to 1e-4)
-
-    @classmethod
-    def heads(cls, cfg: TrainConfig) -> int:
-        return cfg.gaze_levels
+    recipe = RECIPES["gazesup"]  # GazeMedSeg's cosine schedule (to 1e-4); one head per level
 
     @classmethod
     def train_pools(cls, labeled, has_gaze):
@@ -288,8 +249,7 @@ class GazePseudo(Method):
     """Masks on the labeled images, the main-level gaze pseudo-mask on the unlabeled images with gaze; CE+Dice on
     both (each weighted as the supervised term), no teacher."""
 
-    uses_unlabeled = True
-    gaze_targets = True
+    recipe = RECIPES["gazepseudo"]
 
     @classmethod
     def train_pools(cls, labeled, has_gaze):
@@ -307,14 +267,7 @@ class GazePseudo(Method):
         return {"sup": 0.5 * (ce + dice), "gaze_pseudo": 0.5 * (ce_u + dice_u)}
 
 
-METHOD_CLASSES = {
-    "supervised": Supervised,
-    "mt": MeanTeacher,
-    "bcp": CopyPaste,
-    "hgdtgl": HGDTGL,
-    "gazesup": GazeSup,
-    "gazepseudo": GazePseudo,
-}
+METHOD_CLASSES = {c.recipe.name: c for c in (Supervised, MeanTeacher, CopyPaste, HGDTGL, GazeSup, GazePseudo)}
 
 
 def method_class(name: str) -> type[Method]:

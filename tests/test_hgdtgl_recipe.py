@@ -284,3 +284,24 @@ def test_hgdtgl_output_options_never_delete_a_users_files(bcp_run, tmp_path):
     r = CliRunner().invoke(main, train)
     assert r.exit_code == 0, r.output
     assert (user / "notes.txt").read_text() == "mine" and (user / "checkpoint_latest.pt").is_file()
+
+
+def test_one_list_of_methods_their_classes_recipes_and_cli_choices():
+    """hgdtgl.recipes.METHODS is the one list: the method classes, TrainConfig and ``--method`` follow it."""
+    from hgdtgl.methods import METHOD_CLASSES
+    from hgdtgl.recipes import METHODS, RECIPES
+
+    assert tuple(METHOD_CLASSES) == METHODS == ("supervised", "mt", "bcp", "hgdtgl", "gazesup", "gazepseudo")
+    assert all(cls.recipe is RECIPES[name] for name, cls in METHOD_CLASSES.items())
+    train = next(p for p in main.commands["train"].params if p.name == "method")
+    assert tuple(train.type.choices) == METHODS
+    # the rules as the method classes held them before the table (DESIGN.md section 4)
+    which = {flag: {m for m, r in RECIPES.items() if getattr(r, flag)} for flag in ("uses_teacher", "copy_paste")}
+    assert which == {"uses_teacher": {"mt", "bcp", "hgdtgl"}, "copy_paste": {"bcp", "hgdtgl"}}
+    assert {m: r.lr_schedule for m, r in RECIPES.items() if r.lr_schedule != "poly"} == {
+        "bcp": "constant",
+        "hgdtgl": "constant",
+        "gazesup": "cosine",
+    }
+    three_levels = TrainConfig(data="d", out="o", gaze_levels=3)
+    assert {m: r.heads(three_levels) for m, r in RECIPES.items()} == {m: 3 if m == "gazesup" else 0 for m in METHODS}

@@ -108,6 +108,38 @@ def test_gazekit_never_imports_hgdtgl_and_hgdtgl_only_the_public_core():
     assert any(n == "gazekit.store" for n in graph["hgdtgl.data.gaze"])  # the check sees real crossings
 
 
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module that importing ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_reachable_follows_imports_through_other_modules():
+    assert reachable({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"a"}}, "a") == {"b", "c"}
+
+
+def test_resolving_the_options_of_every_method_imports_no_torch():
+    """TrainConfig derives each method's defaults from hgdtgl.recipes (torch-free), not from hgdtgl.methods."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from hgdtgl.config import TrainConfig; from hgdtgl.recipes import METHODS; "
+        "r = [TrainConfig(data='d', out='o', method=m, batch_size=4, labeled_bs=2).resolved() for m in METHODS]; "
+        "print(len(r), 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.stdout.split() == ["6", "False"], res.stdout + res.stderr
+
+
 @pytest.mark.parametrize("pkg", ["gazekit", "hgdtgl"])
 def test_no_import_cycle_inside_the_package(pkg):
     graph = import_graph()

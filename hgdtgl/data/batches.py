@@ -81,8 +81,8 @@ class BatchMaker:
     ):
         self.cfg, self.dev_data, self.lab_pool, self.unl_pool = cfg, dev_data, lab_pool, unl_pool
         self.rank, self.world, self.channels_last = rank, world, channels_last
-        self.method = cfg.method_class
-        self.lbs, self.ubs = self.method.batch_split(cfg)
+        self.recipe = cfg.recipe
+        self.lbs, self.ubs = self.recipe.batch_split(cfg)
 
     def __call__(self, it: int) -> tuple[Batch, torch.Generator]:
         cfg, lbs, ubs, rank, world = self.cfg, self.lbs, self.ubs, self.rank, self.world
@@ -93,7 +93,7 @@ class BatchMaker:
         channels = self.dev_data.images.shape[1]
         noise = (
             (torch.randn(ubs, channels, cfg.size, cfg.size, generator=g) * 0.1).clamp(-0.2, 0.2)
-            if self.method.teacher_noise
+            if self.recipe.teacher_noise
             else torch.zeros(ubs, 1, 1, 1)
         )
         nl, nu = lbs // world, ubs // world
