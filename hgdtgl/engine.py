@@ -29,14 +29,14 @@ from gazekit.errors import GazekitError
 from hgdtgl import __version__
 from hgdtgl.checkpoints import CHECKPOINT_FORMAT, TRAINING_STATE, load_checkpoint
 from hgdtgl.config import TrainConfig, dump_yaml
-from hgdtgl.data.batches import BatchMaker, DeviceData
+from hgdtgl.data.batches import Batch, BatchMaker, DeviceData
 from hgdtgl.data.formats import Case, TrainData, load_cases, load_train, select_labeled
 from hgdtgl.data.gaze import join_gaze
 from hgdtgl.data.holdout import split_validation
 from hgdtgl.ddp import convert_batchnorm
 from hgdtgl.ema import ema_update
 from hgdtgl.evaluate import evaluate_cases, mean_dice
-from hgdtgl.methods import Batch, make_method, method_class
+from hgdtgl.methods import make_method, method_class
 from hgdtgl.models import build_model
 from hgdtgl.precision import DTYPES, cpu_capability, resolve_precision
 from hgdtgl.runlog import plot_curves, read_metrics, write_metrics

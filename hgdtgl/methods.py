@@ -17,13 +17,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from hgdtgl.data.batches import Batch
 from hgdtgl.losses import (
     bce_levels,
     ce_dice_loss,
@@ -39,23 +39,6 @@ from hgdtgl.recipes import RECIPES, Recipe
 
 if TYPE_CHECKING:
     from hgdtgl.config import TrainConfig
-
-
-@dataclass
-class Batch:
-    """This rank's part of one training batch, augmented, on the training device.
-
-    ``*_heat`` are gaze densities [B,S,S] (each sums to 1 where ``*_gaze`` is True); ``noise`` is the teacher's
-    input noise for the unlabeled images (mean teacher)."""
-
-    l_img: torch.Tensor
-    l_lab: torch.Tensor
-    l_heat: torch.Tensor
-    l_gaze: torch.Tensor
-    u_img: torch.Tensor
-    u_heat: torch.Tensor
-    u_gaze: torch.Tensor
-    noise: torch.Tensor
 
 
 class Method:

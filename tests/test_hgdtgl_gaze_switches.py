@@ -17,8 +17,9 @@ from click.testing import CliRunner
 
 from hgdtgl.cli import main
 from hgdtgl.config import TrainConfig
+from hgdtgl.data.batches import Batch
 from hgdtgl.losses import gaze_kl
-from hgdtgl.methods import Batch, make_method
+from hgdtgl.methods import make_method
 from hgdtgl.models import build_model
 from tests.hgdtgl_testdata import blob, make_images, make_store
 

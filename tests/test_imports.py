@@ -124,6 +124,17 @@ def test_reachable_follows_imports_through_other_modules():
     assert reachable({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"a"}}, "a") == {"b", "c"}
 
 
+def test_the_layers_below_hgdtgl_methods_never_import_it():
+    """The data layer (hgdtgl.data.*) and the option rules (hgdtgl.config, hgdtgl.recipes) sit below the methods:
+    none of them imports hgdtgl.methods, directly, through another module, or inside a function."""
+    graph = import_graph()
+    below = sorted(m for m in graph if m.startswith("hgdtgl.data") or m in ("hgdtgl.config", "hgdtgl.recipes"))
+    assert {"hgdtgl.data.batches", "hgdtgl.config", "hgdtgl.recipes"} <= set(below)
+    wrong = [m for m in below if "hgdtgl.methods" in reachable(graph, m)]
+    assert not wrong, wrong
+    assert "hgdtgl.methods" in reachable(graph, "hgdtgl.engine")  # the walk sees the layers above
+
+
 def test_resolving_the_options_of_every_method_imports_no_torch():
     """TrainConfig derives each method's defaults from hgdtgl.recipes (torch-free), not from hgdtgl.methods."""
     import os

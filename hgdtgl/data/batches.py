@@ -5,6 +5,7 @@ same batches."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,10 +13,26 @@ import torch
 
 from hgdtgl.data.augment import apply_affines, random_affines
 from hgdtgl.data.formats import TrainData
-from hgdtgl.methods import Batch
 
 if TYPE_CHECKING:
     from hgdtgl.config import TrainConfig
+
+
+@dataclass
+class Batch:
+    """This rank's part of one training batch, augmented, on the training device.
+
+    ``*_heat`` are gaze densities [B,S,S] (each sums to 1 where ``*_gaze`` is True); ``noise`` is the teacher's
+    input noise for the unlabeled images (mean teacher)."""
+
+    l_img: torch.Tensor
+    l_lab: torch.Tensor
+    l_heat: torch.Tensor
+    l_gaze: torch.Tensor
+    u_img: torch.Tensor
+    u_heat: torch.Tensor
+    u_gaze: torch.Tensor
+    noise: torch.Tensor
 
 
 def stream_indices(pool: np.ndarray, count: int, it: int, seed: int, stream: int) -> np.ndarray:
