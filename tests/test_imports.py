@@ -1,10 +1,16 @@
 """The package boundary, read from the source (ast): gazekit never imports hgdtgl; hgdtgl imports only
-gazekit's public core; neither package has an import cycle. Every import counts, function-level ones too,
-except those under ``if TYPE_CHECKING:`` (never executed)."""
+gazekit's public core; neither package has an import cycle; hgdtgl's data and option layers never reach its
+method layer. Every import counts, function-level ones too, except those under ``if TYPE_CHECKING:`` (never
+executed). Then what a command imports, run in a fresh interpreter: ``gazekit convert`` of a Tobii export imports
+no image library, and resolving hgdtgl's options imports no torch."""
 
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,10 +143,6 @@ def test_the_layers_below_hgdtgl_methods_never_import_it():
 
 def test_resolving_the_options_of_every_method_imports_no_torch():
     """TrainConfig derives each method's defaults from hgdtgl.recipes (torch-free), not from hgdtgl.methods."""
-    import os
-    import subprocess
-    import sys
-
     code = (
         "import sys; from hgdtgl.config import TrainConfig; from hgdtgl.recipes import METHODS; "
         "r = [TrainConfig(data='d', out='o', method=m, batch_size=4, labeled_bs=2).resolved() for m in METHODS]; "
@@ -164,21 +166,15 @@ def test_no_import_cycle_inside_the_package(pkg):
 HEAVY = ("nibabel", "pydicom", "h5py", "scipy.ndimage", "cv2")  # image formats and image processing
 IN_FRESH_PROCESS = r"""
 import json, sys
-import pandas as pd
 from gazekit.cli import main
 main(sys.argv[1:], standalone_mode=False)
-out = sys.argv[sys.argv.index("-o") + 1]
-print(json.dumps({"loaded": sorted(m for m in json.loads('HEAVY') if m in sys.modules),
-                  "fixations": len(pd.read_parquet(out))}))
+loaded = sorted(m for m in json.loads('HEAVY') if m in sys.modules)  # before anything else is imported here
+import pandas as pd
+print(json.dumps({"loaded": loaded, "fixations": len(pd.read_parquet(sys.argv[sys.argv.index("-o") + 1]))}))
 """
 
 
 def _convert_in_fresh_process(*args: str) -> dict:
-    import json
-    import os
-    import subprocess
-    import sys
-
     code = IN_FRESH_PROCESS.replace("HEAVY", json.dumps(list(HEAVY)))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     res = subprocess.run([sys.executable, "-c", code, "convert", *args], capture_output=True, text=True, env=env)
