@@ -1,4 +1,4 @@
-"""I-VT speed and peak memory on simulated 1 kHz gaze: gazekit.convert.detectors vs pymovements, side by side.
+"""I-VT speed and peak memory on simulated 1 kHz gaze: gazekit.convert.ivt vs pymovements, side by side.
 
     PYTHONPATH=. python benchmarks/events.py                 # 10 million samples, 3 runs each
     PYTHONPATH=. python benchmarks/events.py --n 1000000 --runs 5
@@ -7,7 +7,7 @@ Each method runs in its own child process (same data, regenerated from the same 
 memory is its own: the peak resident set size (Linux VmHWM, reset after the data are built) minus the
 resident size before the run. Timings are medians. Methods:
 
-- ``gazekit ivt (Tobii)``: :func:`gazekit.detectors.ivt` with the Tobii defaults (gap fill, eye averaging,
+- ``gazekit ivt (Tobii)``: :func:`gazekit.convert.ivt.ivt` with the Tobii defaults (gap fill, eye averaging,
   20 ms window, 30 deg/s, merge, discard < 60 ms), from the samples table to the fixation table.
 - ``gazekit ivt (plain)``: the same function with gap fill / merge / discard off and a 2-sample window,
   i.e. the same algorithm as pymovements below (the script checks both find the same fixations).
