@@ -20,8 +20,16 @@ def _cpu_flag(name: str) -> bool:
     return bool(probe()) if probe is not None else False
 
 
+# torch's kernel dispatch levels below which its bf16 kernels are emulated whatever the CPU could do (the level
+# follows the CPU, or ATEN_CPU_CAPABILITY when set lower)
+EMULATED_DISPATCH = ("DEFAULT", "NO AVX", "AVX2")
+
+
 def cpu_native(precision: str) -> bool:
-    """Whether this CPU executes ``bf16`` / ``fp16`` arithmetic natively (not emulated in float32)."""
+    """Whether this CPU executes ``bf16`` / ``fp16`` arithmetic natively (not emulated in float32): the CPU has
+    the instructions and torch dispatches to kernels that use them."""
+    if torch.backends.cpu.get_cpu_capability() in EMULATED_DISPATCH:
+        return False
     if precision == "bf16":
         return _cpu_flag("_is_avx512_bf16_supported") or _cpu_flag("_is_amx_tile_supported")
     if precision == "fp16":
