@@ -588,3 +588,21 @@ def test_gaze_verdict_comes_from_per_case_scores_paired_by_seed_and_case(tmp_pat
     assert "| 160 | HG-DTGL minus supervised (labeled only) | +5.00 | [+5.00, +5.00] | 100 % of cases | 3 x 10 |" in (
         tables.stats_section(cam)
     )
+
+
+def test_hgdtgl_is_also_compared_with_the_plain_use_of_the_same_gaze(tmp_path):
+    """gazepseudo (masks + gaze pseudo-masks) runs are paired with HG-DTGL like a baseline and named in the
+    verdict as the plain use of the same gaze; it is not a baseline without gaze (never the 'strongest')."""
+    tables = _load("examples/make_results_tables.py")
+    cam = tmp_path / "camus"
+    cases = [f"patient{i:04d}_2CH_ED" for i in range(6)]
+    sup = {c: [0.7, 0.7, 0.7] for c in cases}
+    runs = {"supervised": sup, "hgdtgl": {c: [0.72] * 3 for c in cases}, "gazepseudo": {c: [0.75] * 3 for c in cases}}
+    for row, scores in runs.items():
+        _val_metrics(cam / "cpu" / f"{row}_l160_s0", scores)
+    comps = tables.comparisons(cam, "cpu")
+    plain = [c for c in comps if c["baseline"] == "gazepseudo"]
+    assert len(plain) == 1 and round(plain[0]["stats"].mean_points, 6) == -3.0
+    heads = tables.headline(comps)
+    assert [(c["baseline"], strongest) for c, strongest in heads] == [("supervised", True), ("gazepseudo", False)]
+    assert "the plain use of the same gaze" in tables.headline_sentence(*heads[1])
