@@ -22,10 +22,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT / "examples"))
+from make_results_tables import ROW_ORDER as ROWS  # noqa: E402 - the one list of result rows
+
 BEGIN, END = "<!-- model-table:begin -->", "<!-- model-table:end -->"
 DATASETS = {"kvasir": "Kvasir-SEG", "acdc": "ACDC", "camus": "CAMUS", "scr": "SCR (JSRT)"}
-ROWS = ["supervised", "supervised_matched", "mt", "bcp", "hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl",
-        "supervised_all"]  # fmt: skip
 INPUT = {"kvasir": "IMAGES", "acdc": "VOLUMES", "camus": "IMAGES", "scr": "IMAGES"}
 FOREGROUND = {"kvasir": "polyp"}  # what class_1 is where the dataset names no class
 NAME = re.compile(r"^(?P<row>[a-z_]+?)(?:_(?P<sched>(?:cpu|gpu)[a-z0-9]*))?(?:_s(?P<seed>\d+))?\.pt$")
