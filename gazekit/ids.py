@@ -140,21 +140,32 @@ def orientation(display_affine: np.ndarray | None) -> str | None:
     return "".join(aff2axcodes(np.asarray(display_affine)))
 
 
+def affine_digest(display_affine: np.ndarray) -> str:
+    """8 hex digits naming where a display array's voxels lie in the world (its affine rounded to 0.01 mm): equal
+    for the same volume stored in any axis order, different when a header places it elsewhere or flipped."""
+    import hashlib
+
+    rounded = np.round(np.asarray(display_affine, dtype=np.float64)[:3], 2) + 0.0  # + 0.0: no -0.0
+    return hashlib.sha1(rounded.tobytes()).hexdigest()[:8]
+
+
 def geometry_label(shape: tuple[int, ...], display_affine: np.ndarray | None = None) -> str:
-    """The display geometry a map was rendered on / an image is trained on: ``"6x40x32 LPS"`` (slices x rows x
-    columns and orientation), ``"480x640"`` for a 2D image, ``"?x256x216"`` for a volume of unknown depth."""
+    """The display geometry a map was rendered on / an image is trained on: ``"6x40x32 LPS 1a2b3c4d"`` (slices x
+    rows x columns, orientation and :func:`affine_digest`), ``"480x640"`` for a 2D image, ``"?x256x216"`` for a
+    volume of unknown depth."""
     dims = "x".join("?" if s is None else str(int(s)) for s in shape)
-    axes = orientation(display_affine)
-    return f"{dims} {axes}" if axes else dims
+    if display_affine is None:
+        return dims
+    return f"{dims} {orientation(display_affine)} {affine_digest(display_affine)}"
 
 
 def geometry_conflict(a: str, b: str) -> bool:
-    """Whether two :func:`geometry_label` values disagree on a field both know (a depth ``?`` or a missing
-    orientation is unknown, not different)."""
-    (da, *oa), (db, *ob) = a.split(), b.split()
+    """Whether two :func:`geometry_label` values disagree on a field both know (a depth ``?``, a missing
+    orientation or digest is unknown, not different)."""
+    (da, *ra), (db, *rb) = a.split(), b.split()
     sa, sb = da.split("x"), db.split("x")
     if len(sa) != len(sb):  # a 2D image against a volume
         return True
     if any(x != y and "?" not in (x, y) for x, y in zip(sa, sb, strict=True)):
         return True
-    return bool(oa and ob and oa != ob)
+    return any(x != y for x, y in zip(ra, rb, strict=False))
