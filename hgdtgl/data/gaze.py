@@ -44,10 +44,9 @@ def _store_ids(store, data: TrainData) -> dict[str, str]:
     return out
 
 
-def _store_geometry(store, sid: str) -> str:
-    """The display geometry a store rendered ``sid`` on: its manifest's ``geometry`` (stores written before it
-    existed: the image size, else the map size, and for a volume its number of slices)."""
-    rows = store.manifest[store.manifest["stimulus_id"] == sid]
+def _store_geometry(rows) -> str:
+    """The display geometry a store rendered one stimulus on, from its manifest ``rows``: their ``geometry``
+    (stores written before it existed: the image size, else the map size, and for a volume its slice count)."""
     if "geometry" in rows and isinstance(rows["geometry"].iloc[0], str) and rows["geometry"].iloc[0]:
         return rows["geometry"].iloc[0]
     size = ["image_height", "image_width"] if "image_height" in rows else ["height", "width"]
@@ -74,8 +73,10 @@ def join_gaze(data: TrainData, store_dir: str, strict: bool = True) -> TrainData
     store = open_store(store_dir)
     scale = store_scale_at(store.params, store.scales, data.size)
     to_case = _store_ids(store, data)
-    for sid, case in to_case.items():
-        have, want = _store_geometry(store, sid), data.geometry.get(case)
+    joined_rows = store.manifest[store.manifest["stimulus_id"].isin(to_case)]
+    for sid, rows in joined_rows.groupby("stimulus_id", sort=False):
+        case = to_case[sid]
+        have, want = _store_geometry(rows), data.geometry.get(case)
         if want is not None and geometry_conflict(have, want):
             raise GazekitError(
                 store_dir,
