@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from hgdtgl.config import TrainConfig
 from hgdtgl.data.batches import BatchMaker, DeviceData
-from hgdtgl.data.formats import TrainData, resize_image, resize_label
+from hgdtgl.data.formats.base import TrainData, resize_image, resize_label
 from hgdtgl.ema import ema_update
 from hgdtgl.engine import train_step
 from hgdtgl.losses import sigmoid_rampup

@@ -19,6 +19,7 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from hgdtgl.data.holdout import split_validation
 from hgdtgl.ddp import convert_batchnorm
 from hgdtgl.ema import ema_update
 from hgdtgl.evaluate import evaluate_cases, mean_dice
-from hgdtgl.methods import make_method, method_class
+from hgdtgl.methods import Method, make_method, method_class
 from hgdtgl.models import build_model
 from hgdtgl.precision import DTYPES, cpu_capability, resolve_precision
 from hgdtgl.runlog import plot_curves, read_metrics, write_metrics
@@ -258,7 +259,31 @@ class Trainer:
         self.best: dict = {"dice": -1.0, "iteration": 0}  # best self-training validation
         self.pre_best: dict = {"dice": -1.0, "iteration": 0}  # best labeled-only pre-training (bcp, hgdtgl)
         self.rows: list[dict] = []
-        self.writer = None
+        self.writer: Any = None  # a TensorBoard SummaryWriter on rank 0 when tensorboard is installed
+        # set by start(): the data, the model and its training state
+        self.names: list[str] = []  # foreground class names
+        self.val_cases: list[Case] = []  # validation cases (rank 0 only)
+        self.spec: dict = {}  # the model's specification (model_spec)
+        self.precision: str = ""  # the resolved --amp
+        self.amp: torch.dtype | None = None  # its autocast dtype (None: float32)
+        self.autocast: Any = nullcontext()
+        self.channels_last = True
+        self.student: nn.Module | None = None
+        self.teacher: nn.Module | None = None  # the EMA teacher of the methods that use one
+        self.model: nn.Module | None = None  # the student as trained (DDP- and / or compile-wrapped)
+        self.method: Method | None = None  # the method's losses and step (hgdtgl.methods)
+        self.optim: torch.optim.Optimizer | None = None
+        self.scaler: torch.amp.GradScaler | None = None
+        self.make_batch: BatchMaker | None = None
+        self.data_meta: dict = {}  # the checkpoint's description of the training data
+        # set while running: the progress bar, the last step's learning rate, whether the last validation improved
+        self.bar: Any = None
+        self.lr = 0.0
+        self.improved = False
+        # the current logging window (_reset_window): loss sums and counts on the device, images, timings
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self.n_sum, self.t_data, self.t_total, self.t0 = 0, 0.0, 0.0, 0.0
 
     # ------------------------------------------------------------ hooks
     def start(self) -> None:
@@ -603,8 +628,7 @@ class Trainer:
         log(f"resumed {self.latest} at iteration {self.start_it}", self.rank)
 
     def _reset_window(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
+        self.sums, self.counts = {}, {}
         self.n_sum, self.t_data, self.t_total, self.t0 = 0, 0.0, 0.0, time.perf_counter()
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from hgdtgl.data.formats import Case
+from hgdtgl.data.formats.base import Case
 
 COLUMNS = ["case", "class", "dice", "jaccard", "hd95", "asd", "empty_pred"]
 

@@ -326,7 +326,7 @@ def test_nifti_format_is_sliced_in_the_display_geometry(tmp_path):
 def test_class_names_from_classes_json_reach_metrics(tmp_path):
     """classes.json next to the training list names the classes of a grey label-map dataset; the names go into
     the checkpoint and from there into `hgdtgl evaluate`'s metrics.csv and printout (and through a pack)."""
-    from hgdtgl.data.formats import load_packed_train, load_train
+    from hgdtgl.data.formats import load_train, packed
     from hgdtgl.data.pack import pack
 
     data = make_label_maps(tmp_path / "d")
@@ -346,7 +346,7 @@ def test_class_names_from_classes_json_reach_metrics(tmp_path):
         train_list=str(splits / "train.list"),
         splits={"val": str(splits / "val.list")},
     )
-    assert load_packed_train(tmp_path / "p.npz", 32).class_names == ["lv", "myo", "la"]
+    assert packed.load_train(tmp_path / "p.npz", 32).class_names == ["lv", "myo", "la"]
     run = tmp_path / "run"
     opts = ["--data", str(data), "--train-list", str(splits / "train.list"), "--val-split", str(splits / "val.list")]
     opts += ["--method", "supervised", "--labeled", "3", "--iterations", "2", "--batch-size", "2", "--size", "32"]
@@ -363,7 +363,8 @@ def test_class_names_from_classes_json_reach_metrics(tmp_path):
 
 def test_label_names_rule(tmp_path):
     from gazekit.errors import GazekitError
-    from hgdtgl.data.formats import label_names, load_train, name_file
+    from hgdtgl.data.formats import load_train
+    from hgdtgl.data.formats.base import label_names, name_file
 
     p = tmp_path / "a.json"
     p.write_text('{"labels": {"0": "background", "2": "heart", "1": "lungs"}}')  # nnU-Net v1: index -> name

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from hgdtgl.data.augment import apply_affines, random_affines
-from hgdtgl.data.formats import TrainData
+from hgdtgl.data.formats.base import TrainData
 
 if TYPE_CHECKING:
     from hgdtgl.config import TrainConfig

@@ -9,7 +9,7 @@ import numpy as np
 
 from gazekit.errors import GazekitError
 from gazekit.ids import geometry_conflict, geometry_label, nnunet_case
-from hgdtgl.data.formats import TrainData
+from hgdtgl.data.formats.base import TrainData
 
 
 def heatmap_at(m: np.ndarray, size: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 from gazekit.errors import GazekitError
-from hgdtgl.data.formats import Case, TrainData
+from hgdtgl.data.formats.base import Case, TrainData
 
 HOLDOUT_STREAM = 0x5EED_7A1  # the generator of this split: (seed, stream), apart from --labeled-ratio's draw
 
