@@ -65,9 +65,10 @@ def join_gaze(data: TrainData, store_dir: str, strict: bool = True) -> TrainData
 
     The contract (:mod:`gazekit.ids`): a store id joins the training image with that id (nnU-Net: the case of
     an image file id); every such stimulus must have been rendered on the display geometry hgdtgl loaded
-    (shape and orientation; else a one-line error naming both); and every map the store has for a training
-    image must join. ``strict`` (training with gaze): a map that does not join, or no map joining at all, is an
-    error; otherwise (``hgdtgl pack``) a warning on stderr naming a few unmatched ids on both sides."""
+    (shape, orientation and where its voxels lie; else a one-line error naming both); and every map the store
+    has for a training image must join. ``strict`` (training with gaze): a map that does not join, or no map
+    joining at all, is an error; otherwise (``hgdtgl pack``) a warning on stderr naming a few unmatched ids on
+    both sides."""
     from gazekit.store import open_store  # pyarrow/pandas: only needed when a store is read
 
     store = open_store(store_dir)
