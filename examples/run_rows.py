@@ -63,6 +63,16 @@ MATCHED_BATCH_ROWS = {"supervised_matched"}
 GAZE_ROWS = {"hgdtgl_no_gazemix", "hgdtgl_no_gazeloss", "hgdtgl", "gazesup", "gazepseudo"}
 NO_MASK_ROWS = {"gazesup"}  # trained with no mask: labeled 0 in the tables
 MGP_ROWS = {"hgdtgl_no_gazemix", "hgdtgl"}  # rows with the gaze loss: --gaze-scales applies to them
+# how the gaze loss enters training (`hgdtgl train --gaze-loss-*`), by name; "published" = the method's defaults:
+# on from the first pre-training iteration, full weight, summed over the decoder levels, on every image with gaze
+GAZE_LOSS_RECIPES = {
+    "published": [],
+    "self-ramp-mean": ["--gaze-loss-stage", "self", "--gaze-loss-ramp", "--gaze-loss-reduce", "mean"],
+    "self-ramp-mean-unlabeled": [
+        *["--gaze-loss-stage", "self", "--gaze-loss-ramp", "--gaze-loss-reduce", "mean"],
+        *["--gaze-loss-images", "unlabeled"],
+    ],
+}
 
 
 CPU_ITERS = 3000  # self-training iterations of the cpu protocol
@@ -273,6 +283,8 @@ def run_one(a: argparse.Namespace, row: str, labeled: int, seed: int) -> str:
         train += ["--gaze-scales", a.gaze_scales]
     if row in MGP_ROWS and a.gaze_loss_weight is not None:
         train += ["--gaze-loss-weight", str(a.gaze_loss_weight)]
+    if row in MGP_ROWS:
+        train += GAZE_LOSS_RECIPES[a.gaze_loss_recipe]
     if row != "supervised_all" and row not in NO_MASK_ROWS:
         train += ["--labeled", str(labeled)]
     if a.splits and not a.data.endswith(".npz"):
@@ -356,6 +368,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="rows trained at the same time")
     ap.add_argument("--gaze-scales", default=None, help="decoder levels of the gaze loss for the gaze-loss rows")
     ap.add_argument("--gaze-loss-weight", type=float, default=None, help="lambda of the gaze loss for those rows")
+    ap.add_argument(
+        "--gaze-loss-recipe",
+        choices=list(GAZE_LOSS_RECIPES),
+        default="published",
+        help="how the gaze loss enters the gaze-loss rows (GAZE_LOSS_RECIPES)",
+    )
     ap.add_argument("--train-timeout", type=float, default=None, help="seconds; then the best checkpoint is used")
     ap.add_argument("--lr", type=float, default=None, help="cpu schedule: learning rate (default CPU_LR)")
     ap.add_argument(
