@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module below, also when loaded by path
     sys.path.append(str(Path(__file__).resolve().parent))
@@ -37,6 +38,7 @@ ROW_ORDER = [
     "hgdtgl_no_gazemix",
     "hgdtgl_no_gazeloss",
     "hgdtgl",
+    "hgdtgl_chosen",
     "gazepseudo",
     "gazesup",
     "supervised_all",
@@ -48,7 +50,8 @@ ROW_LABEL = {
     "bcp": "BCP",
     "hgdtgl_no_gazemix": "HG-DTGL without GazeMix",
     "hgdtgl_no_gazeloss": "HG-DTGL without gaze loss / MGP",
-    "hgdtgl": "HG-DTGL (full)",
+    "hgdtgl": "HG-DTGL (full), published gaze loss (weight 0.1)",
+    "hgdtgl_chosen": "HG-DTGL (full), gaze loss chosen on validation",
     "gazepseudo": "masks + gaze pseudo-masks on unlabeled images (no teacher)",
     "gazesup": "GazeMedSeg gaze-supervised (no masks)",
     "supervised_all": "supervised, all masks (upper bound)",
@@ -165,7 +168,10 @@ def training_rows(metrics_csv: Path) -> list[dict[str, str]]:
 def best_iterations(results: Path, schedule: str, row: str, labeled: str) -> str:
     """Iteration of the best validation Dice (the evaluated checkpoint) of each seed, from the copied metrics.csv."""
     out = []
-    for m in sorted((results / schedule).glob(f"{row}_l{labeled}_s*/metrics.csv")):
+    setting = chosen_setting(results) if row == "hgdtgl_chosen" else None
+    roots = [d / schedule for d in setting.dirs(results)] if setting else [results / schedule]
+    name = "hgdtgl" if setting else row
+    for m in sorted(m for root in roots for m in root.glob(f"{name}_l{labeled}_s*/metrics.csv")):
         rs = training_rows(m)
         if rs:
             out.append(max(rs, key=lambda r: float(r["val_dice_mean"]))["iteration"])
@@ -251,55 +257,116 @@ def evidence(results: Path, metric: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-def chosen_weight(results: Path) -> str | None:
-    """The gaze-loss weight with the best validation Dice in ``gaze_weight.csv`` (HG-DTGL, seed 0), if swept."""
-    sweep = read_csv(results / "gaze_weight.csv")
-    return max(sweep, key=lambda r: float(r["dice"]))["gaze_loss_weight"] if sweep else None
+# how the gaze loss enters training (examples/run_rows.py GAZE_LOSS_RECIPES), as the tables name it
+GAZE_RECIPE_LABEL = {
+    "published": "published gaze loss",
+    "self-ramp-mean": "gaze loss off in pre-training, ramped, mean over levels",
+    "self-ramp-mean-unlabeled": "gaze loss off in pre-training, ramped, mean over levels, unlabeled images only",
+}
+PUBLISHED_WEIGHT = "0.1"  # hgdtgl train's default --gaze-loss-weight
 
 
-WEIGHT_BASELINES = (*BASELINES, "hgdtgl", "hgdtgl_no_gazeloss")  # what HG-DTGL at the chosen weight is paired with
-WEIGHT_LABEL = {**ROW_LABEL, "hgdtgl": "HG-DTGL (full) at the default weight"}
+class GazeSetting(NamedTuple):
+    """One way of training HG-DTGL's gaze loss: a recipe of GAZE_RECIPE_LABEL and a weight. Its seed-0 run is in
+    ``gaze_weight/<sub>/``, further seeds in ``chosen_gaze_weight/<sub>/``, ``<sub>`` = ``w_W`` for the published
+    recipe and ``<recipe>/w_W`` for the others."""
+
+    recipe: str
+    weight: str
+
+    def dirs(self, results: Path) -> list[Path]:
+        sub = f"w_{self.weight}" if self.recipe == "published" else f"{self.recipe}/w_{self.weight}"
+        return [results / "gaze_weight" / sub, results / "chosen_gaze_weight" / sub]
+
+    @property
+    def label(self) -> str:
+        return f"HG-DTGL, {GAZE_RECIPE_LABEL[self.recipe]}, weight {self.weight}"
+
+    @property
+    def is_table_default(self) -> bool:
+        return (self.recipe, self.weight) == ("published", PUBLISHED_WEIGHT)
+
+
+def gaze_sweep(results: Path) -> list[dict]:
+    """The seed-0 HG-DTGL runs of the gaze-loss sweep (``gaze_weight/**/summary.csv``): recipe, gaze_loss_weight,
+    schedule and validation Dice (mean over classes on multi-class sets), by recipe then weight."""
+    out = []
+    for p in sorted((results / "gaze_weight").glob("**/w_*/summary.csv")):
+        recipe = "published" if p.parent.parent.name == "gaze_weight" else p.parent.parent.name
+        for r in read_csv(p):
+            if r["row"] == "hgdtgl" and r["seed"] == "0":
+                dice = r["dice"] if "dice" in r else r["dice_mean"]
+                out.append({"recipe": recipe, "gaze_loss_weight": p.parent.name[2:], "schedule": r["schedule"],
+                            "dice": dice})  # fmt: skip
+    return sorted(out, key=lambda r: (r["recipe"] != "published", r["recipe"], float(r["gaze_loss_weight"])))
+
+
+def chosen_setting(results: Path) -> GazeSetting | None:
+    """The recipe and weight with the best seed-0 validation Dice of the sweep, if there is one."""
+    sweep = gaze_sweep(results)
+    if not sweep:
+        return None
+    best = max(sweep, key=lambda r: float(r["dice"]))
+    return GazeSetting(best["recipe"], best["gaze_loss_weight"])
+
+
+def chosen_rows(results: Path, name: str) -> list[dict[str, str]]:
+    """The rows of ``name`` (summary.csv / runs.csv) of HG-DTGL at the chosen setting, all its seeds, as row
+    ``hgdtgl_chosen`` (none when the chosen setting is the table's own HG-DTGL row)."""
+    setting = chosen_setting(results)
+    if setting is None or setting.is_table_default:
+        return []
+    rows = [r for d in setting.dirs(results) for r in read_csv(d / name) if r["row"] == "hgdtgl"]
+    return [{**r, "row": "hgdtgl_chosen"} for r in rows]
+
+
+def row_labels(results: Path) -> dict[str, str]:
+    """ROW_LABEL with the chosen setting named."""
+    setting = chosen_setting(results)
+    chosen = f"{setting.label} (chosen on validation)" if setting else ROW_LABEL["hgdtgl_chosen"]
+    return {**ROW_LABEL, "hgdtgl_chosen": chosen}
+
+
+WEIGHT_BASELINES = (*BASELINES, "hgdtgl", "hgdtgl_no_gazeloss")  # what the chosen setting is paired with
 
 
 def gaze_weight_section(results: Path, metric: str) -> str:
-    """The gaze-loss weight chosen on validation (``gaze_weight.csv``: HG-DTGL, seed 0, one run per weight) and,
-    where HG-DTGL was trained with that weight on more seeds (``chosen_gaze_weight/w_W/summary.csv``; its seed 0 is
-    the sweep's run in ``gaze_weight/w_W/``), those rows paired seed by seed with the table's rows of the same
+    """The gaze-loss recipe and weight chosen on validation (the sweep: HG-DTGL, seed 0, one run per setting) and,
+    where that setting was trained on more seeds, those rows paired seed by seed with the table's rows of the same
     schedule."""
-    sweep = read_csv(results / "gaze_weight.csv")
+    sweep = gaze_sweep(results)
     if not sweep:
         return ""
-    best = chosen_weight(results)
-    values = ", ".join(
-        (f"**{r['gaze_loss_weight']} -> {float(r['dice']) * 100:.2f}**" if r["gaze_loss_weight"] == best else
-         f"{r['gaze_loss_weight']} -> {float(r['dice']) * 100:.2f}")
-        for r in sorted(sweep, key=lambda r: float(r["gaze_loss_weight"]))
-    )  # fmt: skip
+    best = chosen_setting(results)
+    parts = []
+    for recipe in dict.fromkeys(r["recipe"] for r in sweep):
+        values = ", ".join(
+            (f"**{r['gaze_loss_weight']} -> {float(r['dice']) * 100:.2f}**"
+             if (recipe, r["gaze_loss_weight"]) == (best.recipe, best.weight)
+             else f"{r['gaze_loss_weight']} -> {float(r['dice']) * 100:.2f}")
+            for r in sweep if r["recipe"] == recipe
+        )  # fmt: skip
+        parts.append(f"{GAZE_RECIPE_LABEL[recipe]} (`--gaze-loss-recipe {recipe}`): {values}")
     text = (
-        f"\n**Gaze-loss weight chosen on validation** (HG-DTGL, seed 0, one run per `--gaze-loss-weight`; "
-        f"`results/{results.name}/gaze_weight.csv`): {values}.\n"
+        "\n**Gaze-loss recipe and weight chosen on validation** (HG-DTGL, seed 0, one run per setting; "
+        f"`results/{results.name}/gaze_weight.csv`): " + "; ".join(parts) + f". Chosen: {best.label}.\n"
     )
-
-    def at_best(name: str) -> list[dict[str, str]]:  # the sweep's run (seed 0) and the further seeds
-        return [r for d in ("gaze_weight", "chosen_gaze_weight") for r in read_csv(results / d / f"w_{best}" / name)]
-
-    chosen, runs = [r for r in at_best("summary.csv") if r["row"] == "hgdtgl"], at_best("runs.csv")
+    chosen, runs = chosen_rows(results, "summary.csv"), chosen_rows(results, "runs.csv")
     summary = read_csv(results / "summary.csv")
     for sched in sorted({r["schedule"] for r in chosen}):
         rs = sorted((r for r in chosen if r["schedule"] == sched), key=lambda r: int(r["seed"]))
         if len(rs) < 2:
             continue
-        subject = f"HG-DTGL at weight {best}"
         pairs = paired_differences(summary, metric, sched, subject=rs, baselines=WEIGHT_BASELINES)
-        wall = run_info(runs, sched, "hgdtgl", rs[0]["labeled"])[1]
+        wall = run_info(runs, sched, "hgdtgl_chosen", rs[0]["labeled"])[1]
         wall = f"; {wall} min per row" if wall else ""
         per_seed = " / ".join(f"{float(r[metric]) * 100:.2f}" for r in rs)
         text += (
-            f"\nHG-DTGL at gaze-loss weight {best}, {schedule_label(sched)}, seeds {','.join(r['seed'] for r in rs)}: "
-            f"{per_seed} ({mean_std([float(r[metric]) for r in rs])}{wall}). Seed 0 is the run the weight was "
+            f"\n{best.label}, {schedule_label(sched)}, seeds {','.join(r['seed'] for r in rs)}: "
+            f"{per_seed} ({mean_std([float(r[metric]) for r in rs])}{wall}). Seed 0 is the run the setting was "
             "chosen on (its differences are favoured by the choice); the other seeds were not part of it.\n\n"
         )
-        text += "\n".join(pairs_table(pairs, subject, WEIGHT_LABEL)) + "\n"
+        text += "\n".join(pairs_table(pairs, best.label, ROW_LABEL)) + "\n"
     return text
 
 
@@ -339,38 +406,40 @@ def row_cases(root: Path, row: str, labeled: str) -> dict[tuple[str, str], float
 
 
 def comparisons(results: Path, schedule: str) -> list[dict]:
-    """Per-case paired statistics within one schedule, per label budget (largest first): HG-DTGL, then HG-DTGL at
-    the gaze-loss weight chosen on validation where its runs exist (``gaze_weight/w_W/`` for the sweep's seed 0,
-    ``chosen_gaze_weight/w_W/`` for further seeds), minus each row of STATS_ROWS (the weight's row also minus
-    HG-DTGL at the default weight) that has runs with the same seeds and cases. Each item: labeled, subject,
-    baseline, the baseline's mean Dice over the paired cases, and the ``paired_stats.Comparison``."""
+    """Per-case paired statistics within one schedule, per label budget (largest first): HG-DTGL at the published
+    gaze loss, then HG-DTGL at the gaze-loss recipe and weight chosen on validation where its runs exist
+    (``GazeSetting.dirs``), minus each row of STATS_ROWS (the chosen setting also minus the published one) that
+    has runs with the same seeds and cases. Each item: labeled, subject (a label), chosen (whether the subject is
+    the chosen setting), baseline, the baseline's mean Dice over the paired cases, and the
+    ``paired_stats.Comparison``."""
     root = results / schedule
     budgets = {m.parent.name.rsplit("_s", 1)[0].rsplit("_l", 1)[1] for m in root.glob("hgdtgl_l*_s*/val_metrics.csv")}
-    weight = chosen_weight(results)
+    setting = chosen_setting(results)
     out = []
     for lab in sorted(budgets, key=int, reverse=True):
-        subjects = [("HG-DTGL", row_cases(root, "hgdtgl", lab), STATS_ROWS)]
-        if weight is not None:
-            at_weight: dict[tuple[str, str], float] = {}
-            for d in ("gaze_weight", "chosen_gaze_weight"):
-                at_weight |= row_cases(results / d / f"w_{weight}" / schedule, "hgdtgl", lab)
-            if at_weight:
-                subjects.append((f"HG-DTGL at weight {weight}", at_weight, (*STATS_ROWS, "hgdtgl")))
-        for subject, a, bases in subjects:
+        subjects = [("HG-DTGL, published gaze loss", False, row_cases(root, "hgdtgl", lab), STATS_ROWS)]
+        if setting is not None and not setting.is_table_default:
+            at_setting: dict[tuple[str, str], float] = {}
+            for d in setting.dirs(results):
+                at_setting |= row_cases(d / schedule, "hgdtgl", lab)
+            if at_setting:
+                subjects.append((setting.label, True, at_setting, (*STATS_ROWS, "hgdtgl")))
+        for subject, chosen, a, bases in subjects:
             for base in bases:
                 b = row_cases(root, base, lab)
                 paired = set(a) & set(b)
                 if not paired:
                     continue
                 base_mean = statistics.fmean(b[k] for k in paired)
-                out.append({"labeled": lab, "subject": subject, "baseline": base, "base_mean": base_mean})
+                out.append(
+                    {"labeled": lab, "subject": subject, "chosen": chosen, "baseline": base, "base_mean": base_mean}
+                )
                 out[-1]["stats"] = paired_stats.compare(a, b)
     return out
 
 
 def comparison_name(c: dict) -> str:
-    labels = WEIGHT_LABEL if c["subject"] != "HG-DTGL" else ROW_LABEL
-    return f"{c['subject']} minus {labels[c['baseline']]}"
+    return f"{c['subject']} minus {ROW_LABEL[c['baseline']]}"
 
 
 def seeds_cases(s: paired_stats.Comparison) -> str:
@@ -398,12 +467,14 @@ def headline(comps: list[dict]) -> list[tuple[dict, bool]]:
     """The comparisons the verdict names, each with whether it is against the strongest baseline: at the largest
     budget, each subject minus the strongest baseline without gaze (highest mean Dice on the paired cases among
     BASELINES), minus BCP (the same copy-paste with random boxes instead of gaze regions) when that is another
-    row, and minus gazepseudo (masks + gaze pseudo-masks: the plain use of the same gaze) where it has runs."""
+    row, and minus gazepseudo (masks + gaze pseudo-masks: the plain use of the same gaze) where it has runs. The
+    subject is the setting chosen on validation where it has runs, else the published gaze loss."""
     if not comps:
         return []
     lab = comps[0]["labeled"]
+    chosen = any(c["chosen"] for c in comps if c["labeled"] == lab)
     out = []
-    for subject in dict.fromkeys(c["subject"] for c in comps):
+    for subject in dict.fromkeys(c["subject"] for c in comps if c["chosen"] == chosen):
         cs = [c for c in comps if c["labeled"] == lab and c["subject"] == subject and c["baseline"] in BASELINES]
         if cs:
             strongest = max(cs, key=lambda c: c["base_mean"])
@@ -422,7 +493,7 @@ def headline_sentence(c: dict, strongest: bool) -> str:
         why += f", and {bcp}"
     return (
         f"{c['subject']} minus {ROW_LABEL[c['baseline']]} ({why}; {s.n_seeds} seed{'s' if s.n_seeds > 1 else ''} "
-        f"x {s.n_cases} cases, {c['subject']} better on {s.win_share * 100:.0f} % of them): {paired_stats.verdict(s)}"
+        f"x {s.n_cases} cases, better on {s.win_share * 100:.0f} % of them): {paired_stats.verdict(s)}"
     )
 
 
@@ -443,9 +514,9 @@ def stats_section(results: Path) -> str:
     for sched, comps in per_sched.items():
         text += f"Schedule {schedule_label(sched)}:\n\n" if len(per_sched) > 1 else ""
         text += "\n".join(comparisons_table(comps)) + "\n\n"
-        if any(c["subject"] != "HG-DTGL" for c in comps):
+        if any(c["chosen"] for c in comps):
             text += (
-                f"HG-DTGL at weight {chosen_weight(results)}: its seed 0 is the run the weight was chosen on, on these "
+                f"{chosen_setting(results).label}: its seed 0 is the run the setting was chosen on, on these "
                 "validation cases, so its seed-0 pairs are favoured by that choice.\n\n"
             )
     sched, comps = list(per_sched.items())[-1]
@@ -509,8 +580,15 @@ def plot_forest(results: Path, out: Path, title: str) -> bool:
     return True
 
 
+def table_rows(results: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """summary.csv and runs.csv of a dataset with the rows of HG-DTGL at the chosen gaze-loss setting added."""
+    summary = read_csv(results / "summary.csv") + chosen_rows(results, "summary.csv")
+    return summary, read_csv(results / "runs.csv") + chosen_rows(results, "runs.csv")
+
+
 def kvasir_table(results: Path) -> str:
-    summary, runs = read_csv(results / "summary.csv"), read_csv(results / "runs.csv")
+    summary, runs = table_rows(results)
+    labels = row_labels(results)
     lines = [
         "| row | schedule | labeled | seeds | Dice % | IoU % | GazeMedSeg ref. Dice % | iterations | best at "
         "| wall min/row |",
@@ -529,7 +607,7 @@ def kvasir_table(results: Path) -> str:
         iou = mean_std([float(r["iou"]) for r in rs])
         ref = KVASIR_REF.get(row, "")
         best_at = best_iterations(results, sched, row, lab)
-        cells = [ROW_LABEL[row], schedule_label(sched), lab, str(len(rs)), dice, iou, ref, iters, best_at, wall]
+        cells = [labels[row], schedule_label(sched), lab, str(len(rs)), dice, iou, ref, iters, best_at, wall]
         lines.append("| " + " | ".join(cells) + " |")
     return (
         "\n".join(lines)
@@ -568,7 +646,8 @@ def commands_link(results: Path) -> str:
 def multiclass_table(results: Path, dataset: str) -> str:
     """Per-class Dice (class names from the summary's ``dice_<name>`` columns), mean Dice, HD95, ASD per row."""
     title, unit, ref_col, refs, ref_budget, note = MULTICLASS[dataset]
-    summary, runs = read_csv(results / "summary.csv"), read_csv(results / "runs.csv")
+    summary, runs = table_rows(results)
+    labels = row_labels(results)
     if not summary:
         return f"_No {title} rows have finished yet._\n"
     classes = [k for k in summary[0] if k.startswith("dice_") and k != "dice_mean"]
@@ -583,7 +662,7 @@ def multiclass_table(results: Path, dataset: str) -> str:
         cells += [mean_std([float(r[k]) for r in rs], 1.0) for k in ("hd95_mean", "asd_mean")]
         ref = refs.get(row, "") if lab == ref_budget else ""
         lines.append(
-            f"| {ROW_LABEL[row]} | {schedule_label(sched)} | {lab} | {len(rs)} | {' | '.join(cells)} | {ref} "
+            f"| {labels[row]} | {schedule_label(sched)} | {lab} | {len(rs)} | {' | '.join(cells)} | {ref} "
             f"| {iters} | {wall} |"
         )
     text = "\n".join(lines) + f"\n\n{note}\n\n" + evidence(results, "dice_mean")
@@ -728,6 +807,16 @@ def plot_overlays(
     fig.savefig(out, dpi=50)
 
 
+def write_gaze_sweep(results: Path) -> None:
+    """``gaze_weight.csv``: the sweep that chose the gaze-loss recipe and weight (``gaze_sweep``), when there is one."""
+    sweep = gaze_sweep(results)
+    if sweep:
+        with open(results / "gaze_weight.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["recipe", "gaze_loss_weight", "schedule", "dice"])
+            w.writeheader()
+            w.writerows(sweep)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", default="results")
@@ -749,6 +838,7 @@ def main() -> None:
             commands = row_commands(Path(a.results) / ds)
             if commands:
                 (Path(a.results) / ds / "commands.md").write_text(commands)
+            write_gaze_sweep(Path(a.results) / ds)
     if a.output:
         Path(a.output).write_text(text)
     if a.readme:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -100,7 +101,11 @@ def test_tables_equal_summary_values(tmp_path):
 
     sup, sup_5 = _table_rows(md, "supervised (labeled only)")
     assert sup_5[1:5] == ["cpu (128 px, 3000 it.)", "41", "1", "40.00"]
-    order = [row[2] for row in _table_rows(md, "supervised (labeled only)") + _table_rows(md, "HG-DTGL (full)")]
+    order = [
+        row[2]
+        for row in _table_rows(md, "supervised (labeled only)")
+        + _table_rows(md, "HG-DTGL (full), published gaze loss (weight 0.1)")
+    ]
     kvasir = md.split("#### ACDC")[0].splitlines()
     labels = [line.split("|")[3].strip() for line in kvasir if line.startswith("| ") and "cpu" in line]
     assert labels == ["81", "81", "810", "41"] and order == ["81", "41", "81"]  # 10 % block + upper bound, then 5 %
@@ -109,7 +114,7 @@ def test_tables_equal_summary_values(tmp_path):
     assert sup[5] == f"{np.mean(iou_sup) * 100:.2f} +- {np.std(iou_sup, ddof=1) * 100:.2f}"
     assert sup[1:4] == ["cpu (128 px, 3000 it.)", "81", "3"]
     assert sup[7] == "800" and sup[9] == f"{(630 + 690 + 750) / 3 / 60:.1f}"
-    (full,) = _table_rows(md, "HG-DTGL (full)")
+    (full,) = _table_rows(md, "HG-DTGL (full), published gaze loss (weight 0.1)")
     assert full[4] == "72.34" and full[3] == "1"
     (gaze,) = _table_rows(md, "gaze only (heatmap >= 0.5, no training)")
     assert gaze[4] == "75.00" and gaze[6] == "77.80"
@@ -220,7 +225,7 @@ def test_camus_scr_tables(tmp_path):
     md = out.read_text()
     camus, scr_md = md.split("#### CAMUS")[1].split("#### SCR")
     assert "| lv | myo | la | mean Dice % | HD95 px | ASD px |" in camus and "lungs | heart | clavicles" in scr_md
-    (h,) = _table_rows(camus, "HG-DTGL (full)")
+    (h,) = _table_rows(camus, "HG-DTGL (full), published gaze loss (weight 0.1)")
     lv = f"{np.mean([0.9, 0.7]) * 100:.2f} +- {np.std([0.9, 0.7], ddof=1) * 100:.2f}"
     assert h[1:11] == [
         "cpu (128 px, 3000 it.)",
@@ -237,7 +242,7 @@ def test_camus_scr_tables(tmp_path):
     ]
     (u,) = _table_rows(camus, "supervised, all masks (upper bound)")
     assert u[2:5] == ["1600", "1", "95.00"] and u[10] == ""
-    (h,) = _table_rows(scr_md, "HG-DTGL (full)")
+    (h,) = _table_rows(scr_md, "HG-DTGL (full), published gaze loss (weight 0.1)")
     assert h[4:11] == ["96.00", "90.00", "80.00", "88.67", "7.00", "2.00", "90.75"]
     assert "unpublished" in scr_md and "SIMULATED gaze" in camus
 
@@ -436,10 +441,10 @@ def test_the_chosen_gaze_weight_is_paired_seed_by_seed_with_the_table_rows(tmp_p
     """The weight with the best seed-0 validation Dice is the chosen one; its seed 0 (the sweep's run) and further
     seeds (chosen_gaze_weight/) are each compared with the same seed of the table's rows, default weight included."""
     tables = _load("examples/make_results_tables.py")
-    (tmp_path / "gaze_weight.csv").write_text("gaze_loss_weight,dice\n0.01,0.70\n0.03,0.75\n0.1,0.68\n")
     head = "row,labeled,seed,schedule,dice,iou\n"
-    (tmp_path / "gaze_weight" / "w_0.03").mkdir(parents=True)
-    (tmp_path / "gaze_weight" / "w_0.03" / "summary.csv").write_text(head + "hgdtgl,81,0,cpu-x,0.75,0\n")
+    for w, d in (("0.01", 0.70), ("0.03", 0.75), ("0.1", 0.68)):
+        (tmp_path / "gaze_weight" / f"w_{w}").mkdir(parents=True)
+        (tmp_path / "gaze_weight" / f"w_{w}" / "summary.csv").write_text(head + f"hgdtgl,81,0,cpu-x,{d},0\n")
     (tmp_path / "chosen_gaze_weight" / "w_0.03").mkdir(parents=True)
     (tmp_path / "chosen_gaze_weight" / "w_0.03" / "summary.csv").write_text(
         head + "hgdtgl,81,1,cpu-x,0.74,0\nhgdtgl,81,2,cpu-x,0.72,0\n"
@@ -452,10 +457,61 @@ def test_the_chosen_gaze_weight_is_paired_seed_by_seed_with_the_table_rows(tmp_p
     assert "seeds 0,1,2: 75.00 / 74.00 / 72.00 (73.67 +- 1.53)" in text
     rows = _table_rows(text, "81")
     assert rows[0] == ["81", "supervised (labeled only)", "0,1,2", "+5.00 / -1.00 / +2.00", "+2.00", "-1.00 .. +5.00"]
-    assert rows[1][1:4] == ["HG-DTGL (full) at the default weight", "0,1,2", "+7.00 / +1.00 / -2.00"]
+    assert rows[1][1:4] == [tables.ROW_LABEL["hgdtgl"], "0,1,2", "+7.00 / +1.00 / -2.00"]
     assert len(rows) == 2  # no row of another schedule is paired, no baseline without rows appears
+    # the chosen setting is a row of the table, labelled with its weight, beside the published default
+    summary, _ = tables.table_rows(tmp_path)
+    assert [r["seed"] for r in summary if r["row"] == "hgdtgl_chosen"] == ["0", "1", "2"]
+    assert tables.row_labels(tmp_path)["hgdtgl_chosen"].endswith(
+        "published gaze loss, weight 0.03 (chosen on validation)"
+    )
     (tmp_path / "chosen_gaze_weight" / "w_0.03" / "summary.csv").unlink()
     assert "| 81 |" not in tables.gaze_weight_section(tmp_path, "dice")  # one seed: the sweep line only
+
+
+def test_the_gaze_loss_recipe_is_chosen_with_the_weight_and_becomes_the_headline(tmp_path):
+    """A sweep over recipes (gaze_weight/<recipe>/w_W/) competes with the published one (gaze_weight/w_W/); the best
+    seed-0 setting is chosen, its further seeds are read from chosen_gaze_weight/<recipe>/w_W/, gaze_weight.csv
+    lists every setting, and the verdict is read from the chosen setting, not from the published default."""
+    tables = _load("examples/make_results_tables.py")
+    cam = tmp_path / "camus"
+    cases = [f"patient{i:04d}_2CH_ED" for i in range(6)]
+    base = {c: [0.7, 0.7, 0.7] for c in cases}
+    head = {"labeled": 160, "schedule": "cpu", "dice_lv": 0.8, "dice_myo": 0.8, "dice_la": 0.8}
+    head |= {"hd95_mean": 1, "asd_mean": 1}
+    summary = []
+    for seed in (0, 1):
+        for row, d in (("supervised", 0.7), ("hgdtgl", 0.69)):
+            _val_metrics(cam / "cpu" / f"{row}_l160_s{seed}", {c: [d] * 3 for c in cases})
+            summary.append({"row": row, "seed": seed, **head, "dice_mean": d})
+    _write(cam / "summary.csv", summary)
+    for sub, seeds, d in (
+        ("w_0.01", (0,), 0.71), ("self-ramp-mean/w_0.1", (0,), 0.74), ("self-ramp-mean/w_0.3", (0,), 0.72)
+    ):  # fmt: skip
+        for seed in seeds:
+            _val_metrics(cam / "gaze_weight" / sub / "cpu" / f"hgdtgl_l160_s{seed}", {c: [d] * 3 for c in base})
+        _write(cam / "gaze_weight" / sub / "summary.csv", [{"row": "hgdtgl", "seed": 0, **head, "dice_mean": d}])
+    _val_metrics(cam / "chosen_gaze_weight" / "self-ramp-mean" / "w_0.1" / "cpu" / "hgdtgl_l160_s1", {
+        c: [0.73] * 3 for c in cases
+    })  # fmt: skip
+    _write(
+        cam / "chosen_gaze_weight" / "self-ramp-mean" / "w_0.1" / "summary.csv",
+        [{"row": "hgdtgl", "seed": 1, **head, "dice_mean": 0.73}],
+    )
+    assert tables.chosen_setting(cam) == tables.GazeSetting("self-ramp-mean", "0.1")
+    assert [(r["recipe"], r["gaze_loss_weight"]) for r in tables.gaze_sweep(cam)] == [
+        ("published", "0.01"), ("self-ramp-mean", "0.1"), ("self-ramp-mean", "0.3")
+    ]  # fmt: skip
+    section = tables.gaze_weight_section(cam, "dice_mean")
+    assert (
+        "**0.1 -> 74.00**" in section
+        and "published gaze loss (`--gaze-loss-recipe published`): 0.01 -> 71.00" in section
+    )
+    stats = tables.stats_section(cam)
+    label = "HG-DTGL, gaze loss off in pre-training, ramped, mean over levels, weight 0.1"
+    assert f"| 160 | {label} minus supervised (labeled only) | +3.50 | [+3.00, +4.00] |" in stats
+    verdict = stats.split("**Does gaze help?")[1]
+    assert f"- {label} minus supervised (labeled only)" in verdict and "published gaze loss minus" not in verdict
 
 
 def test_confirm_gaze_weight_trains_the_best_weight_and_the_row_without_the_gaze_loss(tmp_path):
@@ -557,14 +613,14 @@ def test_gaze_verdict_comes_from_per_case_scores_paired_by_seed_and_case(tmp_pat
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     camus = readme.read_text().split("#### CAMUS")[1].split("#### SCR")[0]
     rows = {r[1]: r[2:] for r in _table_rows(camus, "160") if " minus " in r[1]}
-    assert rows["HG-DTGL minus supervised (labeled only)"] == [
+    assert rows["HG-DTGL, published gaze loss minus supervised (labeled only)"] == [
         "+5.00", "[+5.00, +5.00]", "100 % of cases", "2 x 10", "helps"
     ]  # fmt: skip
     hg0 = {c: np.mean(d) * 100 for c, d in dice[0]["hgdtgl"].items()}
     bcp_diff = np.mean([hg0[c] - np.mean(d) * 100 for c, d in dice[0]["bcp"].items()])
-    bcp = rows["HG-DTGL minus BCP"]
+    bcp = rows["HG-DTGL, published gaze loss minus BCP"]
     assert bcp[0] == f"{bcp_diff:+.2f}" and bcp[3] == "1 x 10 (cases only)"
-    assert "HG-DTGL minus HG-DTGL without GazeMix" not in rows  # no runs, no line
+    assert "HG-DTGL, published gaze loss minus HG-DTGL without GazeMix" not in rows  # no runs, no line
     # the section ends with the headline verdicts (strongest baseline = supervised, then BCP) and the plot's link
     tail = camus.rstrip().splitlines()
     assert tail[-1] == (
@@ -572,11 +628,11 @@ def test_gaze_verdict_comes_from_per_case_scores_paired_by_seed_and_case(tmp_pat
         "(results/figures/camus_forest.png)."
     )
     assert tail[-4].startswith(
-        "- HG-DTGL minus supervised (labeled only) (the strongest baseline without gaze; 2 seeds"
+        "- HG-DTGL, published gaze loss minus supervised (labeled only) (the strongest baseline without gaze; 2 seeds"
     )
     assert tail[-4].endswith("helps by 5.00 points [+5.00, +5.00].")
     assert (
-        tail[-3].startswith("- HG-DTGL minus BCP (GazeMix's copy-paste")
+        tail[-3].startswith("- HG-DTGL, published gaze loss minus BCP (GazeMix's copy-paste")
         and "seed variation is not captured" in tail[-3]
     )
     assert (res / "figures" / "camus_forest.png").stat().st_size > 10_000
@@ -585,8 +641,9 @@ def test_gaze_verdict_comes_from_per_case_scores_paired_by_seed_and_case(tmp_pat
     tables = _load("examples/make_results_tables.py")
     for row in ("supervised", "hgdtgl"):
         _val_metrics(cam / "cpu" / f"{row}_l160_s2", dice[1][row])
-    assert "| 160 | HG-DTGL minus supervised (labeled only) | +5.00 | [+5.00, +5.00] | 100 % of cases | 3 x 10 |" in (
-        tables.stats_section(cam)
+    assert (
+        "| 160 | HG-DTGL, published gaze loss minus supervised (labeled only) | +5.00 | [+5.00, +5.00] "
+        "| 100 % of cases | 3 x 10 |" in tables.stats_section(cam)
     )
 
 
@@ -606,3 +663,18 @@ def test_hgdtgl_is_also_compared_with_the_plain_use_of_the_same_gaze(tmp_path):
     heads = tables.headline(comps)
     assert [(c["baseline"], strongest) for c, strongest in heads] == [("supervised", True), ("gazepseudo", False)]
     assert "the plain use of the same gaze" in tables.headline_sentence(*heads[1])
+
+
+def test_every_gaze_loss_recipe_is_made_of_train_options():
+    """run_rows' named gaze-loss recipes pass only options (and choices) that `hgdtgl train` accepts."""
+    from hgdtgl.cli import train
+
+    rr = _load("examples/run_rows.py")
+    options = {o: p for p in train.params for o in (*p.opts, *p.secondary_opts)}
+    assert rr.GAZE_LOSS_RECIPES["published"] == []
+    for recipe in rr.GAZE_LOSS_RECIPES.values():
+        for arg, nxt in itertools.pairwise([*recipe, None]):
+            if arg.startswith("--"):
+                assert arg in options, arg
+                choices = getattr(options[arg].type, "choices", None)
+                assert choices is None or nxt in choices, (arg, nxt)
