@@ -3,7 +3,10 @@ bilinearly resized to the mask size) thresholded at 0.5 is the prediction; mean 
 the mask (thresholded at 128). Used to choose sigma (on validation only) and as the table's "gaze only" row.
 
     python examples/kvasir/gaze_only.py --store STORE [--store STORE2 ...] --val-list results/kvasir/splits/val.list
-        [--shared-data DIR] [--threshold 0.5] -o results/kvasir/gaze_only.csv
+        [--shared-data DIR] [--threshold 0.5[,0.3,...]] -o results/kvasir/gaze_only.csv
+
+With several thresholds, one row per store and threshold: how good a pseudo-mask each level of the gaze-supervised
+rows (`hgdtgl train --method gazesup`, GazeMedSeg's levels 0.5 and 0.3) is on validation images, before training.
 """
 
 from __future__ import annotations
@@ -50,16 +53,17 @@ def main() -> None:
     ap.add_argument("--store", action="append", required=True, help="heatmap store (repeat to compare)")
     ap.add_argument("--val-list", default="results/kvasir/splits/val.list")
     ap.add_argument("--shared-data", default=os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data"))
-    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--threshold", default="0.5", help="heatmap threshold(s), comma-separated, of the max-scaled map")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
     names = [n.strip() for n in Path(args.val_list).read_text().splitlines() if n.strip()]
     masks = Path(args.shared_data) / "kvasir-seg" / "masks"
     rows = []
     for s in args.store:
-        d, j, miss = evaluate_store(s, names, masks, args.threshold)
-        rows.append({"store": s, "n": len(names), "threshold": args.threshold, "dice": d, "iou": j, "no_gaze": miss})
-        print(f"{s}: val n={len(names)} dice {d:.4f} iou {j:.4f} (no gaze: {miss})")
+        for t in (float(x) for x in args.threshold.split(",")):
+            d, j, miss = evaluate_store(s, names, masks, t)
+            rows.append({"store": s, "n": len(names), "threshold": t, "dice": d, "iou": j, "no_gaze": miss})
+            print(f"{s} at {t:g}: val n={len(names)} dice {d:.4f} iou {j:.4f} (no gaze: {miss})")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     with open(args.output, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
