@@ -15,7 +15,6 @@ the images' own size: ``dice`` for binary sets, ``dice_mean`` over the classes o
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "examples"))
 from make_results_tables import ROW_ORDER as ROWS  # noqa: E402 - the one list of result rows
+from make_results_tables import table_rows  # noqa: E402 - summary.csv + the chosen gaze-loss setting's rows
 
 BEGIN, END = "<!-- model-table:begin -->", "<!-- model-table:end -->"
 DATASETS = {"kvasir": "Kvasir-SEG", "acdc": "ACDC", "camus": "CAMUS", "scr": "SCR (JSRT)"}
@@ -56,11 +56,6 @@ def parse_name(path: Path, schedules: list[str]) -> tuple[str, str, int]:
     return m["row"], matches[0], int(m["seed"] or 0)
 
 
-def read_summary(path: Path) -> list[dict]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def model_rows(results: Path) -> list[dict]:
     import torch
 
@@ -69,7 +64,7 @@ def model_rows(results: Path) -> list[dict]:
         dataset = path.parent.parent.name
         if dataset not in DATASETS:
             raise SystemExit(f"{path}: unknown dataset folder {dataset!r} (known: {list(DATASETS)})")
-        summary = read_summary(results / dataset / "summary.csv")
+        summary = table_rows(results / dataset)[0]
         row, schedule, seed = parse_name(path, [r["schedule"] for r in summary])
         meta = torch.load(path, map_location="cpu", weights_only=True)
         config, model = meta["config"], meta["model"]
