@@ -1,8 +1,8 @@
 """Loss terms: CE + soft Dice (optionally weighted per pixel), the mean-teacher consistency with its sigmoid
 ramp-up, and the multi-scale KL gaze loss on MGP perception maps. Every reduction spans the DDP global batch.
 
-Heatmaps reach the gaze loss as densities over the training grid (each map sums to 1 where the image has gaze):
-that is the one normalisation between the store and the loss; ``gaze_pyramid`` sum-pools it to the decoder
+Heatmaps reach the gaze loss as densities over the training grid (each map sums to 1 where the image has gaze;
+the one rule and where it applies: :mod:`hgdtgl.data.density`); ``gaze_pyramid`` sum-pools it to the decoder
 levels, keeping the mass.
 
 The gaze-supervised terms (GazeMedSeg, MICCAI 2024: ``gazesup`` / ``gazepseudo``): pseudo-masks thresholded from
@@ -15,6 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from hgdtgl.data.density import as_density
 from hgdtgl.ddp import global_count, global_sum
 
 
@@ -71,8 +72,7 @@ def gaze_kl(
     pyramid = gaze_pyramid(heat.float(), sorted(perception))
     per_image = torch.zeros(heat.shape[0], device=heat.device)
     for s, logit in perception.items():
-        g = pyramid[s].flatten(1)
-        g = g / g.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        g = as_density(pyramid[s].flatten(1))  # only float rounding: sum pooling kept the mass (bit-identity)
         logp = logit.float().flatten(1).log_softmax(dim=1)
         per_image = per_image + (torch.xlogy(g, g) - g * logp).sum(dim=1)
     if reduce == "mean":

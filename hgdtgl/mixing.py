@@ -7,6 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hgdtgl.data.density import as_density
+
 
 def random_box_masks(n: int, size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """BCP masks [n,size,size]: 1 inside a random box of 2/3 x 2/3 of the image, 0 elsewhere."""
@@ -82,6 +84,6 @@ def mix(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def mix_heat(ha: torch.Tensor, hb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mixed gaze density: ``ha`` inside the mask, ``hb`` outside, renormalised to sum 1 (0 if no mass)."""
-    h = mix(ha, hb, mask)
-    return h / h.flatten(1).sum(dim=1).clamp_min(1e-12)[:, None, None]
+    """Mixed gaze density: ``ha`` inside the mask, ``hb`` outside, made a density again (:func:`as_density`:
+    the pasted parts hold any mass from 0 to 2; a map with none stays zeros)."""
+    return as_density(mix(ha, hb, mask))

@@ -1,6 +1,7 @@
 """Whole-batch augmentation on the training device: per sample, SSL4MIS's choice of rot90+flip (p 0.5) or a
 rotation in +-rot_deg (p 0.25), then a scaling; one affine per sample applied by grid_sample to the image
-(bilinear), the label (nearest) and the gaze density (bilinear, renormalised), so all three stay aligned."""
+(bilinear), the label (nearest) and the gaze density (bilinear, made a density again by
+:func:`hgdtgl.data.density.as_density`), so all three stay aligned."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from hgdtgl.data.density import as_density
 
 
 def random_affines(
@@ -37,8 +40,9 @@ def random_affines(
 def apply_affines(
     theta: torch.Tensor, image: torch.Tensor, label: torch.Tensor | None = None, heat: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Warp image [B,C,H,W] (bilinear), label [B,H,W] (nearest) and heat [B,H,W] (bilinear; each map
-    renormalised to sum 1 unless empty) with the same per-sample affines."""
+    """Warp image [B,C,H,W] (bilinear), label [B,H,W] (nearest) and heat [B,H,W] (bilinear, then
+    :func:`~hgdtgl.data.density.as_density`: each map sums to 1 unless empty; any input scale, e.g. the
+    training set's mean-1 storage) with the same per-sample affines."""
     theta = theta.to(image.device)
     grid = F.affine_grid(theta, list(image.shape), align_corners=False)
     out_img = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -47,5 +51,5 @@ def apply_affines(
         out_lab = F.grid_sample(label[:, None].float(), grid, mode="nearest", align_corners=False)[:, 0].round().long()
     if heat is not None:
         h = F.grid_sample(heat[:, None].float(), grid, mode="bilinear", align_corners=False)[:, 0]
-        out_heat = h / h.flatten(1).sum(dim=1).clamp_min(1e-12)[:, None, None]
+        out_heat = as_density(h)  # part of the map left the frame; bilinear resampling does not keep mass
     return out_img, out_lab, out_heat

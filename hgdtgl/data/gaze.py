@@ -9,15 +9,15 @@ import numpy as np
 
 from gazekit.errors import GazekitError
 from gazekit.ids import geometry_conflict, geometry_label, nnunet_case
+from hgdtgl.data.density import as_density
 from hgdtgl.data.formats.base import TrainData
 
 
 def heatmap_at(m: np.ndarray, size: int) -> np.ndarray:
-    """A heatmap resized to size x size (bilinear), clipped at 0 and normalised to sum 1 (zeros if empty)."""
+    """A heatmap resized to size x size (bilinear), clipped at 0 and made a density (:func:`as_density`: sums
+    to 1, zeros if empty): the join-time normalisation."""
     r = cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) if m.shape != (size, size) else m
-    r = np.clip(r.astype(np.float32), 0, None)
-    total = float(r.sum())
-    return r / total if total > 0 else np.zeros_like(r)
+    return as_density(np.clip(r.astype(np.float32), 0, None)[None])[0]
 
 
 def store_scale_at(params: dict, scales: list[int], size: int) -> int:

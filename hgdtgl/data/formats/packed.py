@@ -17,6 +17,7 @@ import numpy as np
 
 from gazekit.atomic import atomic_path
 from gazekit.errors import GazekitError
+from hgdtgl.data.density import as_density
 from hgdtgl.data.formats.base import Case, TrainData, read_list
 
 PACK_FORMAT = "hgdtgl-pack"
@@ -42,9 +43,8 @@ def load_train(root: Path, size: int, train_list: str | None = None, masks: bool
         geometry=meta.get("geometry", {}),  # packs written before it was recorded: unknown, not checked
     )
     if "train_heat" in z.files:
-        heat = z["train_heat"].astype(np.float32)
-        sums = heat.reshape(len(heat), -1).sum(axis=1).clip(1e-12)
-        data.heat = (heat / sums[:, None, None] * size * size).astype(np.float16)  # mean 1, as join_gaze
+        heat = as_density(z["train_heat"].astype(np.float32))  # the join-time normalisation, as join_gaze
+        data.heat = (heat * size * size).astype(np.float16)  # mean 1, as join_gaze
         data.has_gaze = z["train_has_gaze"]
     return data
 
