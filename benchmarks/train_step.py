@@ -38,7 +38,7 @@ from hgdtgl.config import TrainConfig
 from hgdtgl.data.batches import BatchMaker, DeviceData
 from hgdtgl.data.formats.base import TrainData, resize_image, resize_label
 from hgdtgl.ema import ema_update
-from hgdtgl.engine import train_step
+from hgdtgl.engine import Parts, train_step
 from hgdtgl.losses import sigmoid_rampup
 from hgdtgl.methods import make_method
 from hgdtgl.models import UNet
@@ -181,12 +181,13 @@ def ours_steps(
     lab_pool, unl_pool = np.flatnonzero(labeled), np.flatnonzero(~labeled)
     make = BatchMaker(cfg, DeviceData(data, torch.device("cpu")), lab_pool, unl_pool, 0, 1, channels_last)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    parts = Parts(cfg, method_obj, student, student, teacher, optim, scaler, autocast)
     times = []
     for it in range(n_steps):
         t0 = time.perf_counter()
         batch, g = make(it)
         t1 = time.perf_counter()
-        train_step(it, cfg, method_obj, student, student, teacher, optim, scaler, autocast, batch, g)
+        train_step(parts, it, batch, g)
         times.append((time.perf_counter() - t0, t1 - t0))
     return times
 

@@ -1,13 +1,17 @@
 """The one training loop of every method, as a Trainer with named hooks (nnU-Net style):
 
-    start -> for each iteration: begin_stage, step -> every val_every: validate, checkpoint -> end
+    start -> for each iteration: begin_stage, step, runlog.on_step
+             -> every val_every: validate, checkpoint, runlog.on_validation -> end
+
+``step`` runs :func:`train_step`, the one optimisation step of every method, on the Trainer's :class:`Parts`
+(method, student, teacher, optimiser, scaler, autocast); the log (progress, metrics.csv, TensorBoard,
+curves.png) is :class:`hgdtgl.runlog.RunLog`, so ``checkpoint`` only writes checkpoints.
 
 Data sit on the device and are augmented as whole batches (hgdtgl.data.batches); AMP, DDP, the EMA teacher,
-BCP's two stages (labeled-only pre-training, then self-training from the best pre-training weights), exact
-resume, metrics.csv, TensorBoard and curves.png. Every random draw of iteration ``it`` (sampling, augmentation,
-noise, paste boxes) comes from a generator seeded by (seed, it); dropout uses the global torch RNG reseeded per
-iteration. A run killed after a checkpoint therefore resumes bit-exactly, and a 2-process DDP run sees the same
-batch as one process.
+BCP's two stages (labeled-only pre-training, then self-training from the best pre-training weights) and exact
+resume. Every random draw of iteration ``it`` (sampling, augmentation, noise, paste boxes) comes from a
+generator seeded by (seed, it); dropout uses the global torch RNG reseeded per iteration. A run killed after a
+checkpoint therefore resumes bit-exactly, and a 2-process DDP run sees the same batch as one process.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +45,7 @@ from hgdtgl.evaluate import evaluate_cases, mean_dice
 from hgdtgl.methods import Method, make_method, method_class
 from hgdtgl.models import build_model
 from hgdtgl.precision import DTYPES, cpu_capability, resolve_precision
-from hgdtgl.runlog import plot_curves, read_metrics, write_metrics
+from hgdtgl.runlog import RunLog, read_metrics
 
 # fields that must match when a run is resumed
 RESUME_FIELDS = (
@@ -124,29 +129,35 @@ def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     )
 
 
-def train_step(
-    it: int,
-    cfg: TrainConfig,
-    method,
-    model: nn.Module,
-    student: nn.Module,
-    teacher: nn.Module | None,
-    optim: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    autocast,
-    batch: Batch,
-    g: torch.Generator,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """One optimisation step shared by every method: losses under autocast, scaled backward, SGD, EMA."""
-    with autocast:
-        terms = method.losses(it, model, teacher, batch, g)
+@dataclass
+class Parts:
+    """What the training step works on: the Trainer owns one (``Trainer.parts``, built by ``start()``), and
+    so can a script that steps by hand (benchmarks/train_step.py)."""
+
+    cfg: TrainConfig
+    method: Method  # the method's losses (hgdtgl.methods)
+    student: nn.Module  # the model being trained, unwrapped: what checkpoints save and validation runs
+    model: nn.Module  # the student as trained: DDP- and / or compile-wrapped, else the student itself
+    teacher: nn.Module | None  # the EMA teacher of the methods that use one
+    optim: torch.optim.Optimizer  # replaced by a fresh one when BCP's self-training starts
+    scaler: torch.amp.GradScaler  # enabled for float16 only
+    autocast: Any = field(default_factory=nullcontext)  # the mixed-precision context (nullcontext: float32)
+
+
+def train_step(parts: Parts, it: int, batch: Batch, g: torch.Generator) -> tuple[torch.Tensor, dict]:
+    """One optimisation step shared by every method: the method's losses under autocast, scaled backward,
+    optimiser step, and (self-training) the EMA teacher follows the student. Returns the summed loss and
+    its named terms."""
+    p = parts
+    with p.autocast:
+        terms = p.method.losses(it, p.model, p.teacher, batch, g)
     loss = sum(terms.values())
-    optim.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    scaler.step(optim)
-    scaler.update()
-    if teacher is not None and it >= cfg.pretrain:
-        ema_update(teacher, unwrap(student), it - cfg.pretrain, cfg.ema_decay)
+    p.optim.zero_grad(set_to_none=True)
+    p.scaler.scale(loss).backward()
+    p.scaler.step(p.optim)
+    p.scaler.update()
+    if p.teacher is not None and it >= p.cfg.pretrain:
+        ema_update(p.teacher, unwrap(p.student), it - p.cfg.pretrain, p.cfg.ema_decay)
     return loss, terms
 
 
@@ -245,7 +256,10 @@ def training_pools(cfg: TrainConfig, data: TrainData, labeled: np.ndarray, rank:
 
 
 class Trainer:
-    """One training run. ``run()`` calls the hooks in order; each hook owns one concern."""
+    """One training run. ``run()`` calls the hooks in order, each owning one concern: ``start`` (data, the
+    step's :class:`Parts`, resume), ``begin_stage``, ``step``, ``validate``, ``checkpoint`` (the checkpoint
+    files), the run's log (``runlog``, :class:`hgdtgl.runlog.RunLog`: progress, TensorBoard, metrics.csv,
+    curves.png) and ``end``."""
 
     def __init__(self, cfg: TrainConfig, stop_after: int | None = None):
         self.cfg = cfg.resolved()
@@ -258,26 +272,19 @@ class Trainer:
         self.start_it = 0
         self.best: dict = {"dice": -1.0, "iteration": 0}  # best self-training validation
         self.pre_best: dict = {"dice": -1.0, "iteration": 0}  # best labeled-only pre-training (bcp, hgdtgl)
-        self.rows: list[dict] = []
-        self.writer: Any = None  # a TensorBoard SummaryWriter on rank 0 when tensorboard is installed
+        self.rows: list[dict] = []  # one per validation (metrics.csv)
+        self.runlog = RunLog(self.out, self.curves_title(), self.cfg.pretrain or None, self.rank)
         # set by start(): the data, the model and its training state
         self.names: list[str] = []  # foreground class names
         self.val_cases: list[Case] = []  # validation cases (rank 0 only)
         self.spec: dict = {}  # the model's specification (model_spec)
         self.precision: str = ""  # the resolved --amp
         self.amp: torch.dtype | None = None  # its autocast dtype (None: float32)
-        self.autocast: Any = nullcontext()
         self.channels_last = True
-        self.student: nn.Module | None = None
-        self.teacher: nn.Module | None = None  # the EMA teacher of the methods that use one
-        self.model: nn.Module | None = None  # the student as trained (DDP- and / or compile-wrapped)
-        self.method: Method | None = None  # the method's losses and step (hgdtgl.methods)
-        self.optim: torch.optim.Optimizer | None = None
-        self.scaler: torch.amp.GradScaler | None = None
+        self.parts: Parts | None = None  # method, student, teacher, optimiser, scaler, autocast: what step() uses
         self.make_batch: BatchMaker | None = None
         self.data_meta: dict = {}  # the checkpoint's description of the training data
-        # set while running: the progress bar, the last step's learning rate, whether the last validation improved
-        self.bar: Any = None
+        # set while running: the last step's learning rate, whether the last validation improved
         self.lr = 0.0
         self.improved = False
         # the current logging window (_reset_window): loss sums and counts on the device, images, timings
@@ -336,27 +343,33 @@ class Trainer:
         self.channels_last = cfg.channels_last if cfg.channels_last is not None else True
         if self.channels_last:
             student.to(memory_format=torch.channels_last)
-        self.student = student
-        self.method = make_method(cfg, rank, world)
-        self.teacher = copy.deepcopy(student) if self.method.recipe.uses_teacher else None
-        if self.teacher is not None:
-            for p in self.teacher.parameters():
+        method = make_method(cfg, rank, world)
+        teacher = copy.deepcopy(student) if method.recipe.uses_teacher else None
+        if teacher is not None:
+            for p in teacher.parameters():
                 p.requires_grad_(False)
-        self.optim = make_optimizer(cfg, student.parameters())
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp == torch.float16)
+        self.parts = Parts(
+            cfg,
+            method,
+            student,
+            student,
+            teacher,
+            make_optimizer(cfg, student.parameters()),
+            torch.amp.GradScaler(device.type, enabled=self.amp == torch.float16),
+            torch.autocast(device.type, dtype=self.amp) if self.amp is not None else nullcontext(),
+        )
         if cfg.resume and self.latest.exists():
             self._resume()
 
-        self.model = student
         if world > 1:
-            self.model = nn.parallel.DistributedDataParallel(
+            self.parts.model = nn.parallel.DistributedDataParallel(
                 student,
                 device_ids=[device.index] if device.type == "cuda" else None,
                 find_unused_parameters=cfg.uses_mgp
                 and (cfg.gaze_loss_weight <= 0 or (cfg.gaze_loss_stage == "self" and cfg.pretrain > 0)),
             )
         if cfg.compile:
-            self.model = torch.compile(self.model)
+            self.parts.model = torch.compile(self.parts.model)
         if rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.out / "config.yaml") as tmp:
@@ -366,12 +379,7 @@ class Trainer:
                     Path(tmp).write_text("".join(f"{c.name}\n" for c in held))
             with atomic_path(self.out / "machine.json") as tmp:
                 Path(tmp).write_text(json.dumps(self.machine(), indent=1) + "\n")
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.writer = SummaryWriter(str(self.out / "tensorboard"))
-            except ImportError:
-                log("tensorboard is not installed: no TensorBoard events (metrics.csv has every value)")
+        self.runlog.open()
         self.make_batch = BatchMaker(cfg, DeviceData(data, device), lab_pool, unl_pool, rank, world, self.channels_last)
         self.data_meta = {
             "format": data.format,
@@ -383,7 +391,6 @@ class Trainer:
         }
         if held is not None:
             self.data_meta["val_holdout"] = [c.name for c in held]
-        self.autocast = torch.autocast(device.type, dtype=self.amp) if self.amp is not None else nullcontext()
         self._reset_window()
 
     def curves_title(self) -> str:
@@ -408,46 +415,35 @@ class Trainer:
     def begin_stage(self, it: int) -> None:
         """BCP: at the end of pre-training, student and teacher start from the best pre-training weights (on
         validation; the last ones without validation) with a fresh optimiser. Every teacher starts as the student."""
-        cfg = self.cfg
+        cfg, p = self.cfg, self.parts
         if it == cfg.pretrain and cfg.pretrain > 0:
             if self.pre_best_path.is_file():
-                unwrap(self.student).load_state_dict(load_checkpoint(self.pre_best_path)["student"])
-            self.optim = make_optimizer(cfg, self.student.parameters())
+                unwrap(p.student).load_state_dict(load_checkpoint(self.pre_best_path)["student"])
+            p.optim = make_optimizer(cfg, p.student.parameters())
             self.best = {"dice": -1.0, "iteration": 0}
             log(
                 f"self-training starts from the pre-training weights of iteration {self.pre_best['iteration']}",
                 self.rank,
             )
-        if self.teacher is not None and it == cfg.pretrain:
-            self.teacher.load_state_dict(unwrap(self.student).state_dict())
+        if p.teacher is not None and it == cfg.pretrain:
+            p.teacher.load_state_dict(unwrap(p.student).state_dict())
 
     def step(self, it: int) -> torch.Tensor:
-        """One optimisation step at the scheduled learning rate; losses summed on the device (no sync)."""
+        """One optimisation step (:func:`train_step` on the Trainer's parts) at the scheduled learning rate;
+        losses summed on the device (no sync)."""
         cfg, device = self.cfg, self.device
         t_start = time.perf_counter()
         timed = device.type != "cuda" or it % 10 == 0  # CUDA: synchronise only on every 10th iteration
         sync = timed and device.type == "cuda"
         self.lr = cfg.lr_at(it)
-        for group in self.optim.param_groups:
+        for group in self.parts.optim.param_groups:
             group["lr"] = self.lr
         torch.manual_seed(cfg.seed * 15485863 + it * 7 + self.rank)  # dropout
         batch, g = self.make_batch(it)
         if sync:
             torch.cuda.synchronize(device)
         t_mid = time.perf_counter()
-        loss, terms = train_step(
-            it,
-            cfg,
-            self.method,
-            self.model,
-            self.student,
-            self.teacher,
-            self.optim,
-            self.scaler,
-            self.autocast,
-            batch,
-            g,
-        )
+        loss, terms = train_step(self.parts, it, batch, g)
         if sync:
             torch.cuda.synchronize(device)
         if timed:
@@ -485,7 +481,7 @@ class Trainer:
         improved = True
         if self.val_cases:
             table = evaluate_cases(
-                unwrap(self.student),
+                unwrap(self.parts.student),
                 self.val_cases,
                 self.names,
                 cfg.size,
@@ -499,7 +495,7 @@ class Trainer:
                 row[f"val_dice_{c}"] = float(means.loc[c, "dice"])
             row["val_hd95_mean"] = float(means["hd95"].mean())
             row["val_asd_mean"] = float(means["asd"].mean())
-            improved = row["val_dice_mean"] > (self.pre_best if stage == "pretrain" else self.best)["dice"]
+            improved = row["val_dice_mean"] > self.stage_best(stage)["dice"]
         score = {"dice": row.get("val_dice_mean", -1.0), "iteration": done}
         if stage == "pretrain":
             if improved:
@@ -507,85 +503,67 @@ class Trainer:
         elif improved:
             self.best = score
             self.improved = True  # checkpoint_best.pt holds self-training weights only
-        row["best_dice"] = (self.pre_best if stage == "pretrain" else self.best)["dice"]
+        row["best_dice"] = self.stage_best(stage)["dice"]
         self.rows.append(row)
         return row
 
+    def stage_best(self, stage: str) -> dict:
+        """The best validation so far of the stage (``pretrain`` or ``train``): {"dice", "iteration"}."""
+        return self.pre_best if stage == "pretrain" else self.best
+
     def checkpoint(self, done: int, row: dict) -> None:
-        """checkpoint_latest.pt (+ checkpoint_best.pt / checkpoint_pretrain_best.pt), metrics.csv, curves, log."""
-        if self.rank == 0:
-            if self.writer is not None:
-                for k, v in row.items():
-                    if k != "iteration" and isinstance(v, float):
-                        self.writer.add_scalar(k, v, done)
-                self.writer.flush()
-            ckpt = {
-                "format": CHECKPOINT_FORMAT,
-                "hgdtgl_version": __version__,
-                "config": self.cfg.to_dict(),
-                "model": self.spec,
-                "data": self.data_meta,
-                "iteration": done,
-                "student": unwrap(self.student).state_dict(),
-                "teacher": self.teacher.state_dict() if self.teacher is not None else None,
-                "optimizer": self.optim.state_dict(),
-                "scaler": self.scaler.state_dict(),
-                "best": self.best,
-                "pretrain_best": self.pre_best,
-                "rng": {"torch": torch.get_rng_state()},
-            }
-            if row["stage"] == "pretrain" and self.pre_best["iteration"] == done:
-                with atomic_path(self.pre_best_path) as tmp:
-                    torch.save({k: v for k, v in ckpt.items() if k not in TRAINING_STATE}, tmp)
-            with atomic_path(self.latest) as tmp:
+        """checkpoint_latest.pt, and checkpoint_best.pt / checkpoint_pretrain_best.pt when this validation is the
+        stage's best (rank 0)."""
+        if self.rank != 0:
+            return
+        p = self.parts
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "hgdtgl_version": __version__,
+            "config": self.cfg.to_dict(),
+            "model": self.spec,
+            "data": self.data_meta,
+            "iteration": done,
+            "student": unwrap(p.student).state_dict(),
+            "teacher": p.teacher.state_dict() if p.teacher is not None else None,
+            "optimizer": p.optim.state_dict(),
+            "scaler": p.scaler.state_dict(),
+            "best": self.best,
+            "pretrain_best": self.pre_best,
+            "rng": {"torch": torch.get_rng_state()},
+        }
+        if row["stage"] == "pretrain" and self.pre_best["iteration"] == done:
+            with atomic_path(self.pre_best_path) as tmp:
+                torch.save({k: v for k, v in ckpt.items() if k not in TRAINING_STATE}, tmp)
+        with atomic_path(self.latest) as tmp:
+            torch.save(ckpt, tmp)
+        if self.improved:
+            with atomic_path(self.out / "checkpoint_best.pt") as tmp:
                 torch.save(ckpt, tmp)
-            if self.improved:
-                with atomic_path(self.out / "checkpoint_best.pt") as tmp:
-                    torch.save(ckpt, tmp)
-            write_metrics(self.out / "metrics.csv", self.rows)
-            try:
-                plot_curves(self.out / "curves.png", self.rows, self.curves_title(), self.cfg.pretrain or None)
-            except ImportError:
-                pass  # matplotlib absent (a bare GPU machine): metrics.csv has the curves
-            shown = self.pre_best if row["stage"] == "pretrain" else self.best
-            msg = f"iteration {done} ({row['stage']}): loss {row['loss_total']:.4f}"
-            if "val_dice_mean" in row:
-                msg += f", val Dice {row['val_dice_mean']:.4f} (best {shown['dice']:.4f} at {shown['iteration']})"
-            self.bar.write(msg, file=sys.stderr)
-        if self.world > 1:
-            torch.distributed.barrier()
-        self._reset_window()  # it/s of the next window excludes validation and checkpoints
 
     def end(self) -> None:
-        self.bar.close()
-        if self.writer is not None:
-            self.writer.close()
+        self.runlog.close()
 
     # ------------------------------------------------------------ the loop
     def run(self) -> Path:
         self.start()
         if self.start_it >= self.total:
             log(f"run already complete ({self.start_it} iterations)", self.rank)
+            self.end()
             return self.out
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            range(self.start_it, self.total),
-            initial=self.start_it,
-            total=self.total,
-            disable=self.rank != 0,
-            desc=f"train {self.cfg.method}",
-            mininterval=1.0,
-        )
         try:
-            for it in self.bar:
+            for it in self.runlog.progress(self.start_it, self.total, f"train {self.cfg.method}"):
                 self.begin_stage(it)
                 loss = self.step(it)
-                if self.rank == 0 and it % 50 == 0:
-                    self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{self.lr:.4f}")
+                self.runlog.on_step(it, loss, self.lr)
                 done = it + 1
                 if self.due(done):
-                    self.checkpoint(done, self.validate(done))
+                    row = self.validate(done)
+                    self.checkpoint(done, row)
+                    self.runlog.on_validation(row, self.rows, self.stage_best(row["stage"]))
+                    if self.world > 1:
+                        torch.distributed.barrier()  # every rank waits for rank 0's checkpoint and log
+                    self._reset_window()  # it/s of the next window excludes validation, checkpoint and log
                     if done == self.stop_after:
                         break
         except torch.cuda.OutOfMemoryError:
@@ -602,7 +580,7 @@ class Trainer:
 
     # ------------------------------------------------------------ helpers
     def _resume(self) -> None:
-        cfg, spec = self.cfg, self.spec
+        cfg, spec, p = self.cfg, self.spec, self.parts
         ckpt = load_checkpoint(self.latest)
         for key in ("in_channels", "num_classes", "base_channels", "mgp", "heads"):
             have, want = ckpt["model"].get(key, 0), spec.get(key, 0)  # heads: absent = 0 (one K-class output)
@@ -617,11 +595,11 @@ class Trainer:
                     f"config.{key}",
                     f"expected {cfg.to_dict()[key]!r} (resume with the run's options), got {ckpt['config'].get(key)!r}",
                 )
-        unwrap(self.student).load_state_dict(ckpt["student"])
-        if self.teacher is not None:
-            self.teacher.load_state_dict(ckpt["teacher"])
-        self.optim.load_state_dict(ckpt["optimizer"])
-        self.scaler.load_state_dict(ckpt["scaler"])
+        unwrap(p.student).load_state_dict(ckpt["student"])
+        if p.teacher is not None:
+            p.teacher.load_state_dict(ckpt["teacher"])
+        p.optim.load_state_dict(ckpt["optimizer"])
+        p.scaler.load_state_dict(ckpt["scaler"])
         self.start_it, self.best = int(ckpt["iteration"]), dict(ckpt["best"])
         self.pre_best = dict(ckpt.get("pretrain_best") or self.pre_best)
         self.rows = read_metrics(self.out / "metrics.csv", self.start_it)

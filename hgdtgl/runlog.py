@@ -1,9 +1,13 @@
-"""The run's human-readable record: metrics.csv (one row per validation) and curves.png."""
+"""The run's human-readable record: the progress bar and one line per validation on stderr, TensorBoard
+events, metrics.csv (one row per validation) and curves.png. :class:`RunLog` is the Trainer's logging hook;
+the checkpoints are the Trainer's own (hgdtgl.engine.Trainer.checkpoint)."""
 
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,3 +71,70 @@ def plot_curves(path: Path, rows: list[dict], title: str | None = None, pretrain
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
+
+
+class RunLog:
+    """What a training run reports, on rank 0 only (other ranks: nothing), through the Trainer's calls:
+    ``open`` (once the run directory exists), ``progress`` (the loop's iterations, as a progress bar),
+    ``on_step``, ``on_validation`` and ``close``."""
+
+    def __init__(self, out: Path, title: str | None = None, pretrain_end: int | None = None, rank: int = 0):
+        self.out, self.title, self.pretrain_end, self.rank = Path(out), title, pretrain_end, rank
+        self.writer: Any = None  # a TensorBoard SummaryWriter when tensorboard is installed
+        self.bar: Any = None  # the tqdm progress bar of the loop
+
+    def open(self) -> None:
+        """TensorBoard events in ``out/tensorboard`` (a note on stderr when tensorboard is not installed)."""
+        if self.rank != 0:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.out / "tensorboard"))
+        except ImportError:
+            print("tensorboard is not installed: no TensorBoard events (metrics.csv has every value)", file=sys.stderr)
+
+    def progress(self, start: int, total: int, desc: str):
+        """The iterations ``start`` .. ``total`` - 1 as a progress bar (silent on other ranks)."""
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            range(start, total), initial=start, total=total, disable=self.rank != 0, desc=desc, mininterval=1.0
+        )
+        return self.bar
+
+    def on_step(self, it: int, loss, lr: float) -> None:
+        """Every 50th iteration: the step's loss (a tensor: read back from the device only then) and learning
+        rate on the bar."""
+        if self.rank == 0 and it % 50 == 0:
+            self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.4f}")
+
+    def on_validation(self, row: dict, rows: list[dict], best: dict) -> None:
+        """After each validation: ``row``'s numbers as TensorBoard scalars, metrics.csv of all ``rows``,
+        curves.png, and one progress line (``best``: the stage's best validation, {"dice", "iteration"})."""
+        if self.rank != 0:
+            return
+        done = row["iteration"]
+        if self.writer is not None:
+            for k, v in row.items():
+                if k != "iteration" and isinstance(v, float):
+                    self.writer.add_scalar(k, v, done)
+            self.writer.flush()
+        write_metrics(self.out / "metrics.csv", rows)
+        try:
+            plot_curves(self.out / "curves.png", rows, self.title, self.pretrain_end)
+        except ImportError:
+            pass  # matplotlib absent (a bare GPU machine): metrics.csv has the curves
+        msg = f"iteration {done} ({row['stage']}): loss {row['loss_total']:.4f}"
+        if "val_dice_mean" in row:
+            msg += f", val Dice {row['val_dice_mean']:.4f} (best {best['dice']:.4f} at {best['iteration']})"
+        if self.bar is not None:
+            self.bar.write(msg, file=sys.stderr)
+        else:
+            print(msg, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()

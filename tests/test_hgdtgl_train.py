@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hgdtgl.checkpoints import load_checkpoint
 from hgdtgl.cli import main
 from hgdtgl.config import TrainConfig
-from hgdtgl.engine import train
+from hgdtgl.engine import Trainer, train, train_step
 from tests.hgdtgl_testdata import acdc_store, make_acdc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,6 +210,41 @@ def test_fp16_gradscaler_and_channels_last_path_on_cpu(acdc, tmp_path):
     assert load_checkpoint(ref / "checkpoint_latest.pt")["scaler"] == {}
     a, b = pd.read_csv(ref / "metrics.csv"), pd.read_csv(amp / "metrics.csv")
     assert b["loss_total"].iloc[-1] == pytest.approx(a["loss_total"].iloc[-1], rel=0.05)
+
+
+def test_the_hooks_split_checkpoints_from_the_run_log_and_the_step_takes_the_parts(acdc, tmp_path, capsys):
+    """checkpoint() writes the checkpoint files only; RunLog.on_validation writes metrics.csv, curves.png and the
+    progress line; train_step(parts, ...) steps the Trainer's own student and teacher."""
+    data, store = acdc
+    run = tmp_path / "run"
+    t = Trainer(tiny(data, store, run, method="hgdtgl", iterations=4, pretrain_iterations=2, val_every=2))
+    t.start()
+    before = {k: v.clone() for k, v in t.parts.student.state_dict().items()}
+    for it in range(2):
+        t.begin_stage(it)
+        t.step(it)
+    assert any(not torch.equal(before[k], v) for k, v in t.parts.student.state_dict().items())
+    row = t.validate(2)
+    t.checkpoint(2, row)
+    names = {p.name for p in run.iterdir()}
+    assert {"checkpoint_latest.pt", "checkpoint_pretrain_best.pt"} <= names
+    assert not names & {"metrics.csv", "curves.png", "checkpoint_best.pt"}  # best: self-training weights only
+    assert load_checkpoint(run / "checkpoint_latest.pt")["iteration"] == 2
+    capsys.readouterr()
+    t.runlog.on_validation(row, t.rows, t.stage_best("pretrain"))
+    m = pd.read_csv(run / "metrics.csv")
+    assert list(m["iteration"]) == [2] and m["loss_total"].iloc[0] == pytest.approx(row["loss_total"])
+    assert (run / "curves.png").is_file()
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("iteration 2 (pretrain): loss ") and "at 2)" in line
+    # the step works on the parts it is given: in self-training it also moves their EMA teacher
+    t.begin_stage(2)  # self-training starts: the teacher becomes the student
+    teacher = {k: v.clone() for k, v in t.parts.teacher.state_dict().items()}
+    batch, g = t.make_batch(2)
+    loss, terms = train_step(t.parts, 2, batch, g)
+    assert float(loss.detach()) == pytest.approx(sum(float(v.detach()) for v in terms.values()))
+    assert any(not torch.equal(teacher[k], v) for k, v in t.parts.teacher.state_dict().items())
+    t.end()
 
 
 def test_labeled_patients_follow_the_ssl4mis_convention():
