@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
-import numpy as np
 
 from gazekit.errors import GazekitError, user_errors
 from gazekit.version import __version__
@@ -37,7 +37,7 @@ def _numbers(text: str | None, n: int, option: str, kind: type = float) -> tuple
         values = tuple(kind(float(p)) if kind is int else kind(p) for p in parts)
     except ValueError:
         values = ()
-    if len(values) != n or not all(np.isfinite(values)):
+    if len(values) != n or not all(map(math.isfinite, values)):
         raise GazekitError(None, option, f"expected {n} comma-separated numbers, got {text!r}")
     return values
 

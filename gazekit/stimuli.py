@@ -32,17 +32,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
-import h5py
-import nibabel as nib
 import numpy as np
-import pydicom
-from pydicom.errors import InvalidDicomError
 
 from gazekit.errors import GazekitError
 from gazekit.ids import nifti_to_display, stimulus_id
 from gazekit.privacy import anonymize_path
+
+if TYPE_CHECKING:
+    import pydicom
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -143,6 +143,8 @@ def load_image(path: str | Path) -> Stimulus:
 # ---------------------------------------------------------------- NIfTI
 def load_nifti(path: str | Path) -> Stimulus:
     """A 3D NIfTI volume in the closest LPS+ orientation, as ``[slice, row, column]`` (module docstring)."""
+    import nibabel as nib
+
     path = Path(path)
     try:
         img = nib.load(str(path))
@@ -163,6 +165,8 @@ def write_nifti(volume: np.ndarray, path: str | Path, spacing_mm: tuple[float, f
 
     The affine is the axial LPS+ one: columns toward the patient's left, rows posterior, slices superior.
     """
+    import nibabel as nib
+
     sk, sj, si = spacing_mm
     affine = LPS_TO_RAS @ np.diag([si, sj, sk, 1.0])
     img = nib.Nifti1Image(np.ascontiguousarray(np.asarray(volume).transpose(2, 1, 0)), affine)
@@ -174,6 +178,8 @@ def write_nifti(volume: np.ndarray, path: str | Path, spacing_mm: tuple[float, f
 # ---------------------------------------------------------------- HDF5 (SSL4MIS)
 def load_hdf5(path: str | Path, dataset: str = "image") -> Stimulus:
     """An SSL4MIS HDF5 volume: ``dataset`` ``[D, H, W]`` shown as stored, ``label`` attached if present."""
+    import h5py
+
     path = Path(path)
     try:
         with h5py.File(path, "r") as fh:
@@ -234,6 +240,9 @@ def _seq_item(ds, *names):
 
 
 def _headers(folder: Path) -> list[tuple[Path, pydicom.Dataset]]:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     out = []
     files = [folder] if folder.is_file() else _dicom_files(folder)
     for p in files:
@@ -248,6 +257,8 @@ def _headers(folder: Path) -> list[tuple[Path, pydicom.Dataset]]:
 
 def load_dicom(path: str | Path, series: str | None = None) -> Stimulus:
     """A DICOM series from a folder (or one multi-frame file), sorted along the slice normal."""
+    import pydicom
+
     path = Path(path)
     headers = _headers(path)
     if not headers:

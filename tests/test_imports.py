@@ -219,3 +219,47 @@ def test_detection_on_raw_samples_imports_what_it_needs_when_it_runs(tmp_path, m
     assert got["loaded"] == ([] if method == "ivt" else ["scipy.ndimage"])
     assert got["fixations"] == len(here) > 0 and set(here["detector"]) == {method}
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "fresh.parquet"), here)
+
+
+def _modules_after(code: str) -> set[str]:
+    """The top-level packages in sys.modules after ``code`` ran in a fresh interpreter."""
+    code += "\nimport json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    return set(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def test_help_imports_no_array_or_table_library():
+    """``gazekit --help`` and a command's ``--help`` import click and gazekit's light core, nothing a command's work
+    needs (the commands import their modules when they run). ``convert --help`` is the exception: it lists the
+    readers' names from the readers themselves (``gazekit.readers.READERS``, the one list)."""
+    for args in (["--help"], ["render-heatmaps", "--help"], ["qc", "--help"], ["simulate", "--help"]):
+        loaded = _modules_after(f"from gazekit.cli import main\nmain({args!r}, standalone_mode=False)")
+        assert "click" in loaded and "gazekit" in loaded  # the check sees what was imported
+        assert not loaded & {"numpy", "pandas", "pyarrow", "tqdm", *HEAVY}, (args, loaded)
+
+
+def test_render_heatmaps_of_image_files_imports_no_volume_library(tmp_path):
+    """Image stimuli (PNG here) need cv2 only: nibabel, pydicom and h5py are imported by the loaders of their
+    formats, when a NIfTI, DICOM or HDF5 stimulus is read."""
+    import cv2
+    import numpy as np
+
+    from gazekit import tables
+    from tests.test_store_render import fixation_table
+
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.zeros((40, 60), np.uint8))
+    rows = [("s1", "r1", "a", None, 0.0, 300.0, 20.3, 15.7), ("s1", "r1", "a", None, 400.0, 90.0, 40.0, 30.0)]
+    fix = fixation_table(rows)
+    tables.write_table("fixations", fix, tmp_path / "f.parquet")
+    run = (
+        "from gazekit.cli import main\n"
+        f"main(['render-heatmaps', {str(tmp_path / 'f.parquet')!r}, '-o', {str(tmp_path / 'store')!r}, "
+        f"'--stimuli', {str(images)!r}, '--sigma-px', '5'], standalone_mode=False)"
+    )
+    loaded = _modules_after(run)
+    assert "cv2" in loaded and (tmp_path / "store").is_dir()
+    assert not loaded & {"nibabel", "pydicom", "h5py"}, loaded & {"nibabel", "pydicom", "h5py"}

@@ -118,3 +118,31 @@ def test_fast_path_reads_lines_longer_than_a_segment_and_a_last_line_without_lin
     monkeypatch.setattr(_delimited, "SEGMENT_BYTES", 64)  # shorter than one line: the buffer grows
     got, _ = conv.convert([path])
     assert done and len(got) and got.equals(expected)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400"])
+@pytest.mark.parametrize("column", ["Pupil diameter filtered [mm]", "Recording timestamp [ms]"])
+def test_a_non_finite_number_sends_the_file_to_the_pandas_path(value, column, tmp_path, monkeypatch):
+    """pyarrow reads "nan", "inf" and "1e400" as numbers, pandas keeps them as text (whose errors say where): the
+    fast path gives the file to the pandas path, and the outcome (table or error) is that path's."""
+    lines = real_head(200).splitlines(keepends=True)
+    col = lines[0].rstrip("\r\n").split("\t").index(column)
+    fields = lines[150].split("\t")
+    assert col < len(fields) - 1 and fields[col] not in ("", value)  # a value inside the line, replaced
+    fields[col] = value
+    lines[150] = "\t".join(fields)
+    path = tmp_path / "export.tsv"
+    path.write_text("".join(lines), encoding="utf-8")
+    handed_over = []
+    real = _delimited.iter_chunks_arrow
+
+    def spy(*args, **kwargs):
+        try:
+            yield from real(*args, **kwargs)
+        except _delimited.FastPathError:
+            handed_over.append(True)
+            raise
+
+    monkeypatch.setattr(_tobii, "iter_chunks_arrow", spy)
+    got = outcome(path, True, monkeypatch)
+    assert handed_over == [True] and got == outcome(path, False, monkeypatch)

@@ -19,9 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from tqdm import tqdm
 
 from gazekit.errors import GazekitError
 from gazekit.readers.base import TAIL_BYTES, cut_warning, incomplete_last_line
@@ -130,7 +128,7 @@ class _CheckingReader(io.RawIOBase):
     One trailing separator is allowed. Files with quotes are not checked (a quoted value may hold one).
     """
 
-    def __init__(self, fh, bar: tqdm, path: Path, sep: str, n_fields: int, end: int | None = None):
+    def __init__(self, fh, bar, path: Path, sep: str, n_fields: int, end: int | None = None):
         self._fh, self._bar, self._path, self._left = fh, bar, path, end
         self._sep, self._max_seps, self._n_fields = ord(sep), n_fields - 1, n_fields
         self._tail = np.zeros(2, np.uint8)
@@ -205,7 +203,7 @@ def iter_chunks(
     that many bytes (see :func:`check_not_truncated`).
     """
     size = path.stat().st_size
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, disable=size < PROGRESS_MIN_BYTES)
+    bar = _progress(path, size)
     with open(path, "rb") as raw, bar:
         checker = _CheckingReader(raw, bar, path, dialect.sep, len(dialect.columns), end)
         handle = io.BufferedReader(checker, buffer_size=2**20)
@@ -243,6 +241,28 @@ def iter_chunks(
             ) from None
         except (ValueError, OverflowError) as exc:
             raise GazekitError(path, None, f"could not parse the file as a delimited export: {_short(exc)}") from None
+
+
+class _NoProgress:
+    """The progress bar of a small file: nothing shown (and tqdm not imported)."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _progress(path: Path, size: int):
+    """A tqdm bar of the bytes read from ``path`` when the file is larger than ``PROGRESS_MIN_BYTES``."""
+    if size < PROGRESS_MIN_BYTES:
+        return _NoProgress()
+    from tqdm import tqdm
+
+    return tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False)
 
 
 class FastPathError(Exception):
@@ -289,7 +309,7 @@ def iter_chunks_arrow(
     }
     numeric = [c for c in usecols if c not in text_cols]
     size = path.stat().st_size
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False, disable=size < PROGRESS_MIN_BYTES)
+    bar = _progress(path, size)
 
     def tables() -> Iterator[pa.Table]:
         with open(path, "rb") as raw:
@@ -298,9 +318,6 @@ def iter_chunks_arrow(
                 table = pacsv.read_csv(pa.BufferReader(segment), **options)
                 if table.num_rows != lines:  # a line break inside quotes: line numbers would be off
                     raise FastPathError(f"{table.num_rows} rows in {lines} lines")
-                for c in numeric:  # "nan", "inf", "1e400": pandas keeps them as text, whose errors say so
-                    if pc.any(pc.invert(pc.is_finite(table[c]))).as_py():
-                        raise FastPathError(f"a non-finite number in {c!r}")
                 bar.update(len(segment))
                 yield table
 
@@ -375,14 +392,19 @@ def _arrow_chunks(tables: Iterator[pa.Table], rows: int, numeric: list[str]) -> 
 def _frame(table: pa.Table, numeric: list[str], line: int) -> pd.DataFrame:
     """A table of float64 and dictionary columns as a DataFrame (index = file line numbers) without its
     blank rows, without pyarrow's general conversion: floats to NumPy (NaN where empty), dictionaries to
-    categoricals."""
+    categoricals. Raises :class:`FastPathError` for a number that pyarrow parsed as NaN or infinite."""
     columns = {}
     filled = np.zeros(table.num_rows, bool)  # rows with a value in any column
     for name, col in zip(table.column_names, table.unify_dictionaries().columns, strict=True):
         arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
         if name in numeric:
-            values = arr.to_numpy(zero_copy_only=False)
-            filled |= ~np.isnan(values)
+            values = arr.to_numpy(zero_copy_only=False)  # NaN where empty
+            finite = np.isfinite(values)
+            # more non-finite values than empty fields: "nan", "inf" or "1e400" in the file, which pandas keeps
+            # as text (whose errors say where)
+            if len(values) - np.count_nonzero(finite) != arr.null_count:
+                raise FastPathError(f"a non-finite number in {name!r}")
+            filled |= finite
         else:
             values = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
             filled |= values >= 0
