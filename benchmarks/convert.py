@@ -20,7 +20,11 @@ follows it, pandas parses on one) that reports its own wall time (work only, aft
 End to end (second table): the wall time of a whole fresh process, interpreter start and imports included, as
 a user runs it: ``python -m gazekit convert FILE -o OUT`` against a script that imports only pyarrow and
 streams the same columns single-threaded (``pyarrow-1t`` above); the work-only ratio of the same pair is
-printed beside it.
+printed beside it. Caches warm: the bytecode of gazekit is compiled first (the environment may forbid writing
+it) and each process runs once untimed. Where gazekit's time goes (third table), from fresh processes timed in
+the same rounds, each importing a little more: the interpreter alone (``python -c pass``); + pyarrow.csv (with
+numpy: what the baseline imports too); + pandas; + everything ``gazekit convert`` imports before its work (click,
+gazekit's modules); the rest of gazekit's end-to-end time is its work and exit.
 
     python benchmarks/convert.py [--copies 80,240] [--rows 400000,1200000] [--repeats 3] [--threads N] [--asc]
 """
@@ -28,6 +32,7 @@ printed beside it.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import re
@@ -97,6 +102,12 @@ print(json.dumps({"seconds": seconds, "fixations": n, "peak_rss_mb": peak_mb}))
 """
 
 
+# what `gazekit convert` imports before its work (the modules that the command function imports, and the CLI)
+CONVERT_IMPORTS = (
+    "from gazekit.cli import main; from gazekit import tables; from gazekit.convert import detectors, pipeline; "
+    "from gazekit.geometry import screen_fields_from_cli; from gazekit.readers import ReadOptions"
+)
+
 # end to end, the baseline: a fresh process that imports pyarrow alone and streams the columns on one thread
 PYARROW_ALONE = r"""
 import json, sys
@@ -119,10 +130,14 @@ print(sum(b.num_rows for b in reader))
 def measure_end_to_end(mode: str, path: Path, out: Path, spec: dict) -> float:
     """Wall seconds of one whole fresh process (start, imports, work, exit)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    if mode == "gazekit":
-        cmd = [sys.executable, "-m", "gazekit", "convert", str(path), "-o", str(out)]
-    else:
-        cmd = [sys.executable, "-c", PYARROW_ALONE, str(path), json.dumps(spec)]
+    cmd = {
+        "gazekit": [sys.executable, "-m", "gazekit", "convert", str(path), "-o", str(out)],
+        "pyarrow-1t": [sys.executable, "-c", PYARROW_ALONE, str(path), json.dumps(spec)],
+        "python": [sys.executable, "-c", "pass"],
+        "+pyarrow": [sys.executable, "-c", "import pyarrow.csv"],
+        "+pandas": [sys.executable, "-c", "import pyarrow.csv, pandas"],
+        "+gazekit": [sys.executable, "-c", f"import pyarrow.csv, pandas; {CONVERT_IMPORTS}"],
+    }[mode]
     t0 = time.perf_counter()
     subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return time.perf_counter() - t0
@@ -130,8 +145,11 @@ def measure_end_to_end(mode: str, path: Path, out: Path, spec: dict) -> float:
 
 def compare_end_to_end(files: dict[str, Path], work: Path, repeats: int, spec_of) -> None:
     """One line per file: whole-process seconds of pyarrow-1t alone and of ``python -m gazekit convert``, the
-    end-to-end ratio (> 1 = gazekit faster) and the work-only ratio of the same pair (imports excluded)."""
+    end-to-end ratio (> 1 = gazekit faster) and the work-only ratio of the same pair (imports excluded); then
+    where gazekit's seconds go (interpreter, imports, of which pandas, work), from processes timed alongside."""
     out = work / "out.parquet"
+    compileall.compile_dir(REPO / "gazekit", quiet=1)  # warm bytecode even under PYTHONDONTWRITEBYTECODE
+    parts: dict[str, dict[str, float]] = {}
     header = (
         f"{'file':<16} {'rows':>9} | {'pyarrow-1t e2e s':>16} {'gazekit e2e s':>13} {'e2e ratio':>9} | "
         f"{'pyarrow-1t work s':>17} {'gazekit work s':>14} {'work ratio':>10}"
@@ -141,20 +159,39 @@ def compare_end_to_end(files: dict[str, Path], work: Path, repeats: int, spec_of
     for label, path in files.items():
         spec = spec_of(path)
         n_lines = sum(1 for _ in open(path, "rb")) - 1
-        e2e: dict[str, list[float]] = {"pyarrow-1t": [], "gazekit": []}
+        modes = ("pyarrow-1t", "gazekit", "python", "+pyarrow", "+pandas", "+gazekit")
+        e2e: dict[str, list[float]] = {m: [] for m in modes}
         only: dict[str, list[float]] = {"pyarrow-1t": [], "gazekit": []}
+        for mode in e2e:  # warm-up, untimed: page cache, bytecode
+            measure_end_to_end(mode, path, out, spec)
         for _ in range(repeats):
             for mode in e2e:
                 e2e[mode].append(measure_end_to_end(mode, path, out, spec))
-                only[mode].append(measure(mode, path, out, spec)["seconds"])
+                if mode in only:
+                    only[mode].append(measure(mode, path, out, spec)["seconds"])
         e = {m: statistics.median(v) for m, v in e2e.items()}
         w = {m: statistics.median(v) for m, v in only.items()}
+        parts[label] = {
+            "e2e": e["gazekit"],
+            "python": e["python"],
+            "pyarrow, numpy": e["+pyarrow"] - e["python"],
+            "pandas": e["+pandas"] - e["+pyarrow"],
+            "click, gazekit": e["+gazekit"] - e["+pandas"],
+            "work, exit": e["gazekit"] - e["+gazekit"],
+        }
         print(
             f"{label:<16} {n_lines:>9} | {e['pyarrow-1t']:>16.2f} {e['gazekit']:>13.2f} "
             f"{e['pyarrow-1t'] / e['gazekit']:>8.2f}x | {w['pyarrow-1t']:>17.2f} {w['gazekit']:>14.2f} "
             f"{w['pyarrow-1t'] / w['gazekit']:>9.2f}x",
             flush=True,
         )
+    print("\nWhere gazekit's end-to-end seconds go (differences of the medians of processes importing more and more):")
+    columns = ["e2e", "python", "pyarrow, numpy", "pandas", "click, gazekit", "work, exit"]
+    header = f"{'file':<16} | " + " ".join(f"{c + (' s' if c == 'e2e' else ''):>14}" for c in columns)
+    print(header)
+    print("-" * len(header))
+    for label, p in parts.items():
+        print(f"{label:<16} | " + " ".join(f"{p[c]:>14.2f}" for c in columns))
 
 
 def measure(mode: str, path: Path, out: Path, spec: dict) -> dict:
