@@ -25,6 +25,9 @@ data, spacing and affine. Conventions (DESIGN.md section 3):
 
 Privacy: DICOM patient fields are never read into a :class:`Stimulus`; nothing outside this module sees
 a DICOM dataset.
+
+Each format's library (nibabel, pydicom, h5py) is imported by the functions that read or write that format, so
+that a command on image files does not pay for them.
 """
 
 from __future__ import annotations
