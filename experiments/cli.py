@@ -1,0 +1,233 @@
+"""``python -m experiments``: the result rows of every dataset from their specs (experiments/specs/*.toml).
+
+\b
+    python -m experiments run kvasir hgdtgl --schedule cpu-12000-bf16 --seed 1      # one row, as in the README
+    python -m experiments campaign acdc --jobs 2                                    # the spec's campaign, resumable
+    python -m experiments campaign camus --rows supervised,hgdtgl --seeds 1,2 --schedule cpu
+    python -m experiments sweep acdc gaze-loss-weight                               # candidates of [sweeps.*]
+    python -m experiments confirm kvasir                                            # the chosen weight, seeds 1-2
+    python -m experiments split scr                                                 # results/scr/splits
+    python -m experiments gaze camus                                                # simulated gaze -> runs/camus/store
+    python -m experiments show kvasir                                               # the spec, resolved
+
+Every command runs from the repository root; ``--dry-run`` prints the `hgdtgl` commands instead of running them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from experiments import runner, splits, sweeps
+from experiments.spec import DATASETS, SpecError, load, protocol
+
+DATASET = click.Choice(DATASETS)
+
+
+def _ints(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _common(f):
+    """Options every training command shares (None: the spec's value)."""
+    opts = [
+        click.option("--iters", type=int, default=None, help="(self-)training iterations (default: the schedule's)"),
+        click.option("--lr", type=float, default=None, help="cpu schedule: learning rate (default: [chosen.lr])"),
+        click.option("--gaze-scales", default=None, help="decoder levels of the gaze loss ([chosen.gaze_scales])"),
+        click.option("--data", default=None, help="dataset folder or packed .npz (default: shared data + spec)"),
+        click.option("--gaze-dir", default=None, help="heatmap store (default: the spec's store)"),
+        click.option("--results", default=None, help="default results/<dataset>[/<under>]"),
+        click.option("--runs", default=None, help="run folders (checkpoints), default runs/<dataset>[/<under>]"),
+        click.option("--under", default=None, help="sub-tree of results/<dataset> and runs/<dataset>"),
+        click.option("--train-timeout", type=float, default=None, help="seconds; then the best checkpoint is used"),
+        click.option("--size", type=int, default=None, help="gpu schedule: input size (a packed .npz's size)"),
+        click.option("--device", default=None, help="gpu schedule: torch device (cpu: a dry run of the GPU script)"),
+        click.option("--dry-run", is_flag=True, help="print the hgdtgl commands, run nothing"),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _options(kw: dict) -> dict:
+    keys = ("iters", "lr", "gaze_scales", "data", "gaze_dir", "results", "runs", "under", "train_timeout")
+    return {k: kw[k] for k in (*keys, "size", "device") if kw.get(k) is not None}
+
+
+def _go(plans, jobs: int, dry_run: bool) -> None:
+    msgs = runner.run_many(plans, jobs=jobs, dry_run=dry_run, echo=lambda m: click.echo(m))
+    if any("FAILED" in m for m in msgs):
+        sys.exit(1)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SpecError as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=_Group, help=__doc__)
+def main() -> None:
+    pass
+
+
+@main.command()
+@click.argument("dataset", type=DATASET)
+@click.argument("row")
+@click.option("--schedule", required=True, help="cpu, cpu-<iters>, cpu[-<iters>]-bf16 or gpu")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--labeled", type=int, default=None, help="label budget (default: the spec's default budget)")
+@click.option("--gaze-loss-weight", type=float, default=None, help="lambda of the gaze loss (default: hgdtgl's)")
+@click.option("--gaze-loss-recipe", default="published", show_default=True, help="protocol.toml [recipes]")
+@click.option("--export/--no-export", default=True, show_default=True, help="fp16 student -> RESULTS/models/")
+@_common
+def run(dataset, row, schedule, seed, labeled, gaze_loss_weight, gaze_loss_recipe, export, dry_run, **kw):
+    """Train, evaluate and export ONE row; write its files and inputs.json into its row folder."""
+    plan = runner.plan_row(dataset, row, schedule, seed, budget=labeled, gaze_loss_weight=gaze_loss_weight,
+                           gaze_loss_recipe=gaze_loss_recipe, export=export, **_options(kw))  # fmt: skip
+    _go([plan], 1, dry_run)
+
+
+@main.command()
+@click.argument("dataset", type=DATASET)
+@click.option("--rows", default=None, help="comma-separated rows (default: the spec's [[campaign]] steps)")
+@click.option("--seeds", default=None, help="comma-separated seeds (with --rows; default 0)")
+@click.option("--schedule", default=None, help="with --rows: the schedule (default: the campaign's first)")
+@click.option("--labeled", type=int, default=None, help="with --rows: the label budget")
+@click.option("--gaze-loss-weight", type=float, default=None)
+@click.option("--gaze-loss-recipe", default="published", show_default=True)
+@click.option("--export/--no-export", default=None, help="default: as the campaign step says (--rows: no)")
+@click.option("--jobs", type=int, default=2, show_default=True, help="rows trained at the same time")
+@_common
+def campaign(dataset, rows, seeds, schedule, labeled, gaze_loss_weight, gaze_loss_recipe, export, jobs, dry_run, **kw):
+    """Several rows, resumable: rows in summary.csv are skipped, an interrupted run resumes from its checkpoint."""
+    opts = _options(kw) | {"gaze_loss_weight": gaze_loss_weight, "gaze_loss_recipe": gaze_loss_recipe}
+    if rows is None:
+        if export is not None:
+            opts["export"] = export
+        plans = runner.campaign_plans(dataset, **opts)
+    else:
+        spec = load(dataset)
+        schedule = schedule or (spec.campaign[0].schedule if spec.campaign else "cpu")
+        plans = [
+            runner.plan_row(dataset, row, schedule, seed, budget=labeled, export=bool(export), **opts)
+            for seed in _ints(seeds) or [0]
+            for row in rows.split(",")
+        ]
+    _go(plans, jobs, dry_run)
+
+
+@main.command()
+@click.argument("dataset", type=DATASET)
+@click.argument("name", type=click.Choice(list(sweeps.SWEEPS)))
+@click.option("--values", default=None, help="comma-separated candidates (default: the spec's); gaze-scales: ';'")
+@click.option("--gaze-loss-recipe", default="published", show_default=True, help="gaze-loss-weight sweep")
+@click.option("--jobs", type=int, default=2, show_default=True)
+@_common
+def sweep(dataset, name, values, gaze_loss_recipe, jobs, dry_run, **kw):
+    """Train the candidates of the spec's [sweeps.NAME] (seed 0) and write the table that chooses among them."""
+    key = sweeps.SWEEPS[name]
+    vals = None if values is None else values.split(";" if key == "gaze_scales" else ",")
+    opts = {k: v for k, v in _options(kw).items() if k not in ("under", key)}
+    plans = sweeps.sweep_plans(dataset, key, vals, recipe=gaze_loss_recipe, **opts)
+    _go(plans, jobs, dry_run)
+    if not dry_run:
+        click.echo(sweeps.write_sweep_table(dataset, key, gaze_loss_recipe))
+
+
+@main.command()
+@click.argument("dataset", type=DATASET)
+@click.option("--weight", type=float, default=None, help="default: the spec's [chosen.gaze_loss_weight]")
+@click.option("--seeds", default=None, help="default: [sweeps.gaze_loss_weight] confirm_seeds")
+@click.option("--gaze-loss-recipe", default=None, help="default: the chosen weight's recipe")
+@click.option("--jobs", type=int, default=2, show_default=True)
+@_common
+def confirm(dataset, weight, seeds, gaze_loss_recipe, jobs, dry_run, **kw):
+    """HG-DTGL at the chosen gaze-loss weight and the row without the gaze loss, on more seeds."""
+    opts = {k: v for k, v in _options(kw).items() if k != "under"}
+    plans = sweeps.confirm_plans(dataset, weight, _ints(seeds), gaze_loss_recipe, **opts)
+    _go(plans, jobs, dry_run)
+
+
+@main.command()
+@click.argument("dataset", type=DATASET)
+@click.option("--shared-data", default=None, help="default: GAZEKIT_SHARED_DATA or ../shared/data")
+@click.option("--seed", type=int, default=None, help="default: the spec's [split] seed")
+@click.option("-o", "--output", default=None, help="default: the spec's splits folder")
+def split(dataset, shared_data, seed, output):
+    """Write the split lists of a dataset (its spec's [split])."""
+    spec = load(dataset)
+    out = Path(output or spec.splits or f"results/{dataset}/splits")
+    click.echo(splits.make_split(spec, Path(shared_data or runner.shared_data()), out, seed))
+
+
+@main.command()
+@click.argument("dataset", type=click.Choice(["camus", "scr"]))
+@click.option("--work", default=None, help="default runs/DATASET")
+@click.option("--shared-data", default=None, help="default: GAZEKIT_SHARED_DATA or ../shared/data")
+def gaze(dataset, work, shared_data):
+    """SIMULATED gaze of a 2D dataset without recorded gaze, on its training label maps only -> WORK/store.
+
+    1. WORK/train_masks: links to the masks of train.list (validation images get no gaze); 2. gazekit simulate
+    (default reader statistics: the fit to the real Kvasir gaze) --seed 0; 3. gazekit convert; 4. gazekit
+    render-heatmaps --sigma-frac <the spec's [chosen.sigma]> --scales 1,2,4,8,16 (the ACDC settings)."""
+    spec = load(dataset)
+    work = Path(work or f"runs/{dataset}")
+    shared = Path(shared_data or runner.shared_data()) / spec.folder
+    lst = Path(spec.splits) / "train.list"
+    if not lst.is_file():
+        raise click.ClickException(f"{lst}: missing (run python -m experiments split {dataset} first)")
+    masks = work / "train_masks"
+    if masks.exists():
+        for p in masks.iterdir():
+            p.unlink()
+    masks.mkdir(parents=True, exist_ok=True)
+    for name in lst.read_text().split():
+        (masks / f"{name}.png").symlink_to((shared / "masks" / f"{name}.png").resolve())
+    py = [sys.executable, "-m", "gazekit"]
+    sigma = str(spec.chosen_value("sigma"))
+    for cmd in (
+        ["simulate", str(masks), "--images", str(shared / "images"), "-o", str(work / "session"), "--seed", "0"],
+        ["convert", str(work / "session"), "-o", str(work / "fixations.parquet")],
+        ["render-heatmaps", str(work / "fixations.parquet"), "-o", str(work / "store"), "--stimuli",
+         str(shared / "images"), "--sigma-frac", sigma, "--scales", "1,2,4,8,16"],
+    ):  # fmt: skip
+        if subprocess.run(py + cmd).returncode != 0:
+            raise click.ClickException(f"gazekit {cmd[0]} failed")
+
+
+@main.command()
+@click.argument("dataset", type=DATASET)
+@click.option("--commands", is_flag=True, help="also the train command of every campaign row")
+def show(dataset, commands):
+    """The dataset's spec, resolved (budgets, chosen values with their sweeps, references, campaign)."""
+    spec = load(dataset)
+    out = asdict(spec)
+    out["rows"] = {name: row.label for name, row in protocol().rows.items()}
+    click.echo(json.dumps(out, indent=1, default=str))
+    if commands:
+        for plan in runner.campaign_plans(dataset):
+            click.echo("hgdtgl " + " ".join(runner.train_command(plan)))
+
+
+@main.command("record-inputs")
+@click.option("--results", default="results", show_default=True)
+@click.option("--overwrite", is_flag=True, help="rewrite inputs.json files the converter wrote before")
+def record_inputs(results, overwrite):
+    """One-off: inputs.json for every existing row folder (from its command.txt, config.yaml and runs.csv)."""
+    from experiments import backfill
+
+    n = backfill.backfill(Path(results), overwrite=overwrite)
+    click.echo(f"{n} inputs.json written under {results}")

@@ -1,0 +1,363 @@
+"""The experiment specs as frozen dataclasses: ``specs/protocol.toml`` (rows, schedules, gaze-loss recipes) and one
+``specs/<dataset>.toml`` per dataset (data, split, budgets, chosen values with the sweep that chose each, sweeps,
+reference numbers with their source, the campaign of its table). Read with the standard library's ``tomllib``;
+every problem is one line that names the file and the key: ``kvasir.toml, [budgets]: expected an integer, got
+'81'``."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SPECS = Path(__file__).resolve().parent / "specs"
+DATASETS = ("kvasir", "acdc", "camus", "scr")
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be used, in one line: file, key, what was expected, what was found."""
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    label: str
+    args: tuple[str, ...]
+    gaze: bool = False  # gets --gaze-dir (the dataset's store)
+    gaze_loss: bool = False  # gets the gaze-loss levels, weight and recipe
+    masks: str = "budget"  # budget | all (the upper bound) | none (gaze only: labeled 0)
+    batch: str = "schedule"  # schedule | labeled (--batch-size = the schedule's --labeled-bs)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    iterations: int
+    pretrain_divisor: int
+    val_divisor: int
+    options: tuple[str, ...]
+    precision: str  # cpu | gpu
+    lr: str  # chosen | default
+    size: int | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    rows: dict[str, Row]
+    schedules: dict[str, Schedule]
+    recipes: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A value chosen on validation, with the file of the sweep that chose it (``none`` when fixed by hand)."""
+
+    name: str
+    value: Any
+    sweep: str
+    how: str = ""
+    unit: str = ""
+    recipe: str = ""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published number the tables print beside a row, with its source."""
+
+    key: str  # a row name or "gaze_only"
+    dice: float
+    source: str
+    note: str = ""
+
+    def cell(self) -> str:
+        return f"{self.dice:.2f}" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str  # lr | gaze_scales | gaze_loss_weight
+    row: str
+    schedule: str
+    values: tuple[Any, ...]
+    confirm_seeds: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a dataset's campaign: rows x seeds at one budget and schedule."""
+
+    schedule: str
+    budget: str
+    rows: tuple[str, ...]
+    seeds: tuple[int, ...]
+    export: bool = False
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    folder: str
+    format: str  # images | ssl4mis
+    n_train: int
+    classes: tuple[str, ...]  # empty: binary
+    gaze: str
+    store: str
+    default_budget: str
+    budgets: dict[str, int]
+    split: dict[str, Any]
+    chosen: dict[str, Chosen]
+    sweeps: dict[str, Sweep]
+    references: dict[str, Reference]
+    campaign: tuple[Step, ...]
+    splits: str | None = None  # split lists folder (None: the dataset's own lists, ACDC)
+    tables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def labeled(self) -> int:
+        """The default label budget (labeled images / patients)."""
+        return self.budgets[self.default_budget]
+
+    def chosen_value(self, name: str, default: Any = None) -> Any:
+        return self.chosen[name].value if name in self.chosen else default
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such spec file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path.name}: not valid TOML: {e}") from None
+
+
+class _Table:
+    """A TOML table read with typed, one-line errors (``file, [table]: key 'x' ...``)."""
+
+    def __init__(self, file: str, where: str, data: Any):
+        if not isinstance(data, dict):
+            raise SpecError(f"{file}, [{where}]: expected a table, got {data!r}")
+        self.file, self.where, self.data = file, where, data
+
+    def _err(self, key: str, what: str) -> SpecError:
+        return SpecError(f"{self.file}, [{self.where}]: key {key!r}: {what}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                raise self._err(key, "missing")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else ()):
+            raise self._err(key, f"expected {_kind(kind)}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self._err(key, f"expected {_kind(kind)}, got {value!r}")
+        return value
+
+    def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        value = self.get(key, list, default)
+        if not all(isinstance(v, str) for v in value):
+            raise self._err(key, f"expected a list of strings, got {value!r}")
+        return tuple(value)
+
+    def ints(self, key: str, default: Any = ...) -> tuple[int, ...]:
+        value = self.get(key, list, default)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise self._err(key, f"expected a list of integers, got {value!r}")
+        return tuple(value)
+
+    def choice(self, key: str, options: tuple[str, ...], default: Any = ...) -> str:
+        value = self.get(key, str, default)
+        if value not in options:
+            raise self._err(key, f"expected one of {', '.join(options)}, got {value!r}")
+        return value
+
+    def table(self, key: str, default: Any = ...) -> _Table:
+        return _Table(self.file, f"{self.where}.{key}" if self.where else key, self.get(key, dict, default))
+
+    def unknown(self, known: set[str]) -> None:
+        extra = sorted(set(self.data) - known)
+        if extra:
+            raise self._err(extra[0], f"unknown key; expected one of {', '.join(sorted(known))}")
+
+
+def _kind(kind: type | tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+    names |= {dict: "a table"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+@cache
+def protocol(path: Path = SPECS / "protocol.toml") -> Protocol:
+    """The rows, schedules and gaze-loss recipes shared by every dataset."""
+    top = _Table(path.name, "", _read(path))
+    rows = {}
+    for name in top.get("rows", dict):
+        t = top.table("rows").table(name)
+        t.unknown({"label", "args", "gaze", "gaze_loss", "masks", "batch"})
+        rows[name] = Row(
+            name=name,
+            label=t.get("label", str),
+            args=t.strings("args"),
+            gaze=t.get("gaze", bool, False),
+            gaze_loss=t.get("gaze_loss", bool, False),
+            masks=t.choice("masks", ("budget", "all", "none"), "budget"),
+            batch=t.choice("batch", ("schedule", "labeled"), "schedule"),
+        )
+    schedules = {}
+    for name in top.get("schedules", dict):
+        t = top.table("schedules").table(name)
+        t.unknown({"iterations", "pretrain_divisor", "val_divisor", "options", "precision", "lr", "size", "device"})
+        schedules[name] = Schedule(
+            name=name,
+            iterations=t.get("iterations", int),
+            pretrain_divisor=t.get("pretrain_divisor", int),
+            val_divisor=t.get("val_divisor", int),
+            options=t.strings("options"),
+            precision=t.choice("precision", ("cpu", "gpu")),
+            lr=t.choice("lr", ("chosen", "default")),
+            size=t.get("size", int, None),
+            device=t.get("device", str, None),
+        )
+    recipes_t = top.table("recipes")
+    recipes = {name: recipes_t.strings(name) for name in recipes_t.data}
+    if "published" not in recipes:
+        raise SpecError(f"{path.name}, [recipes]: key 'published': missing")
+    return Protocol(rows=rows, schedules=schedules, recipes=recipes)
+
+
+_DATASET_KEYS = {"dataset", "split", "budgets", "chosen", "sweeps", "references", "tables", "campaign"}
+
+
+@cache
+def load(name: str, specs: Path = SPECS) -> Dataset:
+    """The spec of dataset ``name`` (``specs/<name>.toml``), checked against the protocol's rows and schedules."""
+    path = specs / f"{name}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in specs.glob("*.toml") if p.stem != "protocol")
+        raise SpecError(f"{name}: no spec {path.name}; expected one of {', '.join(known)}")
+    top = _Table(path.name, "", _read(path))
+    top.unknown(_DATASET_KEYS)
+    proto = protocol(specs / "protocol.toml") if specs != SPECS else protocol()
+    d = top.table("dataset")
+    d.unknown({"title", "folder", "format", "splits", "n_train", "classes", "gaze", "store", "default_budget"})
+    b = top.table("budgets")
+    budgets = {k: b.get(k, int) for k in b.data}
+    default_budget = d.get("default_budget", str)
+    if default_budget not in budgets:
+        raise SpecError(f"{path.name}, [dataset]: default_budget {default_budget!r} is not a key of [budgets]")
+    chosen = {}
+    c = top.table("chosen", {})
+    for key in c.data:
+        t = c.table(key)
+        t.unknown({"value", "sweep", "how", "unit", "recipe"})
+        chosen[key] = Chosen(
+            name=key,
+            value=t.get("value", (int, float, str)),
+            sweep=t.get("sweep", str),
+            how=t.get("how", str, ""),
+            unit=t.get("unit", str, ""),
+            recipe=t.get("recipe", str, ""),
+        )
+        if chosen[key].recipe and chosen[key].recipe not in proto.recipes:
+            raise SpecError(f"{path.name}, [chosen.{key}]: recipe {chosen[key].recipe!r} is not in protocol.toml")
+    sweeps = {}
+    s = top.table("sweeps", {})
+    for key in s.data:
+        t = s.table(key)
+        t.unknown({"row", "schedule", "values", "confirm_seeds"})
+        sweeps[key] = Sweep(
+            name=key,
+            row=_row(path.name, f"sweeps.{key}", t.get("row", str), proto),
+            schedule=_schedule(path.name, f"sweeps.{key}", t.get("schedule", str), proto),
+            values=tuple(t.get("values", list)),
+            confirm_seeds=t.ints("confirm_seeds", []),
+        )
+    refs = {}
+    r = top.table("references", {})
+    for key in r.data:
+        t = r.table(key)
+        t.unknown({"dice", "source", "note"})
+        refs[key] = Reference(key, float(t.get("dice", (int, float))), t.get("source", str), t.get("note", str, ""))
+    steps = []
+    for i, raw in enumerate(top.get("campaign", list, [])):
+        t = _Table(path.name, f"campaign {i + 1}", raw)
+        t.unknown({"schedule", "budget", "rows", "seeds", "export"})
+        budget = t.get("budget", str)
+        if budget not in budgets:
+            raise SpecError(f"{path.name}, [campaign {i + 1}]: budget {budget!r} is not a key of [budgets]")
+        steps.append(
+            Step(
+                schedule=_schedule(path.name, f"campaign {i + 1}", t.get("schedule", str), proto),
+                budget=budget,
+                rows=tuple(_row(path.name, f"campaign {i + 1}", x, proto) for x in t.strings("rows")),
+                seeds=t.ints("seeds"),
+                export=t.get("export", bool, False),
+            )
+        )
+    tables = top.table("tables", {})
+    return Dataset(
+        name=name,
+        title=d.get("title", str),
+        folder=d.get("folder", str),
+        format=d.choice("format", ("images", "ssl4mis")),
+        n_train=d.get("n_train", int),
+        classes=d.strings("classes"),
+        gaze=d.get("gaze", str),
+        store=d.get("store", str),
+        default_budget=default_budget,
+        budgets=budgets,
+        split=dict(top.get("split", dict)),
+        chosen=chosen,
+        sweeps=sweeps,
+        references=refs,
+        campaign=tuple(steps),
+        splits=d.get("splits", str, None),
+        tables={k: tables.get(k, str) for k in tables.data},
+    )
+
+
+def _row(file: str, where: str, name: str, proto: Protocol) -> str:
+    if name not in proto.rows:
+        raise SpecError(f"{file}, [{where}]: unknown row {name!r}; expected one of {', '.join(proto.rows)}")
+    return name
+
+
+def _schedule(file: str, where: str, name: str, proto: Protocol) -> str:
+    try:
+        parse_schedule(name, proto)
+    except SpecError as e:
+        raise SpecError(f"{file}, [{where}]: {e}") from None
+    return name
+
+
+def parse_schedule(name: str, proto: Protocol | None = None) -> tuple[str, int | None, str]:
+    """(base schedule, iterations or None for the base's own, precision ``bf16``/``none``) of a schedule name:
+    ``cpu``, ``cpu-12000``, ``cpu-12000-bf16``, ``cpu-bf16``, ``gpu``."""
+    proto = proto or protocol()
+    parts = name.split("-")
+    base, rest = parts[0], parts[1:]
+    if base not in proto.schedules:
+        raise SpecError(f"schedule {name!r}: unknown; expected {' or '.join(proto.schedules)}[-<iterations>][-bf16]")
+    amp = "none"
+    if rest and rest[-1] == "bf16" and proto.schedules[base].precision == "cpu":
+        amp, rest = "bf16", rest[:-1]
+    iters = None
+    if rest and rest[0].isdigit() and int(rest[0]) > 0 and proto.schedules[base].precision == "cpu":
+        iters, rest = int(rest[0]), rest[1:]
+    if rest:
+        raise SpecError(f"schedule {name!r}: unknown; expected {' or '.join(proto.schedules)}[-<iterations>][-bf16]")
+    return base, iters, amp
+
+
+def all_datasets() -> dict[str, Dataset]:
+    return {name: load(name) for name in DATASETS}
+
+
+def row_labels() -> dict[str, str]:
+    """Row name -> its table label, in the tables' order."""
+    return {name: row.label for name, row in protocol().rows.items()}
