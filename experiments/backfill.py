@@ -97,7 +97,7 @@ def record_for(row_dir: Path, results: Path) -> dict | None:
     gaze_row = proto.rows[row].gaze if row in proto.rows else bool(_option(train, "--gaze-dir"))
     gaze_loss_row = proto.rows[row].gaze_loss if row in proto.rows else False
     amp = cfg.get("amp")
-    precision = line.get("precision") or ("unknown" if amp in (None, "auto") else "float32" if amp == "none" else amp)
+    precision = line.get("precision") or ("unknown" if amp in (None, "auto") else "fp32" if amp == "none" else amp)
     record = {
         "dataset": dataset,
         "row": row,

@@ -45,6 +45,7 @@ def _common(f):
         click.option("--lr", type=float, default=None, help="cpu schedule: learning rate (default: [chosen.lr])"),
         click.option("--gaze-scales", default=None, help="decoder levels of the gaze loss ([chosen.gaze_scales])"),
         click.option("--data", default=None, help="dataset folder or packed .npz (default: shared data + spec)"),
+        click.option("--splits", default=None, help="split lists folder (default: the spec's)"),
         click.option("--gaze-dir", default=None, help="heatmap store (default: the spec's store)"),
         click.option("--results", default=None, help="default results/<dataset>[/<under>]"),
         click.option("--runs", default=None, help="run folders (checkpoints), default runs/<dataset>[/<under>]"),
@@ -60,7 +61,7 @@ def _common(f):
 
 
 def _options(kw: dict) -> dict:
-    keys = ("iters", "lr", "gaze_scales", "data", "gaze_dir", "results", "runs", "under", "train_timeout")
+    keys = ("iters", "lr", "gaze_scales", "data", "splits", "gaze_dir", "results", "runs", "under", "train_timeout")
     return {k: kw[k] for k in (*keys, "size", "device") if kw.get(k) is not None}
 
 

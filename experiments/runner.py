@@ -364,6 +364,16 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def store_sigma(info: dict) -> dict | str:
+    """The heatmap sigma a store.json records, as ``{"unit": "deg" | "px" | "frac", "value": v}``."""
+    if isinstance(info.get("sigma"), dict):
+        return info["sigma"]
+    for unit in ("deg", "px", "frac"):
+        if info.get(f"sigma_{unit}") is not None:
+            return {"unit": unit, "value": info[f"sigma_{unit}"]}
+    return "unknown"
+
+
 def store_inputs(plan: Plan) -> dict | None:
     """What the row's gaze was: the store it read (its path, where the path leads, the sha256 of its store.json,
     sigma and scales as store.json records them), or the packed .npz that holds the heatmaps; None without gaze."""
@@ -380,7 +390,7 @@ def store_inputs(plan: Plan) -> dict | None:
         "path": plan.gaze_dir,
         "resolved": os.path.relpath(path.resolve()) if path.resolve() != path.absolute() else plan.gaze_dir,
         "store_json_sha256": sha256(meta),
-        "sigma": info.get("sigma"),
+        "sigma": store_sigma(info),
         "scales": info.get("scales"),
         "norm": info.get("norm"),
     }
@@ -433,6 +443,10 @@ def reproduce_command(plan: Plan) -> str:
         cmd += ["--gaze-loss-recipe", plan.gaze_loss_recipe]
     if plan.data != f"{shared_data()}/{spec.folder}":
         cmd += ["--data", plan.data]
+    if plan.splits != spec.splits:
+        cmd += ["--splits", str(plan.splits)]
+    if row.gaze and plan.gaze_dir != spec.store:
+        cmd += ["--gaze-dir", plan.gaze_dir]
     if plan.base == "gpu" and plan.size:
         cmd += ["--size", str(plan.size)]
     if plan.base == "gpu" and plan.device:
@@ -440,6 +454,8 @@ def reproduce_command(plan: Plan) -> str:
     sub = plan.results.removeprefix(f"results/{plan.dataset}").strip("/")
     if sub and plan.runs == f"runs/{plan.dataset}/{sub}":
         cmd += ["--under", sub]
+    elif sub or plan.runs != f"runs/{plan.dataset}":
+        cmd += ["--results", plan.results, "--runs", plan.runs]
     return shlex.join(cmd)
 
 
