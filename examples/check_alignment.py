@@ -5,7 +5,7 @@
     python examples/check_alignment.py --dataset acdc --store runs/acdc/store
 
 1. hgdtgl's view: the training split loaded and joined exactly as ``hgdtgl train`` does for the dataset's
-   result rows (examples/run_rows.py ``DATASETS`` / ``data_args``: format, training list, labeled patients;
+   result rows (the dataset's spec, experiments/specs/<dataset>.toml: format, training list, labeled patients;
    :func:`hgdtgl.engine.prepare_data`, which joins the store with :func:`hgdtgl.data.gaze.join_gaze`), at the
    training grid ``--size``: share of the joined heat on the label (foreground = any class > 0) dilated by a
    disc of 4 grid px.
@@ -46,9 +46,9 @@ import cv2
 import h5py
 import numpy as np
 
-if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module below, also when loaded by path
-    sys.path.append(str(Path(__file__).resolve().parent))
-import run_rows  # noqa: E402
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # the experiments package, also when loaded by path
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from experiments.spec import DATASETS, load  # noqa: E402
 
 GAZE = {"kvasir": "real gaze (GazeMedSeg, EyeLink)", "acdc": "simulated", "camus": "simulated", "scr": "simulated"}
 COLUMNS = [
@@ -84,10 +84,14 @@ def share_on(heat: np.ndarray, label: np.ndarray, kernel: np.ndarray) -> float:
 
 
 def config_args(dataset: str, data: str) -> dict:
-    """--data / --format / --train-list of the dataset's result rows (run_rows.data_args) as TrainConfig fields."""
-    args = run_rows.data_args(dataset, data, run_rows.DATASETS[dataset][4])
-    opts = dict(zip(args[::2], args[1::2], strict=True))
-    return {"data": opts["--data"], "format": opts.get("--format"), "train_list": opts.get("--train-list")}
+    """--data / --format / --train-list of the dataset's result rows (experiments.runner.data_args) as TrainConfig
+    fields."""
+    splits = load(dataset).splits
+    if data.endswith(".npz"):
+        return {"data": data, "format": None, "train_list": None}
+    if splits:
+        return {"data": data, "format": "images", "train_list": f"{splits}/train.list"}
+    return {"data": data, "format": "ssl4mis", "train_list": None}
 
 
 def original_label(fmt: str, root: Path, sid: str, sl: int | None, masks: dict[str, Path]) -> np.ndarray:
@@ -229,7 +233,7 @@ def write_row(path: Path, row: dict) -> None:
     """Replace (or append) the dataset's row of the CSV, rows kept in dataset order."""
     rows = list(csv.DictReader(open(path))) if path.is_file() else []
     rows = [r for r in rows if r["dataset"] != row["dataset"]] + [row]
-    order = list(run_rows.DATASETS)
+    order = list(DATASETS)
     rows.sort(key=lambda r: order.index(r["dataset"]) if r["dataset"] in order else len(order))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
@@ -240,7 +244,7 @@ def write_row(path: Path, row: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", required=True, choices=list(run_rows.DATASETS))
+    ap.add_argument("--dataset", required=True, choices=list(DATASETS))
     ap.add_argument("--store", required=True, help="the heatmap store the dataset's gaze rows trained with")
     ap.add_argument("--size", type=int, default=128, help="training grid (the cpu schedule: 128)")
     ap.add_argument("--shared-data", default=os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data"))
@@ -248,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--session", help="the simulated session of the store (default: STORE/../session if any)")
     ap.add_argument("--csv", default="results/alignment.csv")
     a = ap.parse_args(argv)
-    folder, labeled = run_rows.DATASETS[a.dataset][:2]
+    folder, labeled = load(a.dataset).folder, load(a.dataset).labeled
     fields = config_args(a.dataset, a.data or str(Path(a.shared_data) / folder))
     session = Path(a.session) if a.session else Path(a.store).parent / "session"
     r = measure(fields["data"], fields["format"], fields["train_list"], a.store, a.size, labeled, session)

@@ -30,61 +30,33 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module b
     sys.path.append(str(Path(__file__).resolve().parent))
 import paired_stats  # noqa: E402
 
-ROW_ORDER = [
-    "supervised",
-    "supervised_matched",
-    "mt",
-    "bcp",
-    "hgdtgl_no_gazemix",
-    "hgdtgl_no_gazeloss",
-    "hgdtgl",
-    "hgdtgl_chosen",
-    "gazepseudo",
-    "gazesup",
-    "supervised_all",
-]
-ROW_LABEL = {
-    "supervised": "supervised (labeled only)",
-    "supervised_matched": "supervised, labeled batch of the semi-supervised rows",
-    "mt": "mean teacher",
-    "bcp": "BCP",
-    "hgdtgl_no_gazemix": "HG-DTGL without GazeMix",
-    "hgdtgl_no_gazeloss": "HG-DTGL without gaze loss / MGP",
-    "hgdtgl": "HG-DTGL (full), published gaze loss (weight 0.1)",
-    "hgdtgl_chosen": "HG-DTGL (full), gaze loss chosen on validation",
-    "gazepseudo": "masks + gaze pseudo-masks on unlabeled images (no teacher)",
-    "gazesup": "GazeMedSeg gaze-supervised (no masks)",
-    "supervised_all": "supervised, all masks (upper bound)",
-}
-KVASIR_REF = {"supervised_all": "82.12 (all masks)", "gaze_only": "77.80", "gazesup": "77.80 (gaze only, trained)"}
-ACDC_REF = {"supervised": "79.41", "bcp": "88.84", "hgdtgl": "90.87"}
-ACDC_NOTE = (
-    "Published 10 % references (SSL4MIS test set, not our val split): supervised U-Net 79.41, BCP 88.84, "
-    "ABD 89.81, HG-DTGL 90.87."
-)
-PAPER_NOTE = (
-    "HG-DTGL's paper reports {ref} Dice on {name} for orientation only: its label budget and split are unpublished "
-    "(its test set is held out outside the project), so the numbers do not compare directly."
-)
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # the experiments package (the specs), also by path
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+from experiments import spec as specs  # noqa: E402
+
+# rows, their order and labels: experiments/specs/protocol.toml, and after HG-DTGL the table's row of HG-DTGL at the
+# gaze loss chosen on validation; reference numbers (with their sources), the reference column and note of each
+# table: experiments/specs/<dataset>.toml
+ROW_LABEL = {}
+for _row, _label in specs.row_labels().items():
+    ROW_LABEL[_row] = _label
+    if _row == "hgdtgl":
+        ROW_LABEL["hgdtgl_chosen"] = "HG-DTGL (full), gaze loss chosen on validation"
+ROW_ORDER = list(ROW_LABEL)
+SPECS = specs.all_datasets()
+KVASIR_REF = {key: ref.cell() for key, ref in SPECS["kvasir"].references.items()}
 # dataset -> (title, budget column, reference column, reference Dice per row, budget the references apply to, note)
 MULTICLASS = {
-    "acdc": ("ACDC", "labeled patients", "published 10 % Dice", ACDC_REF, "7", ACDC_NOTE),
-    "camus": (
-        "CAMUS",
-        "labeled images",
-        "HG-DTGL paper Dice (budget unpublished)",
-        {"hgdtgl": "88.05"},
-        "160",
-        PAPER_NOTE.format(ref="88.05", name="CAMUS"),
-    ),
-    "scr": (
-        "SCR",
-        "labeled images",
-        "HG-DTGL paper Dice (budget unpublished)",
-        {"hgdtgl": "90.75"},
-        "16",
-        PAPER_NOTE.format(ref="90.75", name="SCR (JSRT)"),
-    ),
+    name: (
+        s.title,
+        s.tables["budget_column"],
+        s.tables["reference_column"],
+        {key: ref.cell() for key, ref in s.references.items()},
+        str(s.budgets[s.tables["reference_budget"]]),
+        s.tables["note"],
+    )
+    for name, s in SPECS.items()
+    if s.classes
 }
 SCHEDULE_LABEL = {
     "cpu": "cpu (128 px, 3000 it.)",
