@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU schedule of the Kvasir-SEG results table, one prepared command for one H100 (about 6 minutes of wall time):
 # the seven rows (supervised, mt, bcp, hgdtgl_no_gazemix, hgdtgl_no_gazeloss, hgdtgl, supervised_all; 10 %
-# labels = 81 images, seed 0) train AT THE SAME TIME as seven processes on the one GPU (the U-Net is small, so
+# labels = 81 images, seed 0; `python -m experiments campaign kvasir --schedule gpu`) train AT THE SAME TIME as
+# seven processes on the one GPU (the U-Net is small, so
 # one process leaves most of the GPU idle), each stopped at TRAIN_S seconds at the latest (then its best
 # checkpoint so far is used), evaluated on the 90 validation images, and written as schedule-`gpu` rows.
 #
@@ -31,7 +32,6 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 T0=$(date +%s)
 [ -f "$NPZ" ] || { echo "$NPZ: no such file (pack it with examples/kvasir/pack.sh and carry it)"; exit 2; }
 SIZE=$("$PY" -c "import json, sys, numpy as np; print(json.loads(str(np.load(sys.argv[1])['meta']))['size'])" "$NPZ")
-export SIZE
 N_ROWS=$(echo "$ROWS" | tr ',' '\n' | wc -l)
 N_SEEDS=$(echo "$SEEDS" | tr ',' '\n' | wc -l)
 JOBS=$((N_ROWS * N_SEEDS))
@@ -39,9 +39,9 @@ echo "== $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev
 echo "== $NPZ ($(du -h "$NPZ" | cut -f1)), size $SIZE px, $JOBS processes, $ITERS iterations, stop at ${TRAIN_S} s"
 RES="$GPU_RUNS/results/kvasir"
 mkdir -p "$RES" "$OUT"
-"$PY" examples/run_rows.py --dataset kvasir --schedule gpu --data "$NPZ" --rows "$ROWS" --seeds "$SEEDS" \
+"$PY" -m experiments campaign kvasir --schedule gpu --data "$NPZ" --rows "$ROWS" --seeds "$SEEDS" \
   --labeled "$LABELED" --iters "$ITERS" --jobs "$JOBS" --train-timeout "$TRAIN_S" \
-  --results "$RES" --runs "$GPU_RUNS"
+  --results "$RES" --runs "$GPU_RUNS" --size "$SIZE" --device "${GPU_DEVICE:-cuda}"
 RC=$?
 for d in "$GPU_RUNS"/gpu/*/; do
   [ -f "$d/log.txt" ] && { echo "-- $(basename "$d")"; grep -v "it/s\]\|s/it\]" "$d/log.txt" | tail -3; }

@@ -229,7 +229,7 @@ def evidence(results: Path, metric: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-# how the gaze loss enters training (examples/run_rows.py GAZE_LOSS_RECIPES), as the tables name it
+# how the gaze loss enters training (experiments/specs/protocol.toml [recipes]), as the tables name it
 GAZE_RECIPE_LABEL = {
     "published": "published gaze loss",
     "self-ramp-mean": "gaze loss off in pre-training, ramped, mean over levels",

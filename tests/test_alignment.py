@@ -312,7 +312,7 @@ def make_images(root: Path, n: int = 5, seed: int = 20) -> dict[str, np.ndarray]
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Dataset:
-    """Five 2D images; gaze simulated on masks/ shown as images/ (examples/simulated_gaze.sh)."""
+    """Five 2D images; gaze simulated on masks/ shown as images/ (python -m experiments gaze)."""
     work = tmp_path_factory.mktemp("images")
     labels = make_images(work / "kv")
     gaze_store(work, [work / "kv" / "masks"], work / "kv" / "images", work / "kv" / "images")

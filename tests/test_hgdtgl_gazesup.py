@@ -216,30 +216,20 @@ def test_gazepseudo_trains_on_masks_and_gaze_pseudo_masks(images, tmp_path, capf
     assert "heads" not in load_checkpoint(out / "checkpoint_best.pt")["model"]
 
 
-def test_run_rows_trains_gazesup_without_masks_and_gazepseudo_at_the_budget(tmp_path, monkeypatch):
-    import argparse
+def test_runner_trains_gazesup_without_masks_and_gazepseudo_at_the_budget():
     import importlib.util
-    import subprocess
+
+    from experiments import runner
 
     repo = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("run_rows_gazesup", repo / "examples" / "run_rows.py")
-    rr = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rr)
     spec = importlib.util.spec_from_file_location("tables_gazesup", repo / "examples" / "make_results_tables.py")
     tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tables)
-    calls = []
-    monkeypatch.setattr(
-        rr.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 1)
-    )
-    a = argparse.Namespace(
-        dataset="kvasir", data="kv", splits="sp", gaze_dir="store", gaze_scales="1", gaze_loss_weight=None,
-        schedule="cpu", iters=20, lr=0.003, amp="none", runs=str(tmp_path), name="cpu-20", n_train=810,
-        train_timeout=None,
-    )  # fmt: skip
-    assert rr.run_one(a, "gazesup", 81, 0).startswith("gazesup_l0_s0: train FAILED")
-    assert rr.run_one(a, "gazepseudo", 81, 0).startswith("gazepseudo_l81_s0: train FAILED")
-    sup, pseudo = calls
+    opts = {"data": "kv", "splits": "sp", "gaze_dir": "store", "gaze_scales": "1", "lr": 0.003, "precision": "none"}
+    sup_plan = runner.plan_row("kvasir", "gazesup", "cpu-20", 0, budget=81, **opts)
+    pseudo_plan = runner.plan_row("kvasir", "gazepseudo", "cpu-20", 0, budget=81, **opts)
+    assert (sup_plan.name, pseudo_plan.name) == ("gazesup_l0_s0", "gazepseudo_l81_s0")
+    sup, pseudo = runner.train_command(sup_plan), runner.train_command(pseudo_plan)
     assert sup[sup.index("--method") + 1] == "gazesup" and "--labeled" not in sup
     assert pseudo[pseudo.index("--method") + 1] == "gazepseudo" and pseudo[pseudo.index("--labeled") + 1] == "81"
     for cmd in (sup, pseudo):

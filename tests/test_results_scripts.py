@@ -12,6 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments import runner
+from experiments.spec import protocol
+
+CPU_ITERS = protocol().schedules["cpu"].iterations
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,7 +26,19 @@ def _lines(p: Path) -> list[str]:
 
 def _split(tmp: Path, seed: int, out: str) -> Path:
     subprocess.run(
-        [sys.executable, "examples/kvasir/make_split.py", "--shared-data", str(tmp), "--seed", str(seed), "-o", out],
+        [
+            sys.executable,
+            "-m",
+            "experiments",
+            "split",
+            "kvasir",
+            "--shared-data",
+            str(tmp),
+            "--seed",
+            str(seed),
+            "-o",
+            out,
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -149,7 +166,7 @@ def test_camus_split_keeps_patients_whole_and_uses_the_shipped_lists(tmp_path):
     val_names = [f"patient{p:04d}_{v}" for p in range(41, 46) for v in views]
     (camus / "train.list").write_text("".join(f"{n}\n" for n in train_names))
     (camus / "val.list").write_text("".join(f"{n}\n" for n in val_names))
-    cmd = [sys.executable, "examples/camus/make_split.py", "--shared-data", str(tmp_path)]
+    cmd = [sys.executable, "-m", "experiments", "split", "camus", "--shared-data", str(tmp_path)]
     for seed, out in ((0, "a"), (0, "b"), (1, "c")):
         subprocess.run(
             [*cmd, "--seed", str(seed), "-o", str(tmp_path / out)], cwd=ROOT, check=True, capture_output=True
@@ -181,7 +198,7 @@ def test_scr_split_by_image(tmp_path):
         (images / f"{n}.png").touch()
     out = tmp_path / "s"
     subprocess.run(
-        [sys.executable, "examples/scr/make_split.py", "--shared-data", str(tmp_path), "-o", str(out)],
+        [sys.executable, "-m", "experiments", "split", "scr", "--shared-data", str(tmp_path), "-o", str(out)],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -195,8 +212,8 @@ def test_scr_split_by_image(tmp_path):
     assert "clavicles" in (out / "classes.json").read_text()
 
 
-def test_run_rows_multiclass_summary(tmp_path):
-    rr = _load("examples/run_rows.py")
+def test_runner_multiclass_summary(tmp_path):
+    rr = runner
     m = tmp_path / "val_metrics.csv"
     rows = [("c0", "lungs", 0.9, 3.0, 1.0), ("mean", "lungs", 0.8, 4.0, 1.5), ("mean", "heart", 0.7, 10.0, 2.5)]
     rows += [("mean", "clavicles", 0.3, 20.0, 6.5), ("std", "lungs", 0.1, 1.0, 0.5)]
@@ -285,13 +302,13 @@ def test_overlays_of_a_label_map_run(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("dataset", ["camus", "scr"])
 def test_committed_splits_are_what_the_scripts_write(tmp_path, dataset):
-    """results/<dataset>/splits is reproduced by make_split.py from the shared data (skipped without it); every
-    listed image has its mask there."""
+    """results/<dataset>/splits is reproduced by `python -m experiments split` from the shared data (skipped without
+    it); every listed image has its mask there."""
     from tests.conftest import SHARED, shared_path
 
     shared_path(dataset)
     out = tmp_path / "splits"
-    cmd = [sys.executable, f"examples/{dataset}/make_split.py", "--shared-data", str(SHARED), "-o", str(out)]
+    cmd = [sys.executable, "-m", "experiments", "split", dataset, "--shared-data", str(SHARED), "-o", str(out)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     committed = ROOT / "results" / dataset / "splits"
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in committed.iterdir())
@@ -306,21 +323,21 @@ def test_a_row_stopped_before_its_planned_iterations_is_labelled_partial(tmp_pat
     sys.path.insert(0, str(ROOT / "examples"))  # examples/ is not a package
     try:
         import make_results_tables as tables
-        import run_rows
     finally:
         sys.path.pop(0)
+
     (tmp_path / "config.yaml").write_text("method: bcp\niterations: 30\npretrain_iterations: 10\n")
-    assert run_rows.planned_iterations(tmp_path / "config.yaml") == 40
+    assert runner.planned_iterations(tmp_path / "config.yaml") == 40
     (tmp_path / "config.yaml").write_text("method: mt\niterations: 30\npretrain_iterations: 0\n")
-    assert run_rows.planned_iterations(tmp_path / "config.yaml") == 30
+    assert runner.planned_iterations(tmp_path / "config.yaml") == 30
     assert tables.SCHEDULE_LABEL["gpu-partial"].startswith("gpu, time-boxed")
 
 
 def test_a_resumed_row_counts_the_training_time_logged_before_the_resume(tmp_path):
-    """run_rows' wall time of a row = this process + the windows an earlier process logged in metrics.csv."""
+    """The runner's wall time of a row = this process + the windows an earlier process logged in metrics.csv."""
     from hgdtgl.runlog import write_metrics
 
-    rr = _load("examples/run_rows.py")
+    rr = runner
     metrics = tmp_path / "metrics.csv"
     assert rr.logged_training_seconds(metrics) == 0.0  # a new run
     rows = [{"iteration": 1200, "stage": "pretrain", "wall_s": 150.5}, {"iteration": 2400, "stage": "train"}]
@@ -375,7 +392,7 @@ def test_gaze_levels_the_trainers_choice_is_the_closest_to_the_reference(tmp_pat
 
 def test_code_commit_ignores_the_rows_the_runner_writes(tmp_path, monkeypatch):
     """A campaign appends rows to results/*.csv in its own work tree: that is not a code change (+dirty is)."""
-    mod = _load("examples/run_rows.py")
+    mod = runner
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "summary.csv").write_text("row\n")
@@ -392,27 +409,27 @@ def test_code_commit_ignores_the_rows_the_runner_writes(tmp_path, monkeypatch):
 
 
 def test_matched_supervised_row_trains_with_the_labeled_batch_of_the_semi_supervised_rows():
-    rr = _load("examples/run_rows.py")
+    rr = runner
     for schedule, labeled_bs in (("cpu", "4"), ("gpu", "12")):
         sched = rr.schedule_args(schedule, 30)
         assert rr.labeled_batch_args(sched) == ["--batch-size", labeled_bs]
-    assert "supervised_matched" in rr.ROWS and "supervised_matched" in rr.MATCHED_BATCH_ROWS
+    assert protocol().rows["supervised_matched"].batch == "labeled"
 
 
 def test_a_cpu_run_with_other_iterations_is_its_own_schedule():
-    rr = _load("examples/run_rows.py")
+    rr = runner
     tables = _load("examples/make_results_tables.py")
-    assert rr.schedule_name("cpu", rr.CPU_ITERS) == "cpu" and rr.schedule_name("gpu", 5000) == "gpu"
+    assert rr.schedule_name("cpu", CPU_ITERS) == "cpu" and rr.schedule_name("gpu", 5000) == "gpu"
     assert rr.schedule_name("cpu", 12000) == "cpu-12000"
     assert tables.schedule_label("cpu-12000") == "cpu (128 px, 12000 it.)"
     assert tables.schedule_label("cpu-12000-partial").endswith("stopped early")
 
 
 def test_a_bf16_cpu_run_is_its_own_schedule_and_trains_in_bf16_channels_last():
-    rr = _load("examples/run_rows.py")
+    rr = runner
     tables = _load("examples/make_results_tables.py")
     assert rr.schedule_name("cpu", 12000, "bf16") == "cpu-12000-bf16"
-    assert rr.schedule_name("cpu", rr.CPU_ITERS, "bf16") == "cpu-bf16"
+    assert rr.schedule_name("cpu", CPU_ITERS, "bf16") == "cpu-bf16"
     assert rr.schedule_name("gpu", 5000, "bf16") == "gpu"
     fast, plain = rr.schedule_args("cpu", 30, amp="bf16"), rr.schedule_args("cpu", 30)
     assert fast[fast.index("--amp") + 1] == "bf16" and "--channels-last" in fast
@@ -514,34 +531,36 @@ def test_the_gaze_loss_recipe_is_chosen_with_the_weight_and_becomes_the_headline
     assert f"- {label} minus supervised (labeled only)" in verdict and "published gaze loss minus" not in verdict
 
 
-def test_confirm_gaze_weight_trains_the_best_weight_and_the_row_without_the_gaze_loss(tmp_path):
-    """The script reads the best weight of the sweep and runs the two rows on seeds 1,2 with the dataset's lr and
-    gaze levels (examples/run_rows.py replaced by a recorder)."""
-    res = tmp_path / "results" / "kvasir"
-    res.mkdir(parents=True)
-    (res / "gaze_weight.csv").write_text("gaze_loss_weight,dice\n0.01,0.70\n0.03,0.75\n0.1,0.68\n")
-    (res / "cpu_lr.txt").write_text("0.003\n")
-    (res / "gaze_scales.txt").write_text("1\n")
-    log = tmp_path / "calls.txt"
-    stub = tmp_path / "python"
-    stub.write_text(f'#!/usr/bin/env bash\nif [ "$1" = -c ]; then exec {sys.executable} "$@"; fi\necho "$@" >> {log}\n')
-    stub.chmod(0o755)
-    r = subprocess.run(["bash", str(ROOT / "examples" / "confirm_gaze_weight.sh"), "kvasir"], cwd=tmp_path,
-                       env={"PATH": "/usr/bin:/bin", "PYTHON": str(stub)}, capture_output=True, text=True)  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    weighted, without = _lines(log)
-    common = "--dataset kvasir --schedule cpu --gaze-dir runs/kvasir/store --seeds 1,2 --jobs 2 --lr 0.003"
-    common += " --gaze-scales 1"
-    assert weighted == f"examples/run_rows.py {common} --rows hgdtgl --gaze-loss-weight 0.03 --results " \
-        "results/kvasir/chosen_gaze_weight/w_0.03 --runs runs/kvasir/chosen_gaze_weight/w_0.03"  # fmt: skip
-    assert without == f"examples/run_rows.py {common} --rows hgdtgl_no_gazeloss"
+def test_confirm_gaze_weight_trains_the_chosen_weight_and_the_row_without_the_gaze_loss(tmp_path, monkeypatch):
+    """`python -m experiments confirm kvasir` (the spec's chosen weight 0.03, its confirm seeds 1,2, its lr and gaze
+    levels, the sweep's schedule cpu-12000-bf16 on a CPU with native bf16), as a dry run."""
+    from click.testing import CliRunner
+
+    import hgdtgl.precision
+    from experiments.cli import main
+
+    monkeypatch.setattr(hgdtgl.precision, "cpu_native", lambda p: p == "bf16")
+    monkeypatch.chdir(tmp_path)  # no summary.csv here: nothing is skipped
+    r = CliRunner().invoke(main, ["confirm", "kvasir", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    trains = [line.split() for line in r.output.splitlines() if line.startswith("hgdtgl train")]
+    assert len(trains) == 4
+    for cmd, seed in zip(trains[:2], ("1", "2"), strict=True):
+        opt = {k: v for k, v in zip(cmd, cmd[1:], strict=False) if k.startswith("--")}
+        got = (opt["--method"], opt["--gaze-loss-weight"], opt["--gaze-scales"], opt["--lr"])
+        assert got == ("hgdtgl", "0.03", "1", "0.003")
+        assert opt["--out"] == f"runs/kvasir/chosen_gaze_weight/w_0.03/cpu-12000-bf16/hgdtgl_l81_s{seed}"
+        assert opt["--iterations"] == "12000" and opt["--amp"] == "bf16" and opt["--seed"] == seed
+    for cmd, seed in zip(trains[2:], ("1", "2"), strict=True):
+        assert "--no-mgp" in cmd and "--gaze-loss-weight" not in cmd
+        assert cmd[cmd.index("--out") + 1] == f"runs/kvasir/cpu-12000-bf16/hgdtgl_no_gazeloss_l81_s{seed}"
 
 
 def test_a_cpu_row_is_named_by_the_precision_that_runs_on_this_machine(monkeypatch, capsys):
     """auto and bf16 give a bf16 schedule only on a CPU with native bf16; without it, float32 and one line why."""
     import hgdtgl.precision as precision
 
-    rr = _load("examples/run_rows.py")
+    rr = runner
     monkeypatch.setattr(precision, "cpu_native", lambda p: False)
     assert rr.cpu_precision("auto") == "none" and capsys.readouterr().err == ""
     assert rr.cpu_precision("bf16") == "none"
@@ -552,7 +571,7 @@ def test_a_cpu_row_is_named_by_the_precision_that_runs_on_this_machine(monkeypat
 
 
 def test_every_seed_exports_a_model_named_by_row_schedule_and_seed():
-    rr = _load("examples/run_rows.py")
+    rr = runner
     assert rr.model_file_name("bcp", "cpu", 0) == "bcp.pt"  # the names of the committed seed-0 files
     assert rr.model_file_name("hgdtgl", "cpu-12000-bf16", 0) == "hgdtgl_cpu12000bf16.pt"
     assert rr.model_file_name("hgdtgl", "cpu-12000-bf16", 2) == "hgdtgl_cpu12000bf16_s2.pt"
@@ -560,7 +579,7 @@ def test_every_seed_exports_a_model_named_by_row_schedule_and_seed():
 
 
 def test_runs_csv_gains_new_columns_without_losing_old_rows(tmp_path):
-    rr = _load("examples/run_rows.py")
+    rr = runner
     path = tmp_path / "runs.csv"
     path.write_text("row,seed,command\nbcp,0,hgdtgl train x\n")
     rr.append_row(path, ["row", "seed", "precision", "command"], {"row": "mt", "seed": 1, "precision": "fp32"})
@@ -666,13 +685,13 @@ def test_hgdtgl_is_also_compared_with_the_plain_use_of_the_same_gaze(tmp_path):
 
 
 def test_every_gaze_loss_recipe_is_made_of_train_options():
-    """run_rows' named gaze-loss recipes pass only options (and choices) that `hgdtgl train` accepts."""
+    """The protocol's named gaze-loss recipes pass only options (and choices) that `hgdtgl train` accepts."""
     from hgdtgl.cli import train
 
-    rr = _load("examples/run_rows.py")
+    recipes = protocol().recipes
     options = {o: p for p in train.params for o in (*p.opts, *p.secondary_opts)}
-    assert rr.GAZE_LOSS_RECIPES["published"] == []
-    for recipe in rr.GAZE_LOSS_RECIPES.values():
+    assert recipes["published"] == ()
+    for recipe in recipes.values():
         for arg, nxt in itertools.pairwise([*recipe, None]):
             if arg.startswith("--"):
                 assert arg in options, arg
