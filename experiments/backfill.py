@@ -3,8 +3,9 @@ under results/ that has a command.txt, from what the folder and its table record
 row's line of runs.csv) and from the spec. Nothing is retrained; what cannot be known is written ``unknown``:
 the store's store.json was not recorded then, so its digest is unknown; its sigma is the one the store's maker used,
 with the file that says so. ``reproduce`` is today's `python -m experiments run` command of the row, and
-``reproduce_matches_recorded`` says whether its train command equals the recorded one token for token (the
-differences are listed when not: rows trained by older code)."""
+``reproduce_matches_recorded`` says whether its train command equals the recorded one token for token (when not:
+rows trained by older code, ``reproduce_differs`` lists each option that differs as [recorded, today], null when
+absent)."""
 
 from __future__ import annotations
 
@@ -129,11 +130,21 @@ def record_for(row_dir: Path, results: Path) -> dict | None:
     record["reproduce"] = reproduce_command(plan)
     record["reproduce_matches_recorded"] = now == train
     if now != train:
+        rec, today = _options(train), _options(now)
         record["reproduce_differs"] = {
-            "recorded_only": [t for t in train if t not in now],
-            "today_only": [t for t in now if t not in train],
+            opt: [rec.get(opt), today.get(opt)] for opt in {**rec, **today} if rec.get(opt) != today.get(opt)
         }
     return record
+
+
+def _options(cmd: list[str]) -> dict[str, str]:
+    """Option -> value of a command (flags get ``true``; a repeated option keeps its last value, as the parser)."""
+    out = {}
+    for i, tok in enumerate(cmd):
+        if tok.startswith("--"):
+            nxt = cmd[i + 1] if i + 1 < len(cmd) else ""
+            out[tok] = nxt if nxt and not nxt.startswith("--") else "true"
+    return out
 
 
 def _plan(dataset: str, row: str, schedule: str, seed: int, train: list[str], under: str):

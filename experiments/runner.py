@@ -253,7 +253,7 @@ def plan_row(
         splits=splits or spec.splits,
         gaze_dir=gaze_dir or spec.store,
         lr=(lr if lr is not None else spec.chosen_value("lr")) if s.lr == "chosen" else None,
-        gaze_scales=gaze_scales or spec.chosen_value("gaze_scales"),
+        gaze_scales=gaze_scales or spec.chosen_value("gaze_scales", schedule=base),
         gaze_loss_weight=gaze_loss_weight,
         gaze_loss_recipe=gaze_loss_recipe,
         results=results or f"results/{dataset}{sub}",
@@ -435,7 +435,7 @@ def reproduce_command(plan: Plan) -> str:
     if plan.base == "cpu" and plan.lr != spec.chosen_value("lr"):
         cmd += ["--lr", str(plan.lr)]
     row = protocol().rows[plan.row]
-    if row.gaze_loss and plan.gaze_scales != spec.chosen_value("gaze_scales"):
+    if row.gaze_loss and plan.gaze_scales != spec.chosen_value("gaze_scales", schedule=plan.base):
         cmd += ["--gaze-scales", str(plan.gaze_scales)]
     if row.gaze_loss and plan.gaze_loss_weight is not None:
         cmd += ["--gaze-loss-weight", str(plan.gaze_loss_weight)]

@@ -61,6 +61,7 @@ class Chosen:
     how: str = ""
     unit: str = ""
     recipe: str = ""
+    schedule: str = ""  # the base schedule it was chosen on and applies to (empty: every schedule)
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,12 @@ class Dataset:
         """The default label budget (labeled images / patients)."""
         return self.budgets[self.default_budget]
 
-    def chosen_value(self, name: str, default: Any = None) -> Any:
-        return self.chosen[name].value if name in self.chosen else default
+    def chosen_value(self, name: str, default: Any = None, schedule: str = "") -> Any:
+        """The chosen value ``name`` (``default`` when none, or when it was chosen for another base schedule)."""
+        c = self.chosen.get(name)
+        if c is None or (schedule and c.schedule and c.schedule != schedule):
+            return default
+        return c.value
 
 
 def _read(path: Path) -> dict:
@@ -254,7 +259,7 @@ def load(name: str, specs: Path = SPECS) -> Dataset:
     c = top.table("chosen", {})
     for key in c.data:
         t = c.table(key)
-        t.unknown({"value", "sweep", "how", "unit", "recipe"})
+        t.unknown({"value", "sweep", "how", "unit", "recipe", "schedule"})
         chosen[key] = Chosen(
             name=key,
             value=t.get("value", (int, float, str)),
@@ -262,6 +267,7 @@ def load(name: str, specs: Path = SPECS) -> Dataset:
             how=t.get("how", str, ""),
             unit=t.get("unit", str, ""),
             recipe=t.get("recipe", str, ""),
+            schedule=t.get("schedule", str, ""),
         )
         if chosen[key].recipe and chosen[key].recipe not in proto.recipes:
             raise SpecError(f"{path.name}, [chosen.{key}]: recipe {chosen[key].recipe!r} is not in protocol.toml")
