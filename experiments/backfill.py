@@ -24,8 +24,8 @@ NAME_RE = re.compile(r"^(?P<row>.+)_l(?P<labeled>\d+)_s(?P<seed>\d+)$")
 SOURCE = "converted by `python -m experiments record-inputs` from command.txt, config.yaml and runs.csv"
 # who made each dataset's store, and so its sigma (the stores themselves are not in the repository)
 STORE_MAKER = {
-    "kvasir": "examples/kvasir/make_gaze.sh links runs/kvasir/store to the store of the best sigma of "
-    "results/kvasir/sigma_choice.csv",
+    "kvasir": "examples/kvasir/make_gaze.sh (now python -m experiments gaze kvasir) linked runs/kvasir/store to the "
+    "store of the best sigma of results/kvasir/sigma_choice.csv",
     "acdc": "examples/acdc/simulate_training_gaze.py renders runs/acdc/store with --sigma-frac 0.05",
     "camus": "the simulated gaze of CAMUS (examples/simulated_gaze.sh, now python -m experiments gaze camus) renders "
     "runs/camus/store with --sigma-frac 0.05",

@@ -7,7 +7,7 @@
     python -m experiments sweep acdc gaze-loss-weight                               # candidates of [sweeps.*]
     python -m experiments confirm kvasir                                            # the chosen weight, seeds 1-2
     python -m experiments split scr                                                 # results/scr/splits
-    python -m experiments gaze camus                                                # simulated gaze -> runs/camus/store
+    python -m experiments gaze camus                                                # the store of the gaze rows
     python -m experiments show kvasir                                               # the spec, resolved
 
 Every command runs from the repository root; ``--dry-run`` prints the `hgdtgl` commands instead of running them.
@@ -175,19 +175,57 @@ def split(dataset, shared_data, seed, output):
 
 
 @main.command()
-@click.argument("dataset", type=click.Choice(["camus", "scr"]))
-@click.option("--work", default=None, help="default runs/DATASET")
+@click.argument("dataset", type=DATASET)
+@click.option("--work", default=None, help="default runs/DATASET (the spec's store is WORK/store)")
 @click.option("--shared-data", default=None, help="default: GAZEKIT_SHARED_DATA or ../shared/data")
 def gaze(dataset, work, shared_data):
-    """SIMULATED gaze of a 2D dataset without recorded gaze, on its training label maps only -> WORK/store.
+    """The heatmap store of a dataset's gaze rows (its spec's [gaze]) -> WORK/store.
 
-    1. WORK/train_masks: links to the masks of train.list (validation images get no gaze); 2. gazekit simulate
-    (default reader statistics: the fit to the real Kvasir gaze) --seed 0; 3. gazekit convert; 4. gazekit
-    render-heatmaps --sigma-frac <the spec's [chosen.sigma]> --scales 1,2,4,8,16 (the ACDC settings)."""
+    \b
+    kvasir (real gaze): gazekit convert of the GazeMedSeg fixations, one store per candidate sigma, the heatmap
+      thresholded at 0.5 against the validation masks (results/kvasir/sigma_choice.csv), WORK/store -> the store of
+      the spec's [chosen.sigma];
+    acdc (SIMULATED): examples/acdc/simulate_training_gaze.py (training volumes stacked from the slices);
+    camus, scr (SIMULATED): links to the training label maps only (validation images get no gaze), gazekit
+      simulate --seed 0 (the reader statistics fitted to the real Kvasir gaze), convert, render-heatmaps at the
+      spec's [chosen.sigma]."""
     spec = load(dataset)
     work = Path(work or f"runs/{dataset}")
-    shared = Path(shared_data or runner.shared_data()) / spec.folder
-    lst = Path(spec.splits) / "train.list"
+    shared = Path(shared_data or runner.shared_data())
+    recipe = spec.gaze_recipe
+    if recipe.get("script"):
+        script = [sys.executable, recipe["script"], "--acdc", str(shared / spec.folder), "--work", str(work)]
+        if subprocess.run(script).returncode != 0:
+            raise click.ClickException(f"{recipe['script']} failed")
+        return
+    root = shared / spec.folder
+    py = [sys.executable, "-m", "gazekit"]
+    render = list(recipe.get("render", []))
+    work.mkdir(parents=True, exist_ok=True)
+    if recipe.get("fixations"):  # real gaze: one store per candidate sigma, the spec's choice linked as the store
+        steps = [["convert", str(root / recipe["fixations"]), "-o", str(work / "fixations.parquet")]]
+        stores = []
+        for sigma in recipe["sigma_candidates"]:
+            stores.append(work / f"store_sigma{sigma}")
+            steps.append(["render-heatmaps", str(work / "fixations.parquet"), "-o", str(stores[-1]), "--stimuli",
+                          str(root / "images"), "--sigma-frac", str(sigma), *render])  # fmt: skip
+        for cmd in steps:
+            if subprocess.run(py + cmd).returncode != 0:
+                raise click.ClickException(f"gazekit {cmd[0]} failed")
+        choice = Path(spec.chosen["sigma"].sweep)
+        only = [sys.executable, "examples/kvasir/gaze_only.py", *[a for s in stores for a in ("--store", str(s))]]
+        only += ["--val-list", f"{spec.splits}/val.list", "--shared-data", str(shared), "-o", str(choice)]
+        if subprocess.run(only).returncode != 0:
+            raise click.ClickException("examples/kvasir/gaze_only.py failed")
+        link = work / "store"
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(f"store_sigma{spec.chosen_value('sigma')}")
+        click.echo(
+            f"{link} -> store_sigma{spec.chosen_value('sigma')} (the spec's [chosen.sigma]; the sweep: {choice})"
+        )
+        return
+    lst = Path(spec.splits) / "train.list"  # simulated gaze on the training label maps
     if not lst.is_file():
         raise click.ClickException(f"{lst}: missing (run python -m experiments split {dataset} first)")
     masks = work / "train_masks"
@@ -196,14 +234,13 @@ def gaze(dataset, work, shared_data):
             p.unlink()
     masks.mkdir(parents=True, exist_ok=True)
     for name in lst.read_text().split():
-        (masks / f"{name}.png").symlink_to((shared / "masks" / f"{name}.png").resolve())
-    py = [sys.executable, "-m", "gazekit"]
+        (masks / f"{name}.png").symlink_to((root / "masks" / f"{name}.png").resolve())
     sigma = str(spec.chosen_value("sigma"))
     for cmd in (
-        ["simulate", str(masks), "--images", str(shared / "images"), "-o", str(work / "session"), "--seed", "0"],
+        ["simulate", str(masks), "--images", str(root / "images"), "-o", str(work / "session"), "--seed", "0"],
         ["convert", str(work / "session"), "-o", str(work / "fixations.parquet")],
         ["render-heatmaps", str(work / "fixations.parquet"), "-o", str(work / "store"), "--stimuli",
-         str(shared / "images"), "--sigma-frac", sigma, "--scales", "1,2,4,8,16"],
+         str(root / "images"), "--sigma-frac", sigma, *render],
     ):  # fmt: skip
         if subprocess.run(py + cmd).returncode != 0:
             raise click.ClickException(f"gazekit {cmd[0]} failed")

@@ -116,6 +116,7 @@ class Dataset:
     campaign: tuple[Step, ...]
     splits: str | None = None  # split lists folder (None: the dataset's own lists, ACDC)
     tables: dict[str, str] = field(default_factory=dict)
+    gaze_recipe: dict[str, Any] = field(default_factory=dict)  # [gaze]: how the store is made
 
     @property
     def labeled(self) -> int:
@@ -235,7 +236,7 @@ def protocol(path: Path = SPECS / "protocol.toml") -> Protocol:
     return Protocol(rows=rows, schedules=schedules, recipes=recipes)
 
 
-_DATASET_KEYS = {"dataset", "split", "budgets", "chosen", "sweeps", "references", "tables", "campaign"}
+_DATASET_KEYS = {"dataset", "split", "budgets", "chosen", "sweeps", "references", "tables", "campaign", "gaze"}
 
 
 @cache
@@ -306,6 +307,14 @@ def load(name: str, specs: Path = SPECS) -> Dataset:
             )
         )
     tables = top.table("tables", {})
+    g = top.table("gaze", {})
+    g.unknown({"fixations", "render", "sigma_candidates", "script"})
+    gaze_recipe = {"render": g.strings("render", [])}
+    gaze_recipe |= {k: g.get(k, str) for k in ("fixations", "script") if k in g.data}
+    if "sigma_candidates" in g.data:
+        gaze_recipe["sigma_candidates"] = g.get("sigma_candidates", list)
+    if "fixations" in g.data and ("sigma_candidates" not in g.data or "sigma" not in chosen):
+        raise SpecError(f"{path.name}, [gaze]: real gaze (fixations) needs sigma_candidates and a [chosen.sigma]")
     return Dataset(
         name=name,
         title=d.get("title", str),
@@ -324,6 +333,7 @@ def load(name: str, specs: Path = SPECS) -> Dataset:
         campaign=tuple(steps),
         splits=d.get("splits", str, None),
         tables={k: tables.get(k, str) for k in tables.data},
+        gaze_recipe=gaze_recipe,
     )
 
 

@@ -275,3 +275,31 @@ def test_converted_inputs_of_the_committed_rows():
     assert row["store"]["sigma"]["value"] == 0.0911
     exact = [json.loads((f / "inputs.json").read_text()) for f in (results / "kvasir" / "cpu-12000-bf16").iterdir()]
     assert exact and all(r["reproduce_matches_recorded"] for r in exact)
+
+
+def test_simulated_gaze_of_a_2d_dataset_covers_its_training_images_only(tmp_path, monkeypatch):
+    """`python -m experiments gaze scr`: gaze simulated on the training label maps of the split only, rendered at
+    the spec's chosen sigma (store.json says so); a validation image gets no heatmap."""
+    from tests.hgdtgl_testdata import make_label_maps
+
+    make_label_maps(tmp_path / "shared" / "scr", n=4)
+    splits_dir = tmp_path / "results" / "scr" / "splits"
+    splits_dir.mkdir(parents=True)
+    (splits_dir / "train.list").write_text("c0\nc1\nc2\n")
+    monkeypatch.chdir(tmp_path)  # the spec's splits folder (results/scr/splits) and store (runs/scr/store)
+    r = CliRunner().invoke(main, ["gaze", "scr", "--shared-data", str(tmp_path / "shared")])
+    assert r.exit_code == 0, r.output
+    store = tmp_path / "runs" / "scr" / "store"
+    meta = json.loads((store / "store.json").read_text())
+    assert meta["sigma"] == {"unit": "frac", "value": load("scr").chosen["sigma"].value} and meta["scales"] == [
+        1, 2, 4, 8, 16
+    ]  # fmt: skip
+    import pandas as pd
+
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    assert sorted(manifest.loc[manifest["n_fixations"] > 0, "stimulus_id"]) == ["c0", "c1", "c2"]
+    (splits_dir / "train.list").unlink()
+    r = CliRunner().invoke(main, ["gaze", "camus"])
+    assert r.exit_code == 1 and "results/camus/splits/train.list: missing (run python -m experiments split camus" in (
+        r.output
+    )
