@@ -355,18 +355,22 @@ def parse_schedule(name: str, proto: Protocol | None = None) -> tuple[str, int |
     """(base schedule, iterations or None for the base's own, precision ``bf16``/``none``) of a schedule name:
     ``cpu``, ``cpu-12000``, ``cpu-12000-bf16``, ``cpu-bf16``, ``gpu``."""
     proto = proto or protocol()
+    forms = [f"{b}, {b}-<iterations>, {b}[-<iterations>]-bf16" if s.precision == "cpu" else b
+             for b, s in proto.schedules.items()]  # fmt: skip
+    unknown = SpecError(f"schedule {name!r}: unknown; expected {' or '.join(forms)}")
     parts = name.split("-")
     base, rest = parts[0], parts[1:]
     if base not in proto.schedules:
-        raise SpecError(f"schedule {name!r}: unknown; expected {' or '.join(proto.schedules)}[-<iterations>][-bf16]")
+        raise unknown
+    cpu = proto.schedules[base].precision == "cpu"
     amp = "none"
-    if rest and rest[-1] == "bf16" and proto.schedules[base].precision == "cpu":
+    if rest and rest[-1] == "bf16" and cpu:
         amp, rest = "bf16", rest[:-1]
     iters = None
-    if rest and rest[0].isdigit() and int(rest[0]) > 0 and proto.schedules[base].precision == "cpu":
+    if rest and rest[0].isdigit() and int(rest[0]) > 0 and cpu:
         iters, rest = int(rest[0]), rest[1:]
     if rest:
-        raise SpecError(f"schedule {name!r}: unknown; expected {' or '.join(proto.schedules)}[-<iterations>][-bf16]")
+        raise unknown
     return base, iters, amp
 
 

@@ -105,7 +105,9 @@ def test_schedule_names():
     assert parse_schedule("cpu") == ("cpu", None, "none") and parse_schedule("gpu") == ("gpu", None, "none")
     assert parse_schedule("cpu-12000-bf16") == ("cpu", 12000, "bf16") and parse_schedule("cpu-bf16")[2] == "bf16"
     for bad in ("cpu-x", "gpu-bf16", "cpu-bf16-12000", "fast"):
-        with pytest.raises(SpecError, match="unknown; expected cpu or gpu"):
+        with pytest.raises(
+            SpecError, match=r"unknown; expected cpu, cpu-<iterations>, cpu\[-<iterations>\]-bf16 or gpu$"
+        ):
             parse_schedule(bad)
     assert runner.schedule_name("cpu", 3000) == "cpu" and runner.schedule_name("cpu", 12000, "bf16") == "cpu-12000-bf16"
     assert runner.schedule_name("gpu", 5000, "bf16") == "gpu"
