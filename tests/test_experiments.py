@@ -59,7 +59,8 @@ def test_every_chosen_value_is_the_best_of_the_sweep_that_chose_it():
     for ds in ("kvasir", "acdc"):  # the recipe and weight of the best seed-0 run of the gaze-loss sweep
         best = max(_rows(ROOT / f"results/{ds}/gaze_weight.csv"), key=lambda r: float(r["dice"]))
         chosen = load(ds).chosen["gaze_loss_weight"]
-        assert (chosen.recipe, chosen.value) == (best.get("recipe", "published"), float(best["gaze_loss_weight"]))
+        best_setting = (best.get("recipe", "published"), float(best["gaze_loss_weight"]))
+        assert (chosen.recipe, chosen.value) == best_setting, f"update [chosen.gaze_loss_weight] of {ds}.toml"
     for ds in ("kvasir", "acdc", "camus", "scr"):
         for c in load(ds).chosen.values():
             assert c.sweep == "none" or (ROOT / c.sweep).is_file(), (ds, c)
@@ -265,7 +266,8 @@ def test_converted_inputs_of_the_committed_rows():
     current protocol are reproduced token for token by their recorded `python -m experiments run` command."""
     results = ROOT / "results"
     folders = sorted(p.parent for p in results.glob("*/**/command.txt"))
-    assert folders and all((f / "inputs.json").is_file() for f in folders)
+    missing = [str(f.relative_to(ROOT)) for f in folders if not (f / "inputs.json").is_file()]
+    assert folders and not missing, f"no inputs.json (python -m experiments record-inputs writes it): {missing}"
     for f in folders[::7]:
         assert json.loads((f / "inputs.json").read_text()) == backfill.record_for(f, results), f
     row = json.loads(
