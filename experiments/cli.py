@@ -115,6 +115,8 @@ def run(dataset, row, schedule, seed, labeled, gaze_loss_weight, gaze_loss_recip
 def campaign(dataset, rows, seeds, schedule, labeled, gaze_loss_weight, gaze_loss_recipe, export, jobs, dry_run, **kw):
     """Several rows, resumable: rows in summary.csv are skipped, an interrupted run resumes from its checkpoint."""
     opts = _options(kw) | {"gaze_loss_weight": gaze_loss_weight, "gaze_loss_recipe": gaze_loss_recipe}
+    if rows is None and (seeds or schedule or labeled is not None):
+        raise click.UsageError("--seeds, --schedule and --labeled go with --rows (without it: the spec's campaign)")
     if rows is None:
         if export is not None:
             opts["export"] = export
