@@ -23,6 +23,12 @@ from tests.hgdtgl_testdata import blob, make_images, make_store
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def shared_data_as_the_commands_name_it(monkeypatch):
+    """The committed commands name the shared data ../shared/data (the default), wherever this machine has it."""
+    monkeypatch.setenv("GAZEKIT_SHARED_DATA", "../shared/data")
+
+
 def _rows(path: Path) -> list[dict]:
     return list(csv.DictReader(open(path)))
 
