@@ -293,6 +293,12 @@ def chosen_rows(results: Path, name: str) -> list[dict[str, str]]:
     return [{**r, "row": "hgdtgl_chosen"} for r in rows]
 
 
+def setting_sweep_dirs(results: Path) -> list[Path]:
+    """The sweep folder of the chosen setting (its seed-0 run at the budget it was chosen at)."""
+    setting = chosen_setting(results)
+    return setting.dirs(results)[:1] if setting else []
+
+
 def row_labels(results: Path) -> dict[str, str]:
     """ROW_LABEL with the chosen setting named."""
     setting = chosen_setting(results)
@@ -326,18 +332,24 @@ def gaze_weight_section(results: Path, metric: str) -> str:
     )
     chosen, runs = chosen_rows(results, "summary.csv"), chosen_rows(results, "runs.csv")
     summary = read_csv(results / "summary.csv")
-    for sched in sorted({r["schedule"] for r in chosen}):
-        rs = sorted((r for r in chosen if r["schedule"] == sched), key=lambda r: int(r["seed"]))
+    swept = {(r["schedule"], r["labeled"]) for d in setting_sweep_dirs(results) for r in read_csv(d / "summary.csv")}
+    for sched, lab in sorted({(r["schedule"], r["labeled"]) for r in chosen}, key=lambda k: (k[0], -int(k[1]))):
+        rs = sorted((r for r in chosen if (r["schedule"], r["labeled"]) == (sched, lab)), key=lambda r: int(r["seed"]))
         if len(rs) < 2:
             continue
         pairs = paired_differences(summary, metric, sched, subject=rs, baselines=WEIGHT_BASELINES)
-        wall = run_info(runs, sched, "hgdtgl_chosen", rs[0]["labeled"])[1]
+        wall = run_info(runs, sched, "hgdtgl_chosen", lab)[1]
         wall = f"; {wall} min per row" if wall else ""
         per_seed = " / ".join(f"{float(r[metric]) * 100:.2f}" for r in rs)
+        chosen_on = (
+            "Seed 0 is the run the setting was chosen on (its differences are favoured by the choice); the other "
+            "seeds were not part of it."
+            if (sched, lab) in swept
+            else "The setting was chosen at another label budget; none of these runs was part of the choice."
+        )
         text += (
-            f"\n{best.label}, {schedule_label(sched)}, seeds {','.join(r['seed'] for r in rs)}: "
-            f"{per_seed} ({mean_std([float(r[metric]) for r in rs])}{wall}). Seed 0 is the run the setting was "
-            "chosen on (its differences are favoured by the choice); the other seeds were not part of it.\n\n"
+            f"\n{best.label}, {schedule_label(sched)}, {lab} labeled, seeds {','.join(r['seed'] for r in rs)}: "
+            f"{per_seed} ({mean_std([float(r[metric]) for r in rs])}{wall}). {chosen_on}\n\n"
         )
         text += "\n".join(pairs_table(pairs, best.label, ROW_LABEL)) + "\n"
     return text
