@@ -264,6 +264,9 @@ def test_split_by_image_is_seeded_and_its_labeled_sets_are_prefixes(tmp_path):
     assert val == sorted(names[i] for i in order[:90]) and train == [names[i] for i in order[90:]]
     assert (a / "labeled_10.list").read_text().split() == train[:81]
     assert (a / "labeled_5.list").read_text().split() == train[:41] and not (a / "classes.json").exists()
+    r = CliRunner().invoke(main, ["split", "kvasir", "--shared-data", str(tmp_path), "--seed", "1", "-o", str(a / "c")])
+    assert r.exit_code == 0, r.output
+    assert (a / "c" / "val.list").read_text().split() != val  # another seed, another split
     assert splits.make_split(load("acdc"), tmp_path, tmp_path / "x").endswith("nothing to write")
 
 

@@ -24,51 +24,6 @@ def _lines(p: Path) -> list[str]:
     return [s for s in p.read_text().splitlines() if s]
 
 
-def _split(tmp: Path, seed: int, out: str) -> Path:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments",
-            "split",
-            "kvasir",
-            "--shared-data",
-            str(tmp),
-            "--seed",
-            str(seed),
-            "-o",
-            out,
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return Path(out)
-
-
-def test_split_sizes_disjoint_and_seeded(tmp_path):
-    images = tmp_path / "kvasir-seg" / "images"
-    images.mkdir(parents=True)
-    names = [f"img{i:04d}" for i in range(900)]
-    for n in names:
-        (images / f"{n}.jpg").touch()
-    (images / "notes.txt").touch()  # not an image
-    a = _split(tmp_path, 0, str(tmp_path / "a"))
-    train, val = _lines(a / "train.list"), _lines(a / "val.list")
-    lab10, lab5 = _lines(a / "labeled_10.list"), _lines(a / "labeled_5.list")
-    assert (len(val), len(train), len(lab10), len(lab5)) == (90, 810, 81, 41)
-    assert not set(train) & set(val)
-    assert sorted(train + val) == names
-    assert len(set(train)) == 810
-    # the labeled sets are prefixes of train.list (what --labeled 81 / 41 select), nested, and not validation
-    assert lab10 == train[:81] and lab5 == train[:41] and set(lab5) < set(lab10)
-    # fixed seed: same lists again; another seed: another split
-    b = _split(tmp_path, 0, str(tmp_path / "b"))
-    assert (b / "train.list").read_text() == (a / "train.list").read_text()
-    c = _split(tmp_path, 1, str(tmp_path / "c"))
-    assert set(_lines(c / "val.list")) != set(val)
-
-
 def _write(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
