@@ -34,6 +34,7 @@ import paired_stats  # noqa: E402
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # the experiments package (the specs), also by path
     sys.path.append(str(Path(__file__).resolve().parents[1]))
 from experiments import spec as specs  # noqa: E402
+from hgdtgl.config import TrainConfig  # noqa: E402 - torch-free: the method's default gaze-loss weight
 
 # rows, their order and labels: experiments/specs/protocol.toml, and after HG-DTGL the table's row of HG-DTGL at the
 # gaze loss chosen on validation; reference numbers (with their sources), the reference column and note of each
@@ -236,7 +237,7 @@ GAZE_RECIPE_LABEL = {
     "self-ramp-mean": "gaze loss off in pre-training, ramped, mean over levels",
     "self-ramp-mean-unlabeled": "gaze loss off in pre-training, ramped, mean over levels, unlabeled images only",
 }
-PUBLISHED_WEIGHT = "0.1"  # hgdtgl train's default --gaze-loss-weight
+PUBLISHED_WEIGHT = str(TrainConfig.gaze_loss_weight)  # hgdtgl train's default --gaze-loss-weight
 
 
 class GazeSetting(NamedTuple):
