@@ -90,7 +90,7 @@ def _spec_dir(tmp_path: Path, name: str, text: str) -> Path:
             "bad.toml, [campaign 1]: unknown row 'hgdtgl_v2'",
         ),
         (
-            lambda s: s.replace('schedule = "cpu"', 'schedule = "tpu"'),
+            lambda s: s.replace('[[campaign]]\nschedule = "cpu"', '[[campaign]]\nschedule = "tpu"'),
             "bad.toml, [campaign 1]: schedule 'tpu': unknown",
         ),
         (lambda s: s.replace('format = "images"', 'format = "dicom"'), "key 'format': expected one of images, ssl4mis"),
