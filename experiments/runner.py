@@ -396,6 +396,9 @@ def store_inputs(plan: Plan) -> dict | None:
     }
 
 
+RUNNER_SOURCE = "experiments runner"  # inputs.json written when the row ran (backfill.SOURCE: converted later)
+
+
 def inputs_record(plan: Plan, commit: str, commands: list[str], schedule: str) -> dict:
     """The inputs.json of a row: every input the run used, so that the row can be rebuilt from it alone."""
     row = protocol().rows[plan.row]
@@ -418,7 +421,7 @@ def inputs_record(plan: Plan, commit: str, commands: list[str], schedule: str) -
         **machine_facts(plan.run_dir),
         "commit": commit,
         "commands": commands,
-        "source": "experiments runner",
+        "source": RUNNER_SOURCE,
     }
 
 

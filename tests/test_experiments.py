@@ -277,8 +277,15 @@ def test_converted_inputs_of_the_committed_rows():
     folders = sorted(p.parent for p in results.glob("*/**/command.txt"))
     missing = [str(f.relative_to(ROOT)) for f in folders if not (f / "inputs.json").is_file()]
     assert folders and not missing, f"no inputs.json (python -m experiments record-inputs writes it): {missing}"
-    for f in folders[::7]:
-        assert json.loads((f / "inputs.json").read_text()) == backfill.record_for(f, results), f
+    records = {f: json.loads((f / "inputs.json").read_text()) for f in folders}
+    converted = [f for f, r in records.items() if r["source"] == backfill.SOURCE]
+    for f in converted[::7]:
+        assert records[f] == backfill.record_for(f, results), f
+    ran = {f: r for f, r in records.items() if r["source"] == runner.RUNNER_SOURCE}
+    assert set(ran) | set(converted) == set(folders)
+    for f, r in ran.items():  # written when the row ran: the machine, the precision and the store it read
+        assert r["commit"] and r["precision"] in ("fp32", "bf16") and r["cpu_capability"], f
+        assert r["store"] is None or len(r["store"]["store_json_sha256"]) == 64, f
     row = json.loads(
         (results / "kvasir/chosen_gaze_weight/w_0.03/cpu-12000-bf16/hgdtgl_l81_s2/inputs.json").read_text()
     )
