@@ -12,12 +12,15 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEAD_BYTES = 65536
 MAX_COLUMNS = 4096  # a header with more names has lost its line breaks
@@ -68,6 +71,8 @@ def normalised_samples(
 
     Positions are NaN where ``valid`` is false; ``pupil`` (mm, NaN when unknown) should already be masked.
     """
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "t_ms": t_ms,
@@ -144,6 +149,8 @@ def read_csv_text(path: Path, warn: list[str]) -> pd.DataFrame:
     fewer fields than the header (a comma inside a value, e.g. a decimal comma) when nothing is quoted;
     drops an incomplete last row with a warning (appended to ``warn``).
     """
+    import pandas as pd
+
     raw = path.read_bytes()
     cut = incomplete_last_line(raw[-TAIL_BYTES:], b",", len(raw) <= TAIL_BYTES)
     if cut is not None:
