@@ -179,7 +179,7 @@ def _nulls(values: np.ndarray) -> np.ndarray:
     """Where a column of :data:`Columns` is missing: None in object arrays, NaN in float arrays."""
     values = np.asarray(values)
     if values.dtype == object:
-        return np.array([v is None or (isinstance(v, float) and v != v) for v in values.tolist()], dtype=bool)
+        return np.asarray((values == None) | (values != values), dtype=bool)  # noqa: E711 - elementwise
     if values.dtype.kind == "f":
         return np.isnan(values)
     return np.zeros(len(values), bool)

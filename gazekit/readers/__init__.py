@@ -106,12 +106,22 @@ def drop_duplicate_fixations(rec: Recording, path: Path) -> Recording:
     columns = isinstance(fix, dict)
     if fix is None or not (tables.n_rows(fix) if columns else len(fix)) or not len(fix.keys()):
         return rec
-    names = list(fix.keys())
-    as_text = [np.asarray(fix[name], dtype=object).astype(str) for name in names]  # values compared as written
     first: dict[tuple, int] = {}
-    dup = np.array([first.setdefault(row, i) != i for i, row in enumerate(zip(*as_text, strict=True))], dtype=bool)
+    rows = zip(*(_comparable(fix[name]) for name in fix.keys()), strict=True)
+    dup = np.array([first.setdefault(row, i) != i for i, row in enumerate(rows)], dtype=bool)
     if dup.any():
         keep = np.flatnonzero(~dup)
         rec.fixations = tables.take(fix, keep) if columns else fix.iloc[keep].reset_index(drop=True)
         rec.warnings.append(f"{path}: {int(dup.sum())} fixation row(s) repeat an earlier row exactly: dropped them")
     return rec
+
+
+def _comparable(values) -> list:
+    """A column's values as hashable keys that are equal where the values are written alike (``str``): numbers by
+    their bits (distinct floats print differently; every NaN prints "nan"), anything else as text."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return np.where(np.isnan(values), np.nan, values).astype(np.float64).view(np.int64).tolist()
+    if values.dtype.kind in "iub":
+        return values.tolist()
+    return values.astype(object).astype(str).tolist()

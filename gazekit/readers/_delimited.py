@@ -187,13 +187,29 @@ class _CheckingReader(io.RawIOBase):
 
 
 @dataclass(frozen=True)
+class Floats:
+    """A number column: ``values`` as parsed and ``valid`` (None: every field held a number); the values of empty
+    fields are not NaN yet: :meth:`at` puts NaN there, on the rows asked for only."""
+
+    values: np.ndarray
+    valid: np.ndarray | None = None
+
+    def at(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """float64 at row positions ``rows`` (None: all), NaN where empty."""
+        values = self.values if rows is None else self.values[rows]
+        if self.valid is None:
+            return values
+        return np.where(self.valid if rows is None else self.valid[rows], values, np.nan)
+
+
+@dataclass(frozen=True)
 class Chunk:
-    """Rows of a delimited export as columns: ``lines`` (file line numbers), ``numbers`` (float64, NaN where
-    empty; on the pandas path a column pandas left as text stays a Series, parsed by :func:`numbers` where
-    needed) and ``texts`` (per row the code of its value in the list of values as written, -1 where empty)."""
+    """Rows of a delimited export as columns: ``lines`` (file line numbers), ``numbers`` (:class:`Floats`; on the
+    pandas path a column pandas left as text stays a Series, parsed by :func:`numbers` where needed) and ``texts``
+    (per row the code of its value in the list of values as written, -1 where empty)."""
 
     lines: np.ndarray
-    numbers: dict[str, np.ndarray | pd.Series]
+    numbers: dict[str, Floats | pd.Series]
     texts: dict[str, tuple[np.ndarray, list[str]]]
 
     def __len__(self) -> int:
@@ -211,7 +227,7 @@ def chunk_of_frame(frame: pd.DataFrame, text_cols: list[str]) -> Chunk:
             codes, uniques = pd.factorize(col)
             texts[name] = codes.astype(np.int64), [str(u) for u in uniques]
         else:
-            numbers[name] = col.to_numpy() if col.dtype == np.float64 else col
+            numbers[name] = Floats(col.to_numpy()) if col.dtype == np.float64 else col
     return Chunk(frame.index.to_numpy(np.int64), numbers, texts)
 
 
@@ -426,45 +442,44 @@ def _arrow_chunks(tables: Iterator[pa.Table], rows: int, numeric: list[str]) -> 
 
 
 def _chunk(table: pa.Table, numeric: list[str], line: int) -> Chunk:
-    """A table of float64 and dictionary columns as a :class:`Chunk` without its blank rows: floats to NumPy (NaN
-    where empty), dictionaries to codes and their values. Raises :class:`FastPathError` for a number that pyarrow
+    """A table of float64 and dictionary columns as a :class:`Chunk` without its blank rows: floats as
+    :class:`Floats`, dictionaries as codes and their values. Raises :class:`FastPathError` for a number that pyarrow
     parsed as NaN or infinite."""
     numbers, texts = {}, {}
-    filled = np.zeros(table.num_rows, bool)  # rows with a value in any column
-    for name, col in zip(table.column_names, table.unify_dictionaries().columns, strict=True):
+    columns = table.unify_dictionaries().columns
+    dense = any(col.null_count == 0 for col in columns)  # then no row is blank
+    filled = None if dense else np.zeros(table.num_rows, bool)  # rows with a value in any column
+    for name, col in zip(table.column_names, columns, strict=True):
         arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
         if name in numeric:
-            values = _floats(arr)  # NaN where empty
-            finite = np.isfinite(values)
-            # more non-finite values than empty fields: "nan", "inf" or "1e400" in the file, which pandas keeps
-            # as text (whose errors say where)
-            if len(values) - np.count_nonzero(finite) != arr.null_count:
+            values = np.frombuffer(arr.buffers()[1], dtype="<f8", count=arr.offset + len(arr))[arr.offset :]
+            valid = _valid(arr) if arr.null_count else None
+            # "nan", "inf" or "1e400" in the file, which pandas keeps as text (whose errors say where); one sum finds
+            # none in the usual case (what an empty field holds, 0 as pyarrow writes it, does not matter: then the
+            # exact test runs)
+            if not np.isfinite(values.sum()) and not np.isfinite(values[valid] if valid is not None else values).all():
                 raise FastPathError(f"a non-finite number in {name!r}")
-            filled |= finite
-            numbers[name] = values
+            if filled is not None:  # not dense: every column has an empty field
+                filled |= valid
+            numbers[name] = Floats(values, valid)
         else:
             codes = _codes(arr)
-            filled |= codes >= 0
+            if filled is not None:
+                filled |= codes >= 0
             texts[name] = codes, arr.dictionary.to_pylist()
     lines = np.arange(line, line + table.num_rows, dtype=np.int64)
-    if filled.all():
+    if filled is None or filled.all():
         return Chunk(lines, numbers, texts)
     keep = np.flatnonzero(filled)
     return Chunk(
-        lines[keep], {k: v[keep] for k, v in numbers.items()}, {k: (c[keep], n) for k, (c, n) in texts.items()}
+        lines[keep],
+        {k: Floats(v.values[keep], None if v.valid is None else v.valid[keep]) for k, v in numbers.items()},
+        {k: (c[keep], n) for k, (c, n) in texts.items()},
     )
 
 
 # Arrays are read from their buffers: pyarrow's own conversions (``to_numpy`` with nulls, ``fill_null``) import
 # pandas or pyarrow.compute, which the fast path does without.
-
-
-def _floats(arr: pa.Array) -> np.ndarray:
-    """A float64 array as NumPy, NaN where null."""
-    values = np.frombuffer(arr.buffers()[1], dtype="<f8", count=arr.offset + len(arr))[arr.offset :]
-    if arr.null_count:
-        values = np.where(_valid(arr), values, np.nan)
-    return values
 
 
 def _codes(arr: pa.DictionaryArray) -> np.ndarray:

@@ -24,6 +24,7 @@ from gazekit.readers._delimited import (
     Chunk,
     Dialect,
     FastPathError,
+    Floats,
     check_not_truncated,
     chunk_of_frame,
     iter_chunks,
@@ -171,13 +172,11 @@ def _numbers_at(
 ) -> np.ndarray:
     """Column ``col`` of ``chunk`` at row positions ``rows`` (None: all) as float64 (errors name the file line)."""
     values = chunk.numbers[col]
-    if isinstance(values, np.ndarray):  # already parsed (pyarrow, or pandas on clean numbers)
-        lines = chunk.lines
-        if rows is not None:
-            values, lines = values[rows], lines[rows]
+    if isinstance(values, Floats):  # already parsed (pyarrow, or pandas on clean numbers)
+        out = values.at(rows)
         if not allow_missing:
-            require_values(path, values, lines, col)
-        return values
+            require_values(path, out, chunk.lines if rows is None else chunk.lines[rows], col)
+        return out
     return numbers(path, values if rows is None else values.iloc[rows], col, decimal, allow_missing=allow_missing)
 
 

@@ -45,13 +45,15 @@ class Recording:
     """What a reader found in one file: vendor fixations and/or raw samples, per session.
 
     ``fixations`` has fixation-table columns the source knows (at least ``session_id, t_start_ms,
-    duration_ms`` and screen or image coordinates); ``samples`` has samples-table columns plus
-    ``session_id``. Times are ms from each session's start. Fixations may also carry the geometry that
+    duration_ms`` and screen or image coordinates), as a DataFrame or as :data:`gazekit.tables.Columns` (the
+    Tobii readers, which import no pandas; :func:`gazekit.readers.read` gives a DataFrame either way);
+    ``samples`` has samples-table columns plus ``session_id``. Times are ms from each session's start.
+    Fixations may also carry the geometry that
     ``gazekit.convert.coordinates.map_to_images`` turns into image coordinates (``x_norm``, ``media_x0_px``, ...).
     """
 
     source_format: str
-    fixations: pd.DataFrame | None = None
+    fixations: pd.DataFrame | dict | None = None
     samples: pd.DataFrame | None = None
     screen: Screen | None = None
     sessions: dict[str, dict] = field(default_factory=dict)  # session_id -> metadata (reader_id, ...)
