@@ -187,7 +187,7 @@ def convert(
     )
     _check_outputs(inputs, [p for p in (output, samples_out) if p is not None])
     sample_parts: list = []
-    fix, meta = conv.convert(list(inputs), opts, samples=sample_parts if samples_out else None)
+    fix, meta = conv.convert_columns(list(inputs), opts, samples=sample_parts if samples_out else None)
     tables.to_arrow("fixations", fix, output)  # validate before writing anything
     if samples_out:
         samples = conv.concat_samples(sample_parts)

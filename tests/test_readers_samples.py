@@ -184,6 +184,7 @@ def test_tobii_sdk_real_file_through_ivt():
     assert rec.source_format == "tobii-sdk" and rec.fixations is None
     assert len(rec.samples) == 2 * len(rows)
     fix, rec, info = detection.process(rec, path, None, {}, CLI_SCREEN)
+    fix = tables.to_frame(fix)  # the steps of convert work on tables.Columns
     assert info["detection"]["method"] == "ivt" and len(fix) > 10
     assert (fix["duration_ms"] >= 60).all()
     # lost-data gaps of the averaged stream (a time is lost when neither eye has a valid point)
@@ -304,6 +305,7 @@ def test_pupil_core_fixations_real_file():
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     fix, rec, _ = detection.process(readers.read(path), path, None, {}, {"width_px": 1280.0, "height_px": 720.0})
+    fix = tables.to_frame(fix)
     assert len(fix) == len(rows) == 36
     t0 = min(float(r["start_timestamp"]) for r in rows)
     np.testing.assert_allclose(fix["t_start_ms"], [(float(r["start_timestamp"]) - t0) * 1000 for r in rows])

@@ -18,27 +18,34 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from gazekit import tables
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen, ViewState
 from gazekit.readers.base import Recording
-from gazekit.session import Shapes, check_events
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gazekit.session import Shapes
 
 # Columns a reader may add for the mapping step; dropped from the final table.
 GEOMETRY = ("x_norm", "y_norm", "media_x0_px", "media_y0_px", "media_width_px", "media_height_px")
 
 
 def to_screen_px(rec: Recording, screen: Screen | None, path: Path) -> Recording:
-    """Recording with normalised positions turned into screen px (GazekitError if the resolution is unknown)."""
+    """Recording with normalised positions turned into screen px (GazekitError if the resolution is unknown).
+
+    Its tables may be DataFrames or :data:`gazekit.tables.Columns`."""
     pairs = (("fixations", "screen_x_norm", "screen_y_norm", "screen_x_px", "screen_y_px"),)
     pairs += (("samples", "x_norm", "y_norm", "x_screen_px", "y_screen_px"),)
     out = dataclasses.replace(rec, screen=screen)
     for attr, xn, yn, xp, yp in pairs:
         df = getattr(rec, attr)
-        if df is None or xn not in df.columns:
+        if df is None or xn not in df:  # a DataFrame's columns, or the keys of Columns
             continue
         if screen is None:
             if rec.fixations is None:  # samples only: detection needs degrees, so the whole geometry
@@ -52,8 +59,8 @@ def to_screen_px(rec: Recording, screen: Screen | None, path: Path) -> Recording
                 path, None, "positions are normalised: give --screen-px WxH (or a session.json with ScreenResolution)"
             )
         df = df.copy()
-        df[xp] = df.pop(xn).to_numpy(dtype=float) * screen.width_px
-        df[yp] = df.pop(yn).to_numpy(dtype=float) * screen.height_px
+        df[xp] = np.asarray(df.pop(xn), dtype=float) * screen.width_px
+        df[yp] = np.asarray(df.pop(yn), dtype=float) * screen.height_px
         setattr(out, attr, df)
     return out
 
@@ -73,11 +80,11 @@ def through_views(
 
 
 def map_to_images(
-    fix: pd.DataFrame,
+    fix: tables.Columns,
     image_rect: tuple[float, float, float, float] | None = None,
     image_size: tuple[int, int] | None = None,
     path: Path | None = None,
-) -> pd.DataFrame:
+) -> tables.Columns:
     """Image coordinates ``x_px, y_px`` [image px] and ``on_image`` for each fixation, first source that applies:
 
     1. ``image_rect`` = (x0, y0, width, height) [screen px] (``--image-rect``): screen position
@@ -89,11 +96,11 @@ def map_to_images(
     Otherwise ``x_px``/``y_px`` stay empty and ``on_image`` is false. ``image_size`` = (width, height)
     [image px] of the stimulus when the source does not say it.
     """
-    fix = fix.copy()
-    n = len(fix)
+    fix = dict(fix)
+    n = tables.n_rows(fix)
 
     def col(name: str) -> np.ndarray:
-        return fix[name].to_numpy(dtype=float, na_value=np.nan, copy=True) if name in fix else np.full(n, np.nan)
+        return np.array(fix[name], dtype=float) if name in fix else np.full(n, np.nan)
 
     width, height = col("image_width_px"), col("image_height_px")
     if image_size:
@@ -152,23 +159,29 @@ def map_to_images(
             i = int(np.flatnonzero(bad)[0])
             raise GazekitError(
                 path,
-                f"session {fix.get('session_id', pd.Series([''] * n)).iloc[i]!r}, fixation at "
-                f"{fix['t_start_ms'].iloc[i]:g} ms",
+                f"session {fix['session_id'][i] if 'session_id' in fix else ''!r}, fixation at "
+                f"{fix['t_start_ms'][i]:g} ms",
                 f"expected an image {name.split('_')[1]} of 1..{np.iinfo(np.int32).max} whole px, got {values[i]:g}",
             )
-        if np.isfinite(values).any():
-            fix[name] = pd.array(np.where(np.isfinite(values), values, np.nan), dtype="Float64").astype("Int64")
-    return fix.drop(columns=[c for c in GEOMETRY if c in fix])
+        if np.isfinite(values).any():  # whole px, NaN where unknown (an integer column of the table)
+            fix[name] = np.where(np.isfinite(values), values, np.nan)
+    return {name: values for name, values in fix.items() if name not in GEOMETRY}
 
 
 def _groups(*arrays: np.ndarray, where: np.ndarray | None = None):
-    """(key values, row indices) for each distinct combination of ``arrays`` on the rows in ``where``."""
+    """(key values, row indices) for each distinct combination of the float ``arrays`` on the rows in ``where``
+    (NaN a value like the others), in order of first appearance."""
     rows = np.flatnonzero(np.ones(len(arrays[0]), bool) if where is None else where)
     if not len(rows):
         return
-    keys = pd.DataFrame({i: a[rows] for i, a in enumerate(arrays)})
-    for key, idx in keys.groupby(list(keys.columns), sort=False, dropna=False).indices.items():
-        yield (key if isinstance(key, tuple) else (key,)), rows[idx]
+    values = np.column_stack([a[rows] for a in arrays]).astype(float)
+    bits = np.where(np.isnan(values), np.nan, values + 0.0).view(np.int64)  # one NaN, and -0.0 as 0.0
+    _, first, group = np.unique(bits, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(group.reshape(-1), kind="stable")
+    bounds = np.searchsorted(group.reshape(-1)[order], np.arange(len(first) + 1))
+    for g in np.argsort(first):
+        idx = order[bounds[g] : bounds[g + 1]]
+        yield tuple(values[idx[0]].tolist()), rows[idx]
 
 
 def assign_states(t_start_ms: np.ndarray, duration_ms: np.ndarray, event_t_ms: np.ndarray) -> np.ndarray:
@@ -202,6 +215,10 @@ def map_fixations(
     image_height_px`` set, and warnings. Raises GazekitError when the log names an unknown stimulus or
     a slice out of range, or when gaze and log do not overlap in time.
     """
+    import pandas as pd
+
+    from gazekit.session import check_events
+
     check_events(events, shapes, file)
     fix = fix.copy()
     warnings: list[str] = []

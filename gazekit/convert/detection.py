@@ -16,14 +16,13 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from gazekit import tables
 from gazekit.convert import detectors
 from gazekit.convert.coordinates import to_screen_px
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen, resolve_screen, screen_fields_from_session_json
 from gazekit.ids import compile_pattern, stimulus_ids
-from gazekit.qc import data_quality
 from gazekit.readers.base import Recording
 
 METHODS = ("vendor", "ivt", "idt")
@@ -43,8 +42,9 @@ def screen_for(rec: Recording, path: Path, cli_fields: dict, session_json: Path 
 
 def fixations_for(
     rec: Recording, path: Path, method: str | None, params: dict, stimulus_pattern: str | None = None
-) -> tuple[pd.DataFrame, dict]:
-    """Fixations of one recording with a ``detector`` column, and what was done (for the metadata).
+) -> tuple[tables.Columns, dict]:
+    """Fixations of one recording (:data:`gazekit.tables.Columns`) with a ``detector`` column, and what was done (for
+    the metadata).
 
     ``method``: "vendor", "ivt", "idt", or None = vendor events when the file has them, else I-VT.
     ``params`` override the detector's defaults (:class:`detectors.IVTParams` / :class:`detectors.IDTParams`).
@@ -56,9 +56,9 @@ def fixations_for(
     if method == "vendor":
         if rec.fixations is None:
             raise GazekitError(path, None, "no fixation events in the file: use --detect ivt or --detect idt")
-        fix = rec.fixations
-        if "detector" not in fix.columns:  # readers of given tables (generic) set "given"
-            fix = fix.assign(detector="vendor")
+        fix = rec.fixations if isinstance(rec.fixations, dict) else tables.columns_of(rec.fixations)
+        if "detector" not in fix:  # readers of given tables (generic) set "given"
+            fix = {**fix, "detector": np.full(tables.n_rows(fix), "vendor", dtype=object)}
         return fix, {"method": "vendor"}
     if rec.samples is None or rec.samples.empty:
         raise GazekitError(path, "--detect", f"{method} needs raw gaze samples, and the file has none")
@@ -72,13 +72,16 @@ def fixations_for(
         fix["stimulus_id"] = stimulus_ids(
             rec.messages, compile_pattern(stimulus_pattern, path), fix["t_start_ms"].to_numpy()
         )
-    return fix.assign(detector=method), {"method": method, "params": dataclasses.asdict(detector_params)}
+    fix = tables.columns_of(fix.assign(detector=method))
+    return fix, {"method": method, "params": dataclasses.asdict(detector_params)}
 
 
 def samples_quality(rec: Recording) -> dict:
     """``{session_id: {eye: figures}}`` of a recording's samples ({} without samples)."""
     if rec.samples is None or rec.samples.empty:
         return {}
+    from gazekit.qc import data_quality
+
     nominal = {sid: info.get("nominal_rate_hz") for sid, info in rec.sessions.items()}
     return data_quality.quality_by_session(rec.samples, rec.screen, nominal)
 
@@ -100,7 +103,7 @@ def process(
     cli_screen: dict | None = None,
     session_json: Path | None = None,
     stimulus_pattern: str | None = None,
-) -> tuple[pd.DataFrame, Recording, dict]:
+) -> tuple[tables.Columns, Recording, dict]:
     """Steps 1-3 for one file: (fixations with ``detector``, recording in px, metadata for the output)."""
     rec = to_screen_px(rec, screen_for(rec, path, cli_screen or {}, session_json), path)
     fix, how = fixations_for(rec, path, method, params or {}, stimulus_pattern)

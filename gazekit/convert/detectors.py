@@ -7,13 +7,15 @@ selection, gap fill-in, the fixation table, the conventions) in :mod:`gazekit.co
 from __future__ import annotations
 
 import dataclasses
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gazekit.convert.idt import IDTParams, idt
 from gazekit.convert.ivt import IVTParams, ivt
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DETECTORS = {"ivt": (ivt, IVTParams), "idt": (idt, IDTParams)}
 

@@ -25,12 +25,15 @@ numpy, deterministic):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EYE_MODES = ("average", "left", "right", "both")
 FIXATION_COLUMNS = ["t_start_ms", "duration_ms", "screen_x_px", "screen_y_px", "eye", "pupil"]
@@ -53,6 +56,8 @@ def check_positive(value: float, name: str) -> None:
 
 
 def run_streams(samples: pd.DataFrame, screen: Screen | None, eye: str, per_stream) -> pd.DataFrame:
+    import pandas as pd
+
     if screen is None or not screen.complete:
         raise GazekitError(
             None, "screen geometry", "needed for fixation detection: give --screen-px, --screen-mm, --distance-mm"
@@ -80,6 +85,8 @@ def run_streams(samples: pd.DataFrame, screen: Screen | None, eye: str, per_stre
 
 
 def empty_table(cols: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     out = pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
     for c in ("eye", "session_id"):
         if c in out.columns:
@@ -168,6 +175,8 @@ def connected(t: np.ndarray, dt: float, gap_fill_max_ms: float) -> np.ndarray:
 
 def fixation_table(s: Stream, x: np.ndarray, y: np.ndarray, first: np.ndarray, last: np.ndarray, dt: float):
     """Fixations from sample index ranges [first, last]: start, duration, mean position (filled) and pupil."""
+    import pandas as pd
+
     if len(first) == 0:
         return empty_table(FIXATION_COLUMNS)
     sx, cx = range_sums(x, first, last)

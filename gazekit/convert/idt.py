@@ -7,9 +7,9 @@ vendor fixations or I-VT (``gazekit convert`` of a Tobii export) does not import
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gazekit.convert.fixations import (
     FIXATION_COLUMNS,
@@ -23,6 +23,9 @@ from gazekit.convert.fixations import (
     run_streams,
 )
 from gazekit.geometry import Screen
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)

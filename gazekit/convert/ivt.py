@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gazekit.convert.fixations import (
     FIXATION_COLUMNS,
@@ -20,6 +20,9 @@ from gazekit.convert.fixations import (
     run_streams,
 )
 from gazekit.geometry import Screen
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)

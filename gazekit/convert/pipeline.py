@@ -5,22 +5,30 @@ Per input file: read (:mod:`gazekit.readers`) -> screen, px and detection
 image coordinates (:mod:`gazekit.convert.coordinates`, see :func:`~gazekit.convert.coordinates.map_to_images`
 for the internal columns); then this module fills the table's defaults and joins all inputs into one table
 sorted by session then time.
+
+The fixations go through these steps as :data:`gazekit.tables.Columns` (NumPy arrays): a Tobii export is
+converted without importing pandas. Readers and detectors that build DataFrames are turned into columns as
+they come in; a viewer-event log is applied on a DataFrame (:mod:`gazekit.convert.viewer_log`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gazekit import readers, tables
-from gazekit.convert import detection, viewer_log
+from gazekit.convert import detection
 from gazekit.convert.coordinates import GEOMETRY, map_to_images
 from gazekit.errors import GazekitError
 from gazekit.privacy import anonymize_meta, anonymize_path
 from gazekit.readers.base import ReadOptions, Recording
+from gazekit.tables import Columns
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,14 @@ class ConvertOptions:
     anonymize_paths: bool = False  # folder names in the metadata hashed (gazekit.privacy)
 
 
-def finalize(fix: pd.DataFrame, rec: Recording) -> pd.DataFrame:
+def finalize(fix: Columns, rec: Recording) -> Columns:
     """Fill defaults of the fixation table, sort by session then time, number fixations per session."""
-    fix = fix.copy()
+    fix = dict(fix)
+    n = tables.n_rows(fix)
     defaults = {
         "reader_id": "",
         "stimulus_id": "",
-        "slice_index": pd.NA,
+        "slice_index": np.nan,  # an integer column: NaN = none
         "x_px": np.nan,
         "y_px": np.nan,
         "screen_x_px": np.nan,
@@ -63,17 +72,37 @@ def finalize(fix: pd.DataFrame, rec: Recording) -> pd.DataFrame:
         "detector": "vendor",
     }
     for col, value in defaults.items():
-        if col not in fix.columns:
-            fix[col] = value
-    if "reader_id" in fix.columns:
-        sessions_reader = {s: m.get("reader_id", "") for s, m in rec.sessions.items()}
-        blank = fix["reader_id"].fillna("").eq("")
-        fix.loc[blank, "reader_id"] = fix.loc[blank, "session_id"].map(sessions_reader).fillna("")
-    fix["stimulus_id"] = fix["stimulus_id"].fillna("").astype(str)
-    fix["on_image"] = fix["on_image"].fillna(False).astype(bool)
-    fix = fix.sort_values(["session_id", "t_start_ms"], kind="stable").reset_index(drop=True)
-    fix["fixation_index"] = fix.groupby("session_id", sort=False).cumcount().astype("int32")
+        if col not in fix:
+            fix[col] = np.full(n, value, dtype=object if isinstance(value, str) else None)
+    sessions_reader = {s: m.get("reader_id", "") for s, m in rec.sessions.items()}
+    reader_id = np.array(fix["reader_id"], dtype=object)
+    blank = np.array([_text(v) == "" for v in reader_id.tolist()], dtype=bool)
+    reader_id[blank] = [_text(sessions_reader.get(s)) for s in np.asarray(fix["session_id"])[blank].tolist()]
+    fix["reader_id"] = reader_id
+    fix["stimulus_id"] = np.array([_text(v) for v in np.asarray(fix["stimulus_id"]).tolist()], dtype=object)
+    on = fix["on_image"]
+    if on.dtype != bool:
+        on = np.array([False if v is None or v != v else bool(v) for v in on.tolist()], dtype=bool)
+    fix["on_image"] = on
+    fix = by_session_and_time(fix)
+    sid = fix["session_id"]
+    new = np.r_[True, sid[1:] != sid[:-1]] if n else np.zeros(0, bool)
+    fix["fixation_index"] = (np.arange(n) - np.maximum.accumulate(np.where(new, np.arange(n), 0))).astype(np.int32)
     return fix
+
+
+def _text(value) -> str:
+    """A text cell as str, "" where missing (None or NaN)."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def by_session_and_time(fix: Columns) -> Columns:
+    """Rows sorted by session id, then start time (stable; missing values last)."""
+    sid = np.asarray(fix["session_id"])
+    names = sorted({v for v in sid.tolist() if v is not None})
+    code = {v: i for i, v in enumerate(names)}
+    session = np.array([code.get(v, len(names)) for v in sid.tolist()], dtype=np.int64)
+    return tables.take(fix, np.lexsort((np.asarray(fix["t_start_ms"], dtype=float), session)))
 
 
 def convert(
@@ -83,7 +112,15 @@ def convert(
 
     When ``samples`` is a list, each file's raw samples (screen px) are appended to it.
     """
-    parts: list[pd.DataFrame] = []
+    fix, meta = convert_columns(inputs, opts, samples)
+    return tables.to_frame(fix, "fixations"), meta
+
+
+def convert_columns(
+    inputs: list[Path], opts: ConvertOptions = ConvertOptions(), samples: list[pd.DataFrame] | None = None
+) -> tuple[Columns, dict]:
+    """:func:`convert` with the table as :data:`gazekit.tables.Columns` (what ``gazekit convert`` writes)."""
+    parts: list[Columns] = []
     meta: dict = {
         "params": _params(opts),
         "inputs": [],
@@ -97,7 +134,7 @@ def convert(
     seen: dict[str, str] = {}
     named: dict[Path, dict[str, list[str]]] = {}  # input -> its stimulus columns' values (no-stimulus hint)
     for path in map(Path, inputs):
-        rec = readers.read(path, opts.read)
+        rec = readers.read_columns(path, opts.read)
         fix, rec, info = detection.process(
             rec, path, opts.detect, dict(opts.detect_params), dict(opts.screen), opts.session_json,
             opts.read.stimulus_pattern,
@@ -108,8 +145,12 @@ def convert(
             samples.append(rec.samples)
         scales: dict[str, float] = {}
         if opts.viewer_events is not None or rec.viewer_events is not None:  # the log supersedes export geometry
-            fix, rec = viewer_log.apply_log(fix, rec, path, opts.viewer_events, opts.clock_offset_ms, opts.stimuli)
-            fix = fix.drop(columns=[c for c in GEOMETRY if c in fix])
+            from gazekit.convert import viewer_log
+
+            mapped, rec = viewer_log.apply_log(
+                tables.to_frame(fix), rec, path, opts.viewer_events, opts.clock_offset_ms, opts.stimuli
+            )
+            fix = {k: v for k, v in tables.columns_of(mapped).items() if k not in GEOMETRY}
             log = rec.viewer_events if opts.viewer_events is None else viewer_log.read_viewer_events(opts.viewer_events)
             scales = display_scales(log)
         for session in rec.sessions.values():  # geometry for --sigma-deg in render-heatmaps
@@ -119,7 +160,7 @@ def convert(
                 session.setdefault("display_scales", scales)
         fix = map_to_images(fix, opts.image_rect, opts.image_size, path)
         if opts.drop_unassigned:
-            fix = fix[fix["stimulus_id"].fillna("") != ""]
+            fix = tables.take(fix, np.flatnonzero([_text(v) != "" for v in np.asarray(fix["stimulus_id"]).tolist()]))
         for sid in rec.sessions:
             if sid in seen:
                 raise GazekitError(
@@ -127,20 +168,17 @@ def convert(
                 )
             seen[sid] = str(path)
         parts.append(finalize(fix, rec))
-        meta["inputs"].append({"path": str(path), "format": rec.source_format, "fixations": len(fix)})
+        meta["inputs"].append({"path": str(path), "format": rec.source_format, "fixations": tables.n_rows(fix)})
         meta["sessions"].update(rec.sessions)
         meta["stimuli"].update(rec.stimuli)
         meta["warnings"].extend(rec.warnings)
         named[path] = rec.stimulus_columns
-    fix = (
-        pd.concat([p for p in parts if len(p)], ignore_index=True)
-        if any(len(p) for p in parts)
-        else tables.empty("fixations")
-    )
-    if not len(fix):
+    filled = [p for p in parts if tables.n_rows(p)]
+    fix = tables.concat(filled) if filled else tables.empty_columns("fixations")
+    if not tables.n_rows(fix):
         why = " with a stimulus (--drop-unassigned)" if opts.drop_unassigned else ""
         raise GazekitError(", ".join(map(str, inputs)), None, f"expected at least one fixation{why}, found none")
-    fix = fix.sort_values(["session_id", "t_start_ms"], kind="stable").reset_index(drop=True)
+    fix = by_session_and_time(fix)
     if not fix["on_image"].any():
         meta["warnings"].append(no_stimulus_hint(fix, named))
     if opts.anonymize_paths:
@@ -152,7 +190,7 @@ def convert(
     return fix, meta
 
 
-def no_stimulus_hint(fix: pd.DataFrame, named: dict[Path, dict[str, list[str]]], shown: int = 5) -> str:
+def no_stimulus_hint(fix: Columns, named: dict[Path, dict[str, list[str]]], shown: int = 5) -> str:
     """One line for a table where no fixation lands on a stimulus: what each input's stimulus columns hold
     (a few distinct values), so that a calibration-only export or a missing image size is seen at once."""
     parts = []
@@ -163,7 +201,7 @@ def no_stimulus_hint(fix: pd.DataFrame, named: dict[Path, dict[str, list[str]]],
             held = f"holds {', '.join(map(repr, values[:shown]))}{more}" if values else "is empty on every row"
             said.append(f"column {col!r} {held}")
         parts.append(f"in {path.name}, {' and '.join(said) if said else 'no column names the stimulus'}")
-    ids = [s for s in pd.unique(fix["stimulus_id"]) if s]
+    ids = [s for s in dict.fromkeys(np.asarray(fix["stimulus_id"]).tolist()) if s]
     if ids:
         advice = (
             f"fixations name {len(ids)} stimulus id(s) ({', '.join(map(repr, ids[:shown]))}) but none has image "
@@ -193,6 +231,8 @@ def _params(opts: ConvertOptions) -> dict:
 
 def concat_samples(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Raw samples of several files as one samples table, sorted by session, eye, time."""
+    import pandas as pd
+
     if not parts:
         return tables.empty("samples")
     out = pd.concat(parts, ignore_index=True)
@@ -200,18 +240,25 @@ def concat_samples(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def summary(fix: pd.DataFrame) -> dict:
+def summary(fix: pd.DataFrame | Columns) -> dict:
     """Sessions, stimuli, fixations, share on image and time span of a fixation table."""
-    n = len(fix)
-    end = fix["t_start_ms"] + fix["duration_ms"]
-    per_session = end.groupby(fix["session_id"]).max() - fix["t_start_ms"].groupby(fix["session_id"]).min()
-    span = float(per_session.sum()) if n else 0.0
-    stimuli = fix.loc[fix["stimulus_id"] != "", "stimulus_id"].nunique()
+    sid = np.asarray(fix["session_id"], dtype=object)
+    t0 = np.asarray(fix["t_start_ms"], dtype=float)
+    n = len(t0)
+    span = 0.0
+    if n:
+        sessions, group = np.unique(sid.astype(str), return_inverse=True)  # sorted, as a groupby
+        group = group.reshape(-1)
+        end, start = np.full(len(sessions), -np.inf), np.full(len(sessions), np.inf)
+        np.maximum.at(end, group, t0 + np.asarray(fix["duration_ms"], dtype=float))
+        np.minimum.at(start, group, t0)
+        span = float(np.sum(end - start))
+    stimuli = {s for s in np.asarray(fix["stimulus_id"], dtype=object).tolist() if s != ""}
     return {
-        "sessions": int(fix["session_id"].nunique()),
-        "stimuli": int(stimuli),
+        "sessions": len(set(sid.tolist())),
+        "stimuli": len(stimuli),
         "fixations": int(n),
-        "on_image_share": float(fix["on_image"].mean()) if n else 0.0,
+        "on_image_share": float(np.mean(np.asarray(fix["on_image"], dtype=bool))) if n else 0.0,
         "time_span_s": float(span) / 1000.0,
     }
 

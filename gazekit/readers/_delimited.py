@@ -1,7 +1,9 @@
 """Shared plumbing of the delimited-text readers: dialect sniffing, header lookup by name and unit,
 chunked reading with a progress bar, and numbers parsed with errors that say where.
 
-Every error here is a :class:`GazekitError` naming the file, the line and the column.
+Every error here is a :class:`GazekitError` naming the file, the line and the column. The fast path
+(:func:`iter_chunks_arrow`, pyarrow) yields :class:`Chunk` columns and imports no pandas; the pandas path
+(:func:`iter_chunks`, whose errors say where and what) imports it when it runs.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ import queue
 import re
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from gazekit.errors import GazekitError
 from gazekit.readers.base import TAIL_BYTES, cut_warning, incomplete_last_line
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNK_ROWS = 100_000
 ARROW_BLOCK_BYTES = 2**20  # pyarrow parses a segment in blocks of this size, in parallel
@@ -181,6 +186,51 @@ class _CheckingReader(io.RawIOBase):
         self._tail = np.concatenate([self._tail, block])[-2:]
 
 
+@dataclass(frozen=True)
+class Floats:
+    """A number column: ``values`` as parsed and ``valid`` (None: every field held a number); the values of empty
+    fields are not NaN yet: :meth:`at` puts NaN there, on the rows asked for only."""
+
+    values: np.ndarray
+    valid: np.ndarray | None = None
+
+    def at(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """float64 at row positions ``rows`` (None: all), NaN where empty."""
+        values = self.values if rows is None else self.values[rows]
+        if self.valid is None:
+            return values
+        return np.where(self.valid if rows is None else self.valid[rows], values, np.nan)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows of a delimited export as columns: ``lines`` (file line numbers), ``numbers`` (:class:`Floats`; on the
+    pandas path a column pandas left as text stays a Series, parsed by :func:`numbers` where needed) and ``texts``
+    (per row the code of its value in the list of values as written, -1 where empty)."""
+
+    lines: np.ndarray
+    numbers: dict[str, Floats | pd.Series]
+    texts: dict[str, tuple[np.ndarray, list[str]]]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def chunk_of_frame(frame: pd.DataFrame, text_cols: list[str]) -> Chunk:
+    """A chunk of :func:`iter_chunks` as a :class:`Chunk` (float64 columns as arrays, other numbers as text)."""
+    import pandas as pd
+
+    numbers, texts = {}, {}
+    for name in frame.columns:
+        col = frame[name]
+        if name in text_cols:
+            codes, uniques = pd.factorize(col)
+            texts[name] = codes.astype(np.int64), [str(u) for u in uniques]
+        else:
+            numbers[name] = Floats(col.to_numpy()) if col.dtype == np.float64 else col
+    return Chunk(frame.index.to_numpy(np.int64), numbers, texts)
+
+
 def drop_blank_rows(chunk: pd.DataFrame) -> pd.DataFrame:
     """``chunk`` without its rows that are empty in every column (no copy when there are none)."""
     keep = chunk.notna().to_numpy().any(axis=1)
@@ -202,6 +252,8 @@ def iter_chunks(
     are dropped. Parser failures become GazekitError with the line where pandas stopped. ``end``: read only
     that many bytes (see :func:`check_not_truncated`).
     """
+    import pandas as pd
+
     size = path.stat().st_size
     bar = _progress(path, size)
     with open(path, "rb") as raw, bar:
@@ -276,9 +328,9 @@ def iter_chunks_arrow(
     usecols: list[str],
     text_cols: list[str],
     chunk_rows: int | None = None,
-) -> Iterator[pd.DataFrame]:
-    """:func:`iter_chunks` with pyarrow's CSV parser: the same chunks (the same rows, index = file line
-    number, blank rows dropped), numbers as float64, ``text_cols`` as pandas categoricals.
+) -> Iterator[Chunk]:
+    """:func:`iter_chunks` with pyarrow's CSV parser, as :class:`Chunk` columns: the same chunks (the same rows,
+    file line numbers, blank rows dropped), numbers as float64, ``text_cols`` as codes.
 
     The file is cut at line ends into segments of about ``SEGMENT_BYTES``; a background thread parses
     each with pyarrow's multi-threaded reader (only the needed columns, typed up front), at most
@@ -367,8 +419,8 @@ def _segments(raw, newline: bytes) -> Iterator[tuple[memoryview, int]]:
         filled = end - cut
 
 
-def _arrow_chunks(tables: Iterator[pa.Table], rows: int, numeric: list[str]) -> Iterator[pd.DataFrame]:
-    """Tables -> DataFrames of ``rows`` rows each (the last one shorter) before blank rows are dropped."""
+def _arrow_chunks(tables: Iterator[pa.Table], rows: int, numeric: list[str]) -> Iterator[Chunk]:
+    """Tables -> chunks of ``rows`` rows each (the last one shorter) before blank rows are dropped."""
     pending: list[pa.Table] = []
     n_pending = 0
     line = 2  # file line of the next row (line 1 is the header)
@@ -385,34 +437,66 @@ def _arrow_chunks(tables: Iterator[pa.Table], rows: int, numeric: list[str]) -> 
             take = min(rows, n_pending)
             rest = table.slice(take)
             pending, n_pending = ([rest] if rest.num_rows else []), rest.num_rows
-            yield _frame(table.slice(0, take), numeric, line)
+            yield _chunk(table.slice(0, take), numeric, line)
             line += take
 
 
-def _frame(table: pa.Table, numeric: list[str], line: int) -> pd.DataFrame:
-    """A table of float64 and dictionary columns as a DataFrame (index = file line numbers) without its
-    blank rows, without pyarrow's general conversion: floats to NumPy (NaN where empty), dictionaries to
-    categoricals. Raises :class:`FastPathError` for a number that pyarrow parsed as NaN or infinite."""
-    columns = {}
-    filled = np.zeros(table.num_rows, bool)  # rows with a value in any column
-    for name, col in zip(table.column_names, table.unify_dictionaries().columns, strict=True):
+def _chunk(table: pa.Table, numeric: list[str], line: int) -> Chunk:
+    """A table of float64 and dictionary columns as a :class:`Chunk` without its blank rows: floats as
+    :class:`Floats`, dictionaries as codes and their values. Raises :class:`FastPathError` for a number that pyarrow
+    parsed as NaN or infinite."""
+    numbers, texts = {}, {}
+    columns = table.unify_dictionaries().columns
+    dense = any(col.null_count == 0 for col in columns)  # then no row is blank
+    filled = None if dense else np.zeros(table.num_rows, bool)  # rows with a value in any column
+    for name, col in zip(table.column_names, columns, strict=True):
         arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
         if name in numeric:
-            values = arr.to_numpy(zero_copy_only=False)  # NaN where empty
-            finite = np.isfinite(values)
-            # more non-finite values than empty fields: "nan", "inf" or "1e400" in the file, which pandas keeps
-            # as text (whose errors say where)
-            if len(values) - np.count_nonzero(finite) != arr.null_count:
+            values = np.frombuffer(arr.buffers()[1], dtype="<f8", count=arr.offset + len(arr))[arr.offset :]
+            valid = _valid(arr) if arr.null_count else None
+            # "nan", "inf" or "1e400" in the file, which pandas keeps as text (whose errors say where); one sum finds
+            # none in the usual case (what an empty field holds, 0 as pyarrow writes it, does not matter: then the
+            # exact test runs)
+            if not np.isfinite(values.sum()) and not np.isfinite(values[valid] if valid is not None else values).all():
                 raise FastPathError(f"a non-finite number in {name!r}")
-            filled |= finite
+            if filled is not None:  # not dense: every column has an empty field
+                filled |= valid
+            numbers[name] = Floats(values, valid)
         else:
-            values = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-            filled |= values >= 0
-            cats = pd.Index(arr.dictionary.to_pylist(), dtype=object)
-            values = pd.Categorical.from_codes(values, categories=cats, validate=False)
-        columns[name] = values
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(line, line + table.num_rows), copy=False)
-    return frame if filled.all() else frame[filled]
+            codes = _codes(arr)
+            if filled is not None:
+                filled |= codes >= 0
+            texts[name] = codes, arr.dictionary.to_pylist()
+    lines = np.arange(line, line + table.num_rows, dtype=np.int64)
+    if filled is None or filled.all():
+        return Chunk(lines, numbers, texts)
+    keep = np.flatnonzero(filled)
+    return Chunk(
+        lines[keep],
+        {k: Floats(v.values[keep], None if v.valid is None else v.valid[keep]) for k, v in numbers.items()},
+        {k: (c[keep], n) for k, (c, n) in texts.items()},
+    )
+
+
+# Arrays are read from their buffers: pyarrow's own conversions (``to_numpy`` with nulls, ``fill_null``) import
+# pandas or pyarrow.compute, which the fast path does without.
+
+
+def _codes(arr: pa.DictionaryArray) -> np.ndarray:
+    """The indices of a dictionary array as int64, -1 where null."""
+    idx = arr.indices
+    width = idx.type.bit_width // 8
+    codes = np.frombuffer(idx.buffers()[1], dtype=f"<i{width}", count=idx.offset + len(idx))[idx.offset :]
+    codes = codes.astype(np.int64)
+    if idx.null_count:
+        codes[~_valid(idx)] = -1
+    return codes
+
+
+def _valid(arr: pa.Array) -> np.ndarray:
+    """The validity bitmap of an array with nulls as bools."""
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], np.uint8), bitorder="little")
+    return bits[arr.offset : arr.offset + len(arr)].astype(bool)
 
 
 def _ahead(items: Iterator, depth: int) -> Iterator:
@@ -456,6 +540,8 @@ def _ahead(items: Iterator, depth: int) -> Iterator:
 
 def numbers(path: Path, series: pd.Series, column: str, decimal: str, *, allow_missing: bool = True) -> np.ndarray:
     """A column as float64; raises GazekitError at the first value that is not a number (line, column)."""
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
         values = series.to_numpy(dtype=float, na_value=np.nan)
     else:
@@ -478,13 +564,23 @@ def numbers(path: Path, series: pd.Series, column: str, decimal: str, *, allow_m
             raise GazekitError(path, f"line {line}, column {column!r}", f"expected a number{hint}, got {got!r}")
         values = parsed.to_numpy(dtype=float, na_value=np.nan)
     if not allow_missing:
-        missing = ~np.isfinite(values)
-        if missing.any():
-            i = int(np.flatnonzero(missing)[0])
-            got = series.iloc[i]
-            got = "an empty field" if pd.isna(got) else repr(str(got))
-            raise GazekitError(path, f"line {series.index[i]}, column {column!r}", f"expected a number, got {got}")
+        require_values(
+            path, values, series.index, column, lambda i: series.iloc[i] if pd.notna(series.iloc[i]) else None
+        )
     return values
+
+
+def require_values(
+    path: Path, values: np.ndarray, lines, column: str, raw: Callable[[int], object] | None = None
+) -> None:
+    """Raises GazekitError at the first value of ``values`` that is empty or not finite (file ``lines``, column);
+    ``raw(i)`` is what the file held there (None = an empty field; default: the value)."""
+    missing = ~np.isfinite(values)
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        got = raw(i) if raw is not None else (None if np.isnan(values[i]) else values[i])
+        got = "an empty field" if got is None else repr(str(got))
+        raise GazekitError(path, f"line {lines[i]}, column {column!r}", f"expected a number, got {got}")
 
 
 def _encoding(path: Path) -> str:

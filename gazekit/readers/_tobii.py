@@ -1,10 +1,12 @@
 """Streaming core of the Tobii readers (Pro Lab and Studio exports): one row per sample, the vendor's
 fixation filter written as an event type + event index on each row.
 
-The file is read in chunks of the columns it needs; sessions are integer codes. Each chunk's fixation
-rows are folded (consecutive rows of one fixation -> one row) and the folded rows are reduced to one
-row per (session, fixation index) at the end, or whenever they exceed ``REDUCE_ROWS``, so memory grows
-with the number of fixations, not with the number of rows.
+The file is read in chunks of the columns it needs (:class:`~gazekit.readers._delimited.Chunk`); sessions are
+integer codes. Each chunk's fixation rows are folded (consecutive rows of one fixation -> one row) and the folded
+rows are reduced to one row per (session, fixation index) at the end, or whenever they exceed ``REDUCE_ROWS``, so
+memory grows with the number of fixations, not with the number of rows. Everything here is NumPy on the chunks'
+columns (no pandas: the fixations are :data:`gazekit.tables.Columns`); only the pandas path of the parse, taken
+for a file pyarrow rejects, imports pandas.
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from gazekit.errors import GazekitError
 from gazekit.ids import stimulus_id
 from gazekit.privacy import hash_name
 from gazekit.readers._delimited import (
+    Chunk,
     Dialect,
     FastPathError,
+    Floats,
     check_not_truncated,
+    chunk_of_frame,
     iter_chunks,
     iter_chunks_arrow,
     numbers,
+    require_values,
 )
 from gazekit.readers.base import STIMULUS_VALUES_KEPT, Recording
 
@@ -94,7 +99,13 @@ def read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str) -
             return _read_rows(path, dialect, cols, source_format, iter_chunks_arrow, warn)
         except FastPathError:
             pass
-    return _read_rows(path, dialect, cols, source_format, partial(iter_chunks, end=end), warn)
+    return _read_rows(path, dialect, cols, source_format, partial(_pandas_chunks, end=end), warn)
+
+
+def _pandas_chunks(path: Path, dialect: Dialect, usecols: list[str], text_cols: list[str], end: int | None):
+    """The chunks of :func:`iter_chunks` (pandas' parser) as :class:`Chunk` columns."""
+    for frame in iter_chunks(path, dialect, usecols, text_cols, end=end):
+        yield chunk_of_frame(frame, text_cols)
 
 
 def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, chunks, warn: list[str]) -> Recording:
@@ -106,43 +117,43 @@ def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, 
     media: dict[str, int] = {}  # media name (as written) -> code
     last_t: dict[int, float] = {}  # session code -> last timestamp [ms]
     n_rows: dict[int, int] = {}  # session code -> rows
-    partials: list[pd.DataFrame] = []  # folded fixation rows, reduced when they exceed ``limit``
+    partials: list[dict[str, np.ndarray]] = []  # folded fixation rows, reduced when they exceed ``limit``
     shown: dict[str, dict[str, None]] = {c: {} for c in named}  # stimulus column -> distinct values (ordered)
     limit = REDUCE_ROWS
     for chunk in chunks(path, dialect, usecols, text_cols):
         for c, seen in shown.items():
             if len(seen) < STIMULUS_VALUES_KEPT:
-                seen.update(dict.fromkeys(v for v in map(str.strip, _local_codes(chunk[c])[1]) if v))
-        t_ms = numbers(path, chunk[cols.time], cols.time, dialect.decimal, allow_missing=False) * cols.time_to_ms
+                seen.update(dict.fromkeys(v for v in map(str.strip, chunk.texts[c][1]) if v))
+        values = partial(_numbers_at, path, dialect.decimal, chunk)
+        t_ms = values(None, cols.time, allow_missing=False) * cols.time_to_ms
         key = sessions.codes(chunk, cols)
-        _check_monotonic(path, cols.time, key, t_ms, chunk.index.to_numpy(), last_t, n_rows)
-        rows = np.flatnonzero(_is_fixation(chunk[cols.event_type]))
+        _check_monotonic(path, cols.time, key, t_ms, chunk.lines, last_t, n_rows)
+        rows = np.flatnonzero(_is_fixation(chunk.texts[cols.event_type]))
         if not len(rows):
             continue
-        values = partial(_numbers_at, path, dialect.decimal, chunk, rows)
         part = {
             "key": key[rows],
-            "event_index": values(cols.event_index, allow_missing=False),
+            "event_index": values(rows, cols.event_index, allow_missing=False),
             "t_start_ms": t_ms[rows],
-            "line": chunk.index.to_numpy()[rows],
+            "line": chunk.lines[rows],
         }
         for name, out in _FIRST.items():
             col = getattr(cols, name)
             if col:
-                part[out] = values(col)
+                part[out] = values(rows, col)
         part["duration_ms"] = part["duration_ms"] * cols.duration_to_ms
-        part["media"] = _media_codes(chunk[cols.media].iloc[rows], media) if cols.media else np.full(len(rows), np.nan)
+        part["media"] = _media_codes(chunk.texts[cols.media], rows, media) if cols.media else np.full(len(rows), np.nan)
         if cols.pupils:
-            pupil = np.column_stack([values(p) for p in cols.pupils])
+            pupil = np.column_stack([values(rows, p) for p in cols.pupils])
             finite = np.isfinite(pupil)
             n_eyes = finite.sum(axis=1)
             ok = n_eyes > 0
             part["pupil_sum"] = np.where(ok, np.where(finite, pupil, 0.0).sum(axis=1) / np.maximum(n_eyes, 1), 0.0)
             part["pupil_n"] = ok.astype(np.int64)
-        partials.append(pd.DataFrame(_fold_runs(part)))
-        if sum(map(len, partials)) > limit:  # rows of interleaved fixations do not fold: bound the memory
-            partials = [_reduce(pd.concat(partials, ignore_index=True))]
-            limit = 2 * len(partials[0]) + REDUCE_ROWS
+        partials.append(_fold_runs(part))
+        if sum(len(p["key"]) for p in partials) > limit:  # rows of interleaved fixations do not fold: bound the memory
+            partials = [_reduce(_concat(partials))]
+            limit = 2 * len(partials[0]["key"]) + REDUCE_ROWS
     if not n_rows:
         raise GazekitError(path, None, "expected data rows after the header, found none")
     rec = _recording(path, cols, source_format, partials, sessions, list(media), n_rows, last_t)
@@ -157,36 +168,30 @@ def _read_rows(path: Path, dialect: Dialect, cols: Columns, source_format: str, 
 
 
 def _numbers_at(
-    path: Path, decimal: str, chunk: pd.DataFrame, rows: np.ndarray, col: str, allow_missing: bool = True
+    path: Path, decimal: str, chunk: Chunk, rows: np.ndarray | None, col: str, allow_missing: bool = True
 ) -> np.ndarray:
-    """Column ``col`` of ``chunk`` at row positions ``rows`` as float64 (errors name the file line)."""
-    series = chunk[col]
-    if allow_missing and series.dtype == np.float64:  # already parsed (pyarrow, or pandas on clean numbers)
-        return series.to_numpy()[rows]
-    return numbers(path, series.iloc[rows], col, decimal, allow_missing=allow_missing)
+    """Column ``col`` of ``chunk`` at row positions ``rows`` (None: all) as float64 (errors name the file line)."""
+    values = chunk.numbers[col]
+    if isinstance(values, Floats):  # already parsed (pyarrow, or pandas on clean numbers)
+        out = values.at(rows)
+        if not allow_missing:
+            require_values(path, out, chunk.lines if rows is None else chunk.lines[rows], col)
+        return out
+    return numbers(path, values if rows is None else values.iloc[rows], col, decimal, allow_missing=allow_missing)
 
 
-def _is_fixation(series: pd.Series) -> np.ndarray:
-    """Rows whose event type is "Fixation" (blanks and case ignored); categoricals compared per category."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        hit = series.cat.categories.astype(str).str.strip().str.lower() == "fixation"
-        return np.append(hit, False)[series.cat.codes.to_numpy()]
-    return series.str.strip().str.lower().eq("fixation").fillna(False).to_numpy(bool)
+def _is_fixation(text: tuple[np.ndarray, list[str]]) -> np.ndarray:
+    """Rows whose event type is "Fixation" (blanks and case ignored), compared once per distinct value."""
+    codes, names = text
+    hit = np.array([n.strip().lower() == "fixation" for n in names] + [False], dtype=bool)
+    return hit[codes]
 
 
-def _local_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Per-row codes into the column's distinct values (-1 where missing) and those values as written."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.codes.to_numpy(np.int64), [str(c) for c in series.cat.categories]
-    codes, uniques = pd.factorize(series)
-    return codes.astype(np.int64), [str(u) for u in uniques]
-
-
-def _media_codes(series: pd.Series, media: dict[str, int]) -> np.ndarray:
-    """Codes of the media names (as written, across chunks: ``media``) as float64, NaN where missing."""
-    local, names = _local_codes(series)
+def _media_codes(text: tuple[np.ndarray, list[str]], rows: np.ndarray, media: dict[str, int]) -> np.ndarray:
+    """Codes of the media names at ``rows`` (as written, across chunks: ``media``) as float64, NaN where missing."""
+    codes, names = text
     lut = np.array([media.setdefault(n, len(media)) for n in names] + [np.nan], dtype=float)
-    return lut[local]
+    return lut[codes[rows]]
 
 
 class _TextCodes:
@@ -195,10 +200,10 @@ class _TextCodes:
     def __init__(self) -> None:
         self.ids: dict[str, int] = {"": 0}
 
-    def encode(self, series: pd.Series) -> np.ndarray:
-        local, names = _local_codes(series)
+    def encode(self, text: tuple[np.ndarray, list[str]]) -> np.ndarray:
+        codes, names = text
         lut = np.array([self.ids.setdefault(n.strip(), len(self.ids)) for n in names] + [0], dtype=np.int64)
-        return lut[local]
+        return lut[codes]
 
     def names(self) -> list[str]:
         return list(self.ids)
@@ -216,17 +221,20 @@ class _Sessions:
         self.known: dict[int, int] = {}  # recording code -> participant code
         self.inherited = 0
 
-    def codes(self, chunk: pd.DataFrame, cols: Columns) -> np.ndarray:
+    def codes(self, chunk: Chunk, cols: Columns) -> np.ndarray:
         zeros = np.zeros(len(chunk), np.int64)
-        who = self.who.encode(chunk[cols.participant]) if cols.participant else zeros
-        rec = self.rec.encode(chunk[cols.recording]) if cols.recording else zeros
+        who = self.who.encode(chunk.texts[cols.participant]) if cols.participant else zeros
+        rec = self.rec.encode(chunk.texts[cols.recording]) if cols.recording else zeros
         missing = (who == 0) & (rec != 0)
-        if missing.any():
-            named = pd.Series(who).where(who != 0)
-            fill = named.groupby(rec).transform("first").fillna(pd.Series(rec).map(self.known))
-            who = np.where(missing, fill.fillna(0).to_numpy(np.int64), who)
+        if missing.any():  # the recording's first named participant in this chunk, else the one known before
+            named = np.flatnonzero(who != 0)
+            recs, first = np.unique(rec[named], return_index=True)
+            first_who = dict(zip(recs.tolist(), who[named[first]].tolist(), strict=True))
+            fill = {r: first_who.get(r, self.known.get(r, 0)) for r in np.unique(rec[missing]).tolist()}
+            who = who.copy()
+            who[missing] = [fill[r] for r in rec[missing].tolist()]
             self.inherited += int((missing & (who != 0)).sum())
-        local, pairs = pd.factorize((who << 32) | rec)
+        local, pairs = _factorize((who << 32) | rec)
         pair_who, pair_rec = (pairs >> 32).tolist(), (pairs & 0xFFFFFFFF).tolist()
         last_row = np.full(len(pairs), -1)
         np.maximum.at(last_row, local, np.arange(len(local)))
@@ -241,6 +249,15 @@ class _Sessions:
         """(participant, recording) of each session code ("" where missing)."""
         who, rec = self.who.names(), self.rec.names()
         return [(who[w], rec[r]) for w, r in self.pairs]
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per row the code of its value, the distinct values), codes numbered in order of first appearance."""
+    uniques, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty(len(uniques), np.int64)
+    rank[order] = np.arange(len(uniques))
+    return rank[inverse.reshape(-1)], uniques[order]
 
 
 def _check_monotonic(path, column, key, t_ms, lines, last_t: dict, n_rows: dict) -> None:
@@ -282,19 +299,67 @@ def _fold_runs(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         elif col in ("pupil_sum", "pupil_n"):
             out[col] = np.add.reduceat(v, starts)
         else:  # the first non-empty value of the run (the run's first, empty, value when it has none)
-            first = np.minimum.reduceat(np.where(pd.notna(v), np.arange(n), n), starts)
+            first = np.minimum.reduceat(np.where(_present(v), np.arange(n), n), starts)
             out[col] = v[np.where(first < n, first, starts)]
     return out
 
 
-def _reduce(part: pd.DataFrame) -> pd.DataFrame:
-    """One row per (session key, event index): earliest time and line, first non-empty values, pupil sums."""
-    agg = {"t_start_ms": "min", "line": "min"}
-    for col in part.columns:
-        if col in ("key", "event_index") or col in agg:
+def _present(v: np.ndarray) -> np.ndarray:
+    return ~np.isnan(v) if v.dtype.kind == "f" else np.ones(len(v), bool)
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _reduce(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One row per (session key, event index), in order of first appearance: earliest time and line, first
+    non-empty values, pupil sums (compensated, in row order, as pandas' grouped sum: the same floats)."""
+    key, event = part["key"], part["event_index"]
+    n = len(key)
+    if n == 0:
+        return part
+    order = np.lexsort((event, key))
+    k, e = key[order], event[order]
+    group = np.empty(n, np.int64)
+    group[order] = np.cumsum(np.r_[True, (k[1:] != k[:-1]) | (e[1:] != e[:-1])]) - 1
+    first_row = np.full(group.max() + 1, n)
+    np.minimum.at(first_row, group, np.arange(n))
+    rank = np.empty(len(first_row), np.int64)
+    rank[np.argsort(first_row)] = np.arange(len(first_row))
+    rows = np.argsort(rank[group], kind="stable")  # rows grouped by fixation, in file order within each
+    g = rank[group][rows]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    out = {"key": key[rows][starts], "event_index": event[rows][starts]}
+    for col in ("t_start_ms", "line"):
+        out[col] = np.minimum.reduceat(part[col][rows], starts)
+    for col, v in part.items():
+        if col in out:
             continue
-        agg[col] = "sum" if col in ("pupil_sum", "pupil_n") else "first"
-    return part.groupby(["key", "event_index"], sort=False, dropna=False).agg(agg).reset_index()
+        v = v[rows]
+        if col == "pupil_n":
+            out[col] = np.add.reduceat(v, starts)
+        elif col == "pupil_sum":
+            out[col] = _compensated_sums(v, g, starts)
+        else:  # the first non-empty value of the fixation (NaN when it has none)
+            first = np.minimum.reduceat(np.where(_present(v), np.arange(n), n), starts)
+            out[col] = np.where(first < n, v[np.minimum(first, n - 1)], np.nan)
+    return out
+
+
+def _compensated_sums(v: np.ndarray, g: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per group (rows sorted by group ``g``, groups starting at ``starts``) the Kahan-compensated sum of ``v`` in
+    row order: the float that pandas' ``groupby().sum()`` gives."""
+    total, comp = np.zeros(len(starts)), np.zeros(len(starts))
+    pos = np.arange(len(v)) - starts[g]
+    for r in range(int(pos.max()) + 1 if len(v) else 0):
+        at = pos == r
+        gi, y = g[at], v[at] - comp[g[at]]
+        t = total[gi] + y
+        c = (t - total[gi]) - y
+        comp[gi] = np.where(np.isnan(c), 0.0, c)
+        total[gi] = t
+    return total
 
 
 def _recording(
@@ -314,34 +379,39 @@ def _recording(
     }
     warnings: list[str] = []
     if not partials:
-        fix = pd.DataFrame({"session_id": pd.Series(dtype=str), "t_start_ms": [], "duration_ms": []})
-        return Recording(source_format, fixations=fix, sessions=sessions_meta, warnings=warnings)
-    fix = _reduce(pd.concat(partials, ignore_index=True))
-    missing = ~np.isfinite(fix["duration_ms"].to_numpy(float))
+        empty = {"session_id": np.array([], dtype=object), "t_start_ms": np.array([]), "duration_ms": np.array([])}
+        return Recording(source_format, fixations=empty, sessions=sessions_meta, warnings=warnings)
+    fix = _reduce(_concat(partials))
+    missing = ~np.isfinite(fix["duration_ms"])
     if missing.any():
-        row = fix.iloc[int(np.flatnonzero(missing)[0])]
+        i = int(np.flatnonzero(missing)[0])
         raise GazekitError(
             path,
-            f"line {row['line']}, column {cols.duration!r}",
-            f"expected a duration on the rows of fixation {row['event_index']:g}, got none",
+            f"line {fix['line'][i]}, column {cols.duration!r}",
+            f"expected a duration on the rows of fixation {fix['event_index'][i]:g}, got none",
         )
     if "pupil_sum" in fix:
         with np.errstate(invalid="ignore", divide="ignore"):
             fix["pupil"] = np.where(fix["pupil_n"] > 0, fix["pupil_sum"] / fix["pupil_n"], np.nan)
     ids = np.array([stimulus_id(m) for m in media] + [""], dtype=object)
-    fix["stimulus_id"] = ids[np.nan_to_num(fix["media"].to_numpy(float), nan=len(media)).astype(np.int64)]
-    fix["session_id"] = fix["key"].map(session_ids)
-    fix["reader_id"] = fix["key"].map(readers)
-    fix["eye"] = "both"
-    fix["detector"] = "vendor"
-    ends = (fix["t_start_ms"] + fix["duration_ms"]).groupby(fix["key"].to_numpy(), sort=False).max()
+    fix["stimulus_id"] = ids[np.nan_to_num(fix["media"], nan=len(media)).astype(np.int64)]
+    key = fix["key"]
+    for name, of_key in (("session_id", session_ids), ("reader_id", readers)):
+        lut = np.empty(max(keys) + 1, dtype=object)
+        lut[keys] = [of_key[k] for k in keys]
+        fix[name] = lut[key]
+    fix["eye"] = np.full(len(key), "both", dtype=object)
+    fix["detector"] = np.full(len(key), "vendor", dtype=object)
+    ends = np.full(max(keys) + 1, -np.inf)
+    np.maximum.at(ends, key, fix["t_start_ms"] + fix["duration_ms"])
     for k in keys:
-        if k in ends.index:
+        if k in set(key.tolist()):
             end = ends[k]
             if end > last_t[k] + CUT_TOLERANCE_MS:
                 warnings.append(
                     f"{path}: session {session_ids[k]}: the last fixation ends at {end:g} ms, after the last row "
                     f"({last_t[k]:g} ms); the export may be cut"
                 )
-    fix = fix.drop(columns=["key", "event_index", "media", "line", "pupil_sum", "pupil_n"], errors="ignore")
+    for name in ("key", "event_index", "media", "line", "pupil_sum", "pupil_n"):
+        fix.pop(name, None)
     return Recording(source_format, fixations=fix, sessions=sessions_meta, warnings=warnings)

@@ -12,12 +12,15 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gazekit.errors import GazekitError
 from gazekit.geometry import Screen
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEAD_BYTES = 65536
 MAX_COLUMNS = 4096  # a header with more names has lost its line breaks
@@ -42,13 +45,15 @@ class Recording:
     """What a reader found in one file: vendor fixations and/or raw samples, per session.
 
     ``fixations`` has fixation-table columns the source knows (at least ``session_id, t_start_ms,
-    duration_ms`` and screen or image coordinates); ``samples`` has samples-table columns plus
-    ``session_id``. Times are ms from each session's start. Fixations may also carry the geometry that
+    duration_ms`` and screen or image coordinates), as a DataFrame or as :data:`gazekit.tables.Columns` (the
+    Tobii readers, which import no pandas; :func:`gazekit.readers.read` gives a DataFrame either way);
+    ``samples`` has samples-table columns plus ``session_id``. Times are ms from each session's start.
+    Fixations may also carry the geometry that
     ``gazekit.convert.coordinates.map_to_images`` turns into image coordinates (``x_norm``, ``media_x0_px``, ...).
     """
 
     source_format: str
-    fixations: pd.DataFrame | None = None
+    fixations: pd.DataFrame | dict | None = None
     samples: pd.DataFrame | None = None
     screen: Screen | None = None
     sessions: dict[str, dict] = field(default_factory=dict)  # session_id -> metadata (reader_id, ...)
@@ -68,6 +73,8 @@ def normalised_samples(
 
     Positions are NaN where ``valid`` is false; ``pupil`` (mm, NaN when unknown) should already be masked.
     """
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "t_ms": t_ms,
@@ -144,6 +151,8 @@ def read_csv_text(path: Path, warn: list[str]) -> pd.DataFrame:
     fewer fields than the header (a comma inside a value, e.g. a decimal comma) when nothing is quoted;
     drops an incomplete last row with a warning (appended to ``warn``).
     """
+    import pandas as pd
+
     raw = path.read_bytes()
     cut = incomplete_last_line(raw[-TAIL_BYTES:], b",", len(raw) <= TAIL_BYTES)
     if cut is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from gazekit.errors import GazekitError
 from gazekit.readers._delimited import find_column, header_names, sniff_dialect, split_unit
 from gazekit.readers._tobii import Columns, read_rows
@@ -52,11 +54,12 @@ def read(path: Path, opts: ReadOptions) -> Recording:
         pupils=pupils,
     )
     rec = read_rows(path, dialect, spec, NAME)
-    fix = rec.fixations
-    if len(fix):
+    fix = rec.fixations  # gazekit.tables.Columns
+    if len(fix["t_start_ms"]):
         # without a media on screen, Studio's MCS is the screen itself
-        no_media = fix["stimulus_id"].eq("")
-        fix["screen_x_px"] = fix["x_px"].where(no_media)
-        fix["screen_y_px"] = fix["y_px"].where(no_media)
-        fix.loc[no_media, ["x_px", "y_px"]] = float("nan")
+        no_media = fix["stimulus_id"] == ""
+        fix["screen_x_px"] = np.where(no_media, fix["x_px"], np.nan)
+        fix["screen_y_px"] = np.where(no_media, fix["y_px"], np.nan)
+        fix["x_px"] = np.where(no_media, np.nan, fix["x_px"])
+        fix["y_px"] = np.where(no_media, np.nan, fix["y_px"])
     return rec

@@ -50,7 +50,7 @@ def read_real(data: Path) -> pd.DataFrame:
     """The GazeMedSeg fixation report (``fixations.csv``, read by the ``fixation-report`` reader, positions
     through :func:`gazekit.convert.coordinates.map_to_images`) as ``image, t_start_ms, duration_ms, x_px,
     y_px, width, height``."""
-    rec = readers.read(data / "fixations.csv", ReadOptions(format=fixation_report.NAME))
+    rec = readers.read_columns(data / "fixations.csv", ReadOptions(format=fixation_report.NAME))
     fix = map_to_images(rec.fixations)
     out = pd.DataFrame(
         {
