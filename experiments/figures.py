@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from experiments.tables import (
-    DATASETS,
     ROW_ORDER,
+    SPECS,
     comparison_name,
     comparisons,
     evidence_schedules,
@@ -18,13 +18,12 @@ from experiments.tables import (
     seeds_cases,
 )
 
-FOREST_TITLE = {"kvasir": "Kvasir-SEG", "acdc": "ACDC", "camus": "CAMUS", "scr": "SCR"}
-
 
 def plot_forests(results: Path) -> None:
-    """``results/figures/<dataset>_forest.png`` of every dataset that has comparisons (``plot_forest``)."""
-    for ds in DATASETS:
-        plot_forest(results / ds, results / "figures" / f"{ds}_forest.png", FOREST_TITLE[ds])
+    """``results/figures/<dataset>_forest.png`` of every dataset that has comparisons (``plot_forest``), titled
+    with the spec's title."""
+    for ds, spec in SPECS.items():
+        plot_forest(results / ds, results / "figures" / f"{ds}_forest.png", spec.title)
 
 
 def plot_forest(results: Path, out: Path, title: str) -> bool:

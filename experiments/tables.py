@@ -21,51 +21,34 @@ from experiments import spec as specs
 from experiments import stats
 from hgdtgl.config import TrainConfig  # torch-free: the method's default gaze-loss weight
 
-# rows, their order and labels: experiments/specs/protocol.toml, and after HG-DTGL the table's row of HG-DTGL at the
-# gaze loss chosen on validation; reference numbers (with their sources), the reference column and note of each
-# table: experiments/specs/<dataset>.toml
-ROW_LABEL = {}
-for _row, _label in specs.row_labels().items():
-    ROW_LABEL[_row] = _label
-    if _row == "hgdtgl":
-        ROW_LABEL["hgdtgl_chosen"] = "HG-DTGL (full), gaze loss chosen on validation"
+# From the specs: the rows, their order and labels, the schedules' and gaze-loss recipes' labels, and the row of
+# HG-DTGL at the gaze loss chosen on validation (experiments/specs/protocol.toml); per dataset, in the tables' order,
+# its heading, reference numbers (with their sources), reference column and note (experiments/specs/<dataset>.toml)
+ROW_LABEL = specs.row_labels()
 ROW_ORDER = list(ROW_LABEL)
+(CHOSEN,) = specs.protocol().chosen_rows.values()  # hgdtgl_chosen: HG-DTGL at the chosen gaze-loss setting
 SPECS = specs.all_datasets()
+DATASETS = tuple(SPECS)
 KVASIR_REF = {key: ref.cell() for key, ref in SPECS["kvasir"].references.items()}
-# dataset -> (title, budget column, reference column, reference Dice per row, budget the references apply to, note)
-MULTICLASS = {
-    name: (
-        s.title,
-        s.tables["budget_column"],
-        s.tables["reference_column"],
-        {key: ref.cell() for key, ref in s.references.items()},
-        str(s.budgets[s.tables["reference_budget"]]),
-        s.tables["note"],
-    )
-    for name, s in SPECS.items()
-    if s.classes
-}
-SCHEDULE_LABEL = {
-    "cpu": "cpu (128 px, 3000 it.)",
-    "gpu": "gpu (full schedule)",
-    "cpu-partial": "cpu, stopped early",
-    "gpu-partial": "gpu, time-boxed (stopped early)",
-}
 
 
 def schedule_label(schedule: str) -> str:
-    """Table label of a schedule name; ``cpu-<iters>`` is the cpu protocol with another iteration count, a
-    ``-bf16`` suffix the same in bf16 autocast."""
-    if schedule in SCHEDULE_LABEL:
-        return SCHEDULE_LABEL[schedule]
+    """Table label of a schedule name (protocol.toml's ``label`` of its base schedule): ``cpu-<iters>`` is the cpu
+    protocol with another iteration count, a ``-bf16`` suffix the same in bf16 autocast, a ``-partial`` suffix a row
+    stopped before its planned iterations (the base schedule's ``label_partial``); other names are their own
+    label."""
+    proto = specs.protocol()
     partial = schedule.endswith("-partial")
-    base = schedule.removesuffix("-partial")
-    bf16 = base.endswith("-bf16")
-    base = base.removesuffix("-bf16")
-    iters = base.removeprefix("cpu-") if base.startswith("cpu-") else "3000" if base == "cpu" else ""
-    if not iters.isdigit():
+    name = schedule.removesuffix("-partial")
+    if partial and name in proto.schedules:
+        return proto.schedules[name].label_partial
+    try:
+        base, iters, amp = specs.parse_schedule(name)
+    except specs.SpecError:
         return schedule
-    return f"cpu (128 px, {iters} it.{', bf16' if bf16 else ''})" + (", stopped early" if partial else "")
+    s = proto.schedules[base]
+    label = s.label.format(iterations=iters or s.iterations, bf16=", bf16" if amp == "bf16" else "")
+    return label + (", stopped early" if partial else "")
 
 
 BASELINES = ("supervised", "supervised_matched", "mt", "bcp")  # what HG-DTGL is compared with, seed by seed
@@ -127,9 +110,9 @@ def training_rows(metrics_csv: Path) -> list[dict[str, str]]:
 def best_iterations(results: Path, schedule: str, row: str, labeled: str) -> str:
     """Iteration of the best validation Dice (the evaluated checkpoint) of each seed, from the copied metrics.csv."""
     out = []
-    setting = chosen_setting(results) if row == "hgdtgl_chosen" else None
+    setting = chosen_setting(results) if row == CHOSEN.name else None
     roots = [d / schedule for d in setting.dirs(results)] if setting else [results / schedule]
-    name = "hgdtgl" if setting else row
+    name = CHOSEN.of if setting else row
     for m in sorted(m for root in roots for m in root.glob(f"{name}_l{labeled}_s*/metrics.csv")):
         rs = training_rows(m)
         if rs:
@@ -216,12 +199,8 @@ def evidence(results: Path, metric: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-# how the gaze loss enters training (experiments/specs/protocol.toml [recipes]), as the tables name it
-GAZE_RECIPE_LABEL = {
-    "published": "published gaze loss",
-    "self-ramp-mean": "gaze loss off in pre-training, ramped, mean over levels",
-    "self-ramp-mean-unlabeled": "gaze loss off in pre-training, ramped, mean over levels, unlabeled images only",
-}
+# how the gaze loss enters training, as the tables name it (experiments/specs/protocol.toml [recipes.*] label)
+GAZE_RECIPE_LABEL = specs.protocol().recipe_labels
 PUBLISHED_WEIGHT = str(TrainConfig.gaze_loss_weight)  # hgdtgl train's default --gaze-loss-weight
 
 
@@ -239,7 +218,7 @@ class GazeSetting(NamedTuple):
 
     @property
     def label(self) -> str:
-        return f"HG-DTGL, {GAZE_RECIPE_LABEL[self.recipe]}, weight {self.weight}"
+        return CHOSEN.setting_label(GAZE_RECIPE_LABEL[self.recipe], self.weight)
 
     @property
     def is_table_default(self) -> bool:
@@ -275,8 +254,8 @@ def chosen_rows(results: Path, name: str) -> list[dict[str, str]]:
     setting = chosen_setting(results)
     if setting is None or setting.is_table_default:
         return []
-    rows = [r for d in setting.dirs(results) for r in read_csv(d / name) if r["row"] == "hgdtgl"]
-    return [{**r, "row": "hgdtgl_chosen"} for r in rows]
+    rows = [r for d in setting.dirs(results) for r in read_csv(d / name) if r["row"] == CHOSEN.of]
+    return [{**r, "row": CHOSEN.name} for r in rows]
 
 
 def setting_sweep_dirs(results: Path) -> list[Path]:
@@ -286,10 +265,10 @@ def setting_sweep_dirs(results: Path) -> list[Path]:
 
 
 def row_labels(results: Path) -> dict[str, str]:
-    """ROW_LABEL with the chosen setting named."""
+    """ROW_LABEL with the chosen setting named (protocol.toml's [chosen_rows.hgdtgl_chosen] label)."""
     setting = chosen_setting(results)
-    chosen = f"{setting.label} (chosen on validation)" if setting else ROW_LABEL["hgdtgl_chosen"]
-    return {**ROW_LABEL, "hgdtgl_chosen": chosen}
+    chosen = CHOSEN.label.format(setting=setting.label) if setting else ROW_LABEL[CHOSEN.name]
+    return {**ROW_LABEL, CHOSEN.name: chosen}
 
 
 WEIGHT_BASELINES = (*BASELINES, "hgdtgl", "hgdtgl_no_gazeloss")  # what the chosen setting is paired with
@@ -324,7 +303,7 @@ def gaze_weight_section(results: Path, metric: str) -> str:
         if len(rs) < 2:
             continue
         pairs = paired_differences(summary, metric, sched, subject=rs, baselines=WEIGHT_BASELINES)
-        wall = run_info(runs, sched, "hgdtgl_chosen", lab)[1]
+        wall = run_info(runs, sched, CHOSEN.name, lab)[1]
         wall = f"; {wall} min per row" if wall else ""
         per_seed = " / ".join(f"{float(r[metric]) * 100:.2f}" for r in rs)
         chosen_on = (
@@ -592,7 +571,10 @@ def commands_link(results: Path) -> str:
 
 def multiclass_table(results: Path, dataset: str) -> str:
     """Per-class Dice (class names from the summary's ``dice_<name>`` columns), mean Dice, HD95, ASD per row."""
-    title, unit, ref_col, refs, ref_budget, note = MULTICLASS[dataset]
+    s = SPECS[dataset]
+    title, unit, ref_col, note = s.title, s.tables["budget_column"], s.tables["reference_column"], s.tables["note"]
+    refs = {key: ref.cell() for key, ref in s.references.items()}
+    ref_budget = str(s.budgets[s.tables["reference_budget"]])  # the budget the references apply to
     summary, runs = table_rows(results)
     labels = row_labels(results)
     if not summary:
@@ -616,22 +598,14 @@ def multiclass_table(results: Path, dataset: str) -> str:
     return text + gaze_weight_section(results, "dice_mean") + commands_link(results) + stats_section(results)
 
 
-DATASETS = ("kvasir", "acdc", "camus", "scr")
-
-
 def tables(results: Path) -> str:
-    return (
-        VERDICT_NOTE
-        + "#### Kvasir-SEG (real GazeMedSeg gaze; validation split, 90 images; mean per-image Dice / IoU)\n\n"
-        + kvasir_table(results / "kvasir")
-        + "\n#### ACDC (SSL4MIS split, `val.list` 20 volumes; simulated gaze where a gaze row appears)\n\n"
-        + multiclass_table(results / "acdc", "acdc")
-        + "\n#### CAMUS echocardiography (SIMULATED gaze; shipped `val.list`, 200 images of 50 patients; per-image "
-        "Dice / HD95 / ASD in px at 224x224)\n\n"
-        + multiclass_table(results / "camus", "camus")
-        + "\n#### SCR / JSRT chest X-ray (SIMULATED gaze; seeded validation split, 40 images; per-image Dice / HD95 / "
-        "ASD in px at 512x512)\n\n" + multiclass_table(results / "scr", "scr")
-    )
+    """The verdict note, then per dataset (the specs' order) its heading ([tables] heading) and table: per-class
+    columns where the spec names classes, else the binary Kvasir-SEG table."""
+    parts = []
+    for name, s in SPECS.items():
+        table = multiclass_table(results / name, name) if s.classes else kvasir_table(results / name)
+        parts.append(f"#### {s.tables['heading']}\n\n{table}")
+    return VERDICT_NOTE + "\n".join(parts)
 
 
 def write_readme(readme: Path, text: str) -> None:

@@ -269,7 +269,9 @@ def test_a_row_stopped_before_its_planned_iterations_is_labelled_partial(tmp_pat
     assert runner.planned_iterations(tmp_path / "config.yaml") == 40
     (tmp_path / "config.yaml").write_text("method: mt\niterations: 30\npretrain_iterations: 0\n")
     assert runner.planned_iterations(tmp_path / "config.yaml") == 30
-    assert tables.SCHEDULE_LABEL["gpu-partial"].startswith("gpu, time-boxed")
+    assert tables.schedule_label("gpu-partial") == "gpu, time-boxed (stopped early)"  # protocol.toml's label_partial
+    assert tables.schedule_label("cpu-partial") == "cpu, stopped early"
+    assert tables.schedule_label("gpu") == "gpu (full schedule)" and tables.schedule_label("cpu-x") == "cpu-x"
 
 
 def test_a_resumed_row_counts_the_training_time_logged_before_the_resume(tmp_path):
