@@ -279,7 +279,7 @@ def record_inputs(results, overwrite):
 @click.option("--results", default="results", show_default=True)
 @click.option("--readme", default=None, help="page to update between the markers (default docs/results.md; '' prints)")
 @click.option("-o", "--output", default=None, help="also write the tables (markdown) here")
-@click.option("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir, 81 labeled)")
+@click.option("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir-SEG, 81 labeled)")
 @click.option("--acdc-curves", default=None, help="the same for ACDC (7 labeled patients)")
 @click.option("--overlays", default=None, help="PNG of qualitative overlays (needs --run-dir)")
 @click.option("--overlay-dataset", type=click.Choice(["kvasir", "camus", "scr"]), default="kvasir", show_default=True)
@@ -319,10 +319,9 @@ def tables_command(results, readme, output, curves, acdc_curves, overlays, overl
         click.echo(text)
     if readme or output:
         figures.plot_forests(res)
-    if curves:
-        figures.plot_curves(res / "kvasir", Path(curves), "Kvasir-SEG", "81")
-    if acdc_curves:
-        figures.plot_curves(res / "acdc", Path(acdc_curves), "ACDC", "7")
+    for ds, png in (("kvasir", curves), ("acdc", acdc_curves)):  # at the spec's default budget
+        if png:
+            figures.plot_curves(res / ds, Path(png), tables.SPECS[ds].title, str(tables.SPECS[ds].labeled))
     if overlays:
         shared = Path(shared_data or runner.shared_data())
         figures.overlays(res, overlay_dataset, Path(run_dir), Path(overlays), store, shared)
