@@ -25,7 +25,7 @@ venv: $(VENV)/.installed
 
 test: venv
 	mkdir -p $(MPLCONFIGDIR)
-	$(VENV)/bin/ruff check gazekit hgdtgl tests benchmarks examples
+	$(VENV)/bin/ruff check gazekit hgdtgl experiments tests benchmarks examples
 	$(PY) -m pytest -q
 
 demo: venv
@@ -33,7 +33,7 @@ demo: venv
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash examples/demo.sh
 
 lint: venv
-	$(VENV)/bin/ruff check gazekit hgdtgl tests benchmarks examples
+	$(VENV)/bin/ruff check gazekit hgdtgl experiments tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) .cache demo_out

@@ -9,6 +9,8 @@
     python -m experiments split scr                                                 # results/scr/splits
     python -m experiments gaze camus                                                # the store of the gaze rows
     python -m experiments show kvasir                                               # the spec, resolved
+    python -m experiments tables                                                    # docs/results.md, commands.md
+    python -m experiments model-table --check                                       # README's model table
 
 Every command runs from the repository root; ``--dry-run`` prints the `hgdtgl` commands instead of running them.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import click
 
-from experiments import runner, splits, sweeps
+from experiments import figures, model_table, runner, splits, sweeps, tables
 from experiments.spec import DATASETS, SpecError, load, protocol
 
 DATASET = click.Choice(DATASETS)
@@ -271,3 +273,69 @@ def record_inputs(results, overwrite):
 
     n = backfill.backfill(Path(results), overwrite=overwrite)
     click.echo(f"{n} inputs.json written under {results}")
+
+
+@main.command("tables")
+@click.option("--results", default="results", show_default=True)
+@click.option("--readme", default=None, help="page to update between the markers (default docs/results.md; '' prints)")
+@click.option("-o", "--output", default=None, help="also write the tables (markdown) here")
+@click.option("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir-SEG, 81 labeled)")
+@click.option("--acdc-curves", default=None, help="the same for ACDC (7 labeled patients)")
+@click.option("--overlays", default=None, help="PNG of qualitative overlays (needs --run-dir)")
+@click.option("--overlay-dataset", type=click.Choice(["kvasir", "camus", "scr"]), default="kvasir", show_default=True)
+@click.option("--run-dir", default=None, help="run directory whose checkpoint_best.pt is shown")
+@click.option("--store", default=None, help="heatmap store, default runs/<overlay dataset>/store")
+@click.option("--shared-data", default=None, help="default: GAZEKIT_SHARED_DATA or ../shared/data")
+def tables_command(results, readme, output, curves, acdc_curves, overlays, overlay_dataset, run_dir, store,
+                   shared_data):  # fmt: skip
+    """The results tables of docs/results.md, each row's command and the figures.
+
+    \b
+    python -m experiments tables [--results results] [--readme docs/results.md] [-o tables.md]
+        [--curves results/figures/kvasir_val_dice.png] [--acdc-curves results/figures/acdc_val_dice.png]
+        [--overlays results/figures/kvasir_overlays.png --run-dir RUN [--overlay-dataset kvasir|camus|scr]
+         [--store runs/<dataset>/store] [--shared-data DIR]]
+
+    The tables are written between the markers ``<!-- results-tables:begin -->`` and ``<!-- results-tables:end -->``
+    of docs/results.md (``--readme PAGE``: another page) and/or to ``-o`` (then only there unless ``--readme`` is
+    given; ``--readme ''`` prints them). With ``--readme`` / ``-o`` the command of every row (from runs.csv) goes
+    to results/<dataset>/commands.md, the gaze-loss sweep to results/<dataset>/gaze_weight.csv and a forest plot
+    of the paired comparisons to results/figures/<dataset>_forest.png."""
+    if overlays and not run_dir:
+        raise click.UsageError("--overlays needs --run-dir (the run whose checkpoint_best.pt is shown)")
+    res = Path(results)
+    if readme is None and not output:
+        readme = "docs/results.md"  # the page of the tables; with -o only, only -o is written
+    text = tables.tables(res)
+    if readme or output:
+        for ds in tables.DATASETS:
+            tables.write_commands(res / ds)
+            tables.write_gaze_sweep(res / ds)
+    if output:
+        Path(output).write_text(text)
+    if readme:
+        tables.write_readme(Path(readme), text)
+    if not output and not readme:
+        click.echo(text)
+    if readme or output:
+        figures.plot_forests(res)
+    for ds, png in (("kvasir", curves), ("acdc", acdc_curves)):  # at the spec's default budget
+        if png:
+            figures.plot_curves(res / ds, Path(png), tables.SPECS[ds].title, str(tables.SPECS[ds].labeled))
+    if overlays:
+        shared = Path(shared_data or runner.shared_data())
+        figures.overlays(res, overlay_dataset, Path(run_dir), Path(overlays), store, shared)
+
+
+@main.command("model-table")
+@click.option("--results", default=str(model_table.ROOT / "results"), help="default: the repository's results/")
+@click.option("--readme", default=str(model_table.ROOT / "README.md"), help="file with the markers ('' to print)")
+@click.option("--check", is_flag=True, help="only check that the file's table is current (exit 1 when stale)")
+def model_table_command(results, readme, check):
+    """The README's table of trained models, one line per results/<dataset>/models/*.pt."""
+    block = model_table.table(Path(results))
+    if not readme:
+        click.echo(block, nl=False)
+    elif not model_table.update(Path(readme), block, check):
+        click.echo(f"{readme}: the model table is stale; run python -m experiments model-table", err=True)
+        sys.exit(1)

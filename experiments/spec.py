@@ -1,4 +1,5 @@
-"""The experiment specs as frozen dataclasses: ``specs/protocol.toml`` (rows, schedules, gaze-loss recipes) and one
+"""The experiment specs as frozen dataclasses: ``specs/protocol.toml`` (rows, schedules, gaze-loss recipes, with
+their table labels) and one
 ``specs/<dataset>.toml`` per dataset (data, split, budgets, chosen values with the sweep that chose each, sweeps,
 reference numbers with their source, the campaign of its table). Read with the standard library's ``tomllib``;
 every problem is one line that names the file and the key: ``kvasir.toml, [budgets]: expected an integer, got
@@ -42,13 +43,35 @@ class Schedule:
     lr: str  # chosen | default
     size: int | None = None
     device: str | None = None
+    label: str = ""  # the tables' label; {iterations}: the run's, {bf16}: ", bf16" when bf16 ran
+    label_partial: str = ""  # the label of a row of this very schedule stopped before its iterations
+
+
+@dataclass(frozen=True)
+class ChosenRow:
+    """A row of the tables that no command trains as such: row ``of`` at the gaze-loss recipe and weight chosen on
+    validation; it stands right after ``of`` in the tables."""
+
+    name: str
+    of: str
+    setting: str  # names a gaze-loss setting of ``of``: {recipe} (the recipe's label), {weight}
+    label: str  # the row's label: {setting}, the chosen setting's name
+    before_sweep: str  # the row's label while no sweep has chosen a setting
+
+    def setting_label(self, recipe_label: str, weight: str) -> str:
+        return self.setting.format(recipe=recipe_label, weight=weight)
+
+    def chosen_label(self, recipe_label: str, weight: str) -> str:
+        return self.label.format(setting=self.setting_label(recipe_label, weight))
 
 
 @dataclass(frozen=True)
 class Protocol:
     rows: dict[str, Row]
     schedules: dict[str, Schedule]
-    recipes: dict[str, tuple[str, ...]]
+    recipes: dict[str, tuple[str, ...]]  # name -> the `hgdtgl train` options of the gaze-loss recipe
+    recipe_labels: dict[str, str] = field(default_factory=dict)  # name -> how the tables name the recipe
+    chosen_rows: dict[str, ChosenRow] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -217,7 +240,8 @@ def protocol(path: Path = SPECS / "protocol.toml") -> Protocol:
     schedules = {}
     for name in top.get("schedules", dict):
         t = top.table("schedules").table(name)
-        t.unknown({"iterations", "pretrain_divisor", "val_divisor", "options", "precision", "lr", "size", "device"})
+        t.unknown({"iterations", "pretrain_divisor", "val_divisor", "options", "precision", "lr", "size", "device",
+                   "label", "label_partial"})  # fmt: skip
         schedules[name] = Schedule(
             name=name,
             iterations=t.get("iterations", int),
@@ -228,12 +252,43 @@ def protocol(path: Path = SPECS / "protocol.toml") -> Protocol:
             lr=t.choice("lr", ("chosen", "default")),
             size=t.get("size", int, None),
             device=t.get("device", str, None),
+            label=_template(t, "label", {"iterations": 1, "bf16": ""}, name),
+            label_partial=t.get("label_partial", str, name),
         )
     recipes_t = top.table("recipes")
-    recipes = {name: recipes_t.strings(name) for name in recipes_t.data}
+    recipes, recipe_labels = {}, {}
+    for name in recipes_t.data:
+        t = recipes_t.table(name)
+        t.unknown({"label", "args"})
+        recipes[name], recipe_labels[name] = t.strings("args"), t.get("label", str)
     if "published" not in recipes:
         raise SpecError(f"{path.name}, [recipes]: key 'published': missing")
-    return Protocol(rows=rows, schedules=schedules, recipes=recipes)
+    chosen_rows = {}
+    for name in top.get("chosen_rows", dict, {}):
+        t = top.table("chosen_rows").table(name)
+        t.unknown({"of", "setting", "label", "before_sweep"})
+        of = t.get("of", str)
+        if of not in rows or name in rows:
+            what = f"'of' {of!r} is not a row of [rows]" if of not in rows else "is also a row of [rows]"
+            raise SpecError(f"{path.name}, [chosen_rows.{name}]: {what}")
+        chosen_rows[name] = ChosenRow(
+            name=name,
+            of=of,
+            setting=_template(t, "setting", {"recipe": "", "weight": ""}),
+            label=_template(t, "label", {"setting": ""}),
+            before_sweep=t.get("before_sweep", str),
+        )
+    return Protocol(rows, schedules, recipes, recipe_labels, chosen_rows)
+
+
+def _template(t: _Table, key: str, fields: dict[str, Any], default: Any = ...) -> str:
+    """A label with {placeholders}, checked against the ``fields`` it is filled with."""
+    text = t.get(key, str, default)
+    try:
+        text.format(**fields)
+    except (KeyError, IndexError, ValueError) as e:
+        raise t._err(key, f"{text!r}: expected only the placeholders {{{'}, {'.join(fields)}}}, got {e}") from None
+    return text
 
 
 _DATASET_KEYS = {"dataset", "split", "budgets", "chosen", "sweeps", "references", "tables", "campaign", "gaze"}
@@ -379,5 +434,11 @@ def all_datasets() -> dict[str, Dataset]:
 
 
 def row_labels() -> dict[str, str]:
-    """Row name -> its table label, in the tables' order."""
-    return {name: row.label for name, row in protocol().rows.items()}
+    """Row name -> its table label, in the tables' order: the rows of [rows], each row of [chosen_rows] right after
+    the row it is chosen from (labelled as before a sweep)."""
+    proto = protocol()
+    out = {}
+    for name, row in proto.rows.items():
+        out[name] = row.label
+        out |= {c.name: c.before_sweep for c in proto.chosen_rows.values() if c.of == name}
+    return out

@@ -8,8 +8,8 @@ table as its ``sweep``), so a new choice is a reviewed edit of the spec, never a
 - ``lr``: results/<dataset>/lr_sweep/lr_<LR>/ -> results/lr_sweep.csv (dataset, row, labeled, lr, dice);
 - ``gaze-scales``: results/<dataset>/scale_choice/scales_<S>/ -> results/<dataset>/scale_choice.csv;
 - ``gaze-loss-weight``: results/<dataset>/gaze_weight/[<recipe>/]w_<W>/ (``--gaze-loss-recipe``); the table of the
-  choice over every recipe, results/<dataset>/gaze_weight.csv, is written by examples/make_results_tables.py with
-  the results tables.
+  choice over every recipe, results/<dataset>/gaze_weight.csv, is written by ``python -m experiments tables``
+  with the results tables.
 """
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def write_sweep_table(dataset: str, name: str, recipe: str = "published", result
                 rows.append({"gaze_scales": scales, "dice": _dice(r), "iou": r.get("iou", "")})
         _write(out, ["gaze_scales", "dice", "iou"], rows)
         key = "gaze_scales"
-    else:  # the table (every recipe: recipe, gaze_loss_weight, schedule, dice) is examples/make_results_tables.py's
+    else:  # the table (every recipe: recipe, gaze_loss_weight, schedule, dice) is python -m experiments tables'
         tree = res / "gaze_weight" if recipe == "published" else res / "gaze_weight" / recipe
-        out = res / "gaze_weight.csv (written by python examples/make_results_tables.py, every recipe)"
+        out = res / "gaze_weight.csv (written by python -m experiments tables, every recipe)"
         rows = []
         for p in sorted(tree.glob("w_*/summary.csv")):
             rows += [{"gaze_loss_weight": p.parent.name[2:], "dice": _dice(r)} for r in _read(p) if r["seed"] == "0"]

@@ -78,15 +78,12 @@ def test_tour_commands_run_as_the_readme_says(tmp_path):
     assert (tmp_path / "demo" / "qc" / "index.html").is_file()
 
 
-def _load_model_table():
-    spec = importlib.util.spec_from_file_location("make_model_table", ROOT / "examples" / "make_model_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_model_table_lists_exactly_the_committed_models():
-    mod = _load_model_table()
+    from click.testing import CliRunner
+
+    from experiments import model_table as mod
+    from experiments.cli import main
+
     text = README.read_text(encoding="utf-8")
     block = text.split(mod.BEGIN, 1)[1].split(mod.END, 1)[0]
     listed = re.findall(r"^\| \[`[^`]+`\]\(([^)]+)\)", block, re.M)
@@ -95,11 +92,13 @@ def test_model_table_lists_exactly_the_committed_models():
     for path in listed:
         assert f"`hgdtgl predict {path} " in block
     # and every number in it is what the files and summary.csv say now
-    assert mod.main(["--check"]) == 0, "README model table is stale: python examples/make_model_table.py"
+    r = CliRunner().invoke(main, ["model-table", "--check"])
+    assert r.exit_code == 0, f"README model table is stale: python -m experiments model-table\n{r.output}"
 
 
 def test_model_names_follow_the_rule():
-    mod = _load_model_table()
+    from experiments import model_table as mod
+
     assert mod.parse_name(Path("hgdtgl.pt"), ["cpu", "cpu-12000-bf16"]) == ("hgdtgl", "cpu", 0)
     assert mod.parse_name(Path("mt_cpu12000bf16_s2.pt"), ["cpu", "cpu-12000-bf16"]) == ("mt", "cpu-12000-bf16", 2)
     assert mod.parse_name(Path("hgdtgl_no_gazeloss_s1.pt"), ["cpu"]) == ("hgdtgl_no_gazeloss", "cpu", 1)

@@ -47,6 +47,46 @@ def test_every_spec_loads_with_its_budgets_classes_and_references():
     assert protocol().recipes["self-ramp-mean-unlabeled"][-2:] == ("--gaze-loss-images", "unlabeled")
 
 
+def test_the_tables_labels_come_from_the_protocol():
+    """Every recipe and schedule carries the label the tables print; the row of HG-DTGL at the chosen gaze-loss
+    setting ([chosen_rows]) stands right after HG-DTGL, its label filled from the recipe's label and the weight."""
+    from experiments.spec import row_labels
+
+    proto = protocol()
+    assert set(proto.recipe_labels) == set(proto.recipes) and all(proto.recipe_labels.values())
+    assert proto.recipe_labels["published"] == "published gaze loss"
+    labels = list(row_labels())
+    assert len(labels) == len(proto.rows) + 1 and set(labels) == {*proto.rows, "hgdtgl_chosen"}
+    assert labels[labels.index("hgdtgl") + 1] == "hgdtgl_chosen"
+    chosen = proto.chosen_rows["hgdtgl_chosen"]
+    assert chosen.of == "hgdtgl" and row_labels()["hgdtgl_chosen"] == chosen.before_sweep
+    assert chosen.chosen_label("published gaze loss", "0.03") == (
+        "HG-DTGL, published gaze loss, weight 0.03 (chosen on validation)"
+    )
+    cpu = proto.schedules["cpu"]
+    assert cpu.label.format(iterations=cpu.iterations, bf16="") == "cpu (128 px, 3000 it.)"
+    assert proto.schedules["gpu"].label_partial == "gpu, time-boxed (stopped early)"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('of = "hgdtgl"', 'of = "hgdtgl_v2"', "[chosen_rows.hgdtgl_chosen]: 'of' 'hgdtgl_v2' is not a row of [rows]"),
+        ('label = "{setting} (chosen', 'label = "{recipe} (chosen', "key 'label': '{recipe} (chosen on validation)': "
+         "expected only the placeholders {setting}"),
+        ('label = "published gaze loss"\n', "", "protocol.toml, [recipes.published]: key 'label': missing"),
+        ('label = "gpu (full schedule)"', 'label = "gpu ({size} px)"', "protocol.toml, [schedules.gpu]: key 'label'"),
+    ],
+)  # fmt: skip
+def test_a_bad_table_label_in_the_protocol_is_refused_in_one_line(tmp_path, old, new, message):
+    text = (SPECS / "protocol.toml").read_text()
+    assert text.count(old) == 1
+    (tmp_path / "protocol.toml").write_text(text.replace(old, new))
+    with pytest.raises(SpecError) as e:
+        protocol(tmp_path / "protocol.toml")
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
 def _best(path: Path, key: str) -> str:
     return max(_rows(path), key=lambda r: float(r["dice"]))[key]
 

@@ -217,14 +217,8 @@ def test_gazepseudo_trains_on_masks_and_gaze_pseudo_masks(images, tmp_path, capf
 
 
 def test_runner_trains_gazesup_without_masks_and_gazepseudo_at_the_budget():
-    import importlib.util
+    from experiments import runner, tables
 
-    from experiments import runner
-
-    repo = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("tables_gazesup", repo / "examples" / "make_results_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
     opts = {"data": "kv", "splits": "sp", "gaze_dir": "store", "gaze_scales": "1", "lr": 0.003, "precision": "none"}
     sup_plan = runner.plan_row("kvasir", "gazesup", "cpu-20", 0, budget=81, **opts)
     pseudo_plan = runner.plan_row("kvasir", "gazepseudo", "cpu-20", 0, budget=81, **opts)

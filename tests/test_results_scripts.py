@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import runner
+from experiments import figures, runner, tables
 from experiments.spec import protocol
 
 CPU_ITERS = protocol().schedules["cpu"].iterations
@@ -67,7 +67,7 @@ def test_tables_equal_summary_values(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results-tables:begin -->\nstale table\n<!-- results-tables:end -->\ntail\n")
     out = tmp_path / "tables.md"
-    cmd = [sys.executable, "examples/make_results_tables.py", "--results", str(res), "-o", str(out)]
+    cmd = [sys.executable, "-m", "experiments", "tables", "--results", str(res), "-o", str(out)]
     subprocess.run([*cmd, "--readme", str(readme)], cwd=ROOT, check=True, capture_output=True)
     md = out.read_text()
 
@@ -101,16 +101,6 @@ def test_tables_equal_summary_values(tmp_path):
         "<!-- results-tables:end -->\ntail\n"
     )
     assert "stale table" not in text and md in text
-
-
-def _load(path: str):
-    """An examples/ script as a module (they are scripts, not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_camus_split_keeps_patients_whole_and_uses_the_shipped_lists(tmp_path):
@@ -192,7 +182,7 @@ def test_camus_scr_tables(tmp_path):
     scr |= {"dice_clavicles": 0.8, "dice_mean": 0.8867, "hd95_mean": 7.0, "asd_mean": 2.0}
     _write(res / "scr" / "summary.csv", [scr])
     out = tmp_path / "t.md"
-    cmd = [sys.executable, "examples/make_results_tables.py", "--results", str(res), "-o", str(out)]
+    cmd = [sys.executable, "-m", "experiments", "tables", "--results", str(res), "-o", str(out)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     md = out.read_text()
     camus, scr_md = md.split("#### CAMUS")[1].split("#### SCR")
@@ -225,6 +215,7 @@ def test_overlays_of_a_label_map_run(tmp_path, monkeypatch):
     import cv2
     from click.testing import CliRunner
 
+    from experiments.cli import main as experiments_main
     from hgdtgl.cli import main
     from tests.hgdtgl_testdata import blob, make_label_maps, make_store
 
@@ -243,15 +234,14 @@ def test_overlays_of_a_label_map_run(tmp_path, monkeypatch):
     opts += ["--method", "supervised", "--labeled", "3", "--iterations", "2", "--batch-size", "2", "--size", "32"]
     r = CliRunner().invoke(main, ["train", *opts, "--base-channels", "4", "--device", "cpu", "--out", str(run)])
     assert r.exit_code == 0, r.output
-    tables = _load("examples/make_results_tables.py")
-    names, what = tables.overlay_names("scr", tmp_path, run)
+    names, what = figures.overlay_names("scr", tmp_path, run)
     assert names == ["c2", "c3", "c4"] and what.startswith("unlabeled training images")
     fig = tmp_path / "ov.png"
-    argv = ["make_results_tables.py", "--results", str(tmp_path / "none"), "-o", str(tmp_path / "t.md")]
-    argv += ["--overlays", str(fig), "--overlay-dataset", "scr", "--run-dir", str(run), "--store", str(store)]
-    monkeypatch.setattr(sys, "argv", [*argv, "--shared-data", str(tmp_path / "shared")])
+    args = ["tables", "--results", str(tmp_path / "none"), "-o", str(tmp_path / "t.md")]
+    args += ["--overlays", str(fig), "--overlay-dataset", "scr", "--run-dir", str(run), "--store", str(store)]
     monkeypatch.chdir(ROOT)  # `hgdtgl predict` runs as `python -m hgdtgl` from the repository
-    tables.main()
+    r = CliRunner().invoke(experiments_main, [*args, "--shared-data", str(tmp_path / "shared")])
+    assert r.exit_code == 0, r.output
     assert cv2.imread(str(fig)).shape[:2] == (3 * 130, 500)  # 2.6 x 10 inches per row at 50 dpi
 
 
@@ -275,17 +265,13 @@ def test_committed_splits_are_what_the_scripts_write(tmp_path, dataset):
 
 
 def test_a_row_stopped_before_its_planned_iterations_is_labelled_partial(tmp_path):
-    sys.path.insert(0, str(ROOT / "examples"))  # examples/ is not a package
-    try:
-        import make_results_tables as tables
-    finally:
-        sys.path.pop(0)
-
     (tmp_path / "config.yaml").write_text("method: bcp\niterations: 30\npretrain_iterations: 10\n")
     assert runner.planned_iterations(tmp_path / "config.yaml") == 40
     (tmp_path / "config.yaml").write_text("method: mt\niterations: 30\npretrain_iterations: 0\n")
     assert runner.planned_iterations(tmp_path / "config.yaml") == 30
-    assert tables.SCHEDULE_LABEL["gpu-partial"].startswith("gpu, time-boxed")
+    assert tables.schedule_label("gpu-partial") == "gpu, time-boxed (stopped early)"  # protocol.toml's label_partial
+    assert tables.schedule_label("cpu-partial") == "cpu, stopped early"
+    assert tables.schedule_label("gpu") == "gpu (full schedule)" and tables.schedule_label("cpu-x") == "cpu-x"
 
 
 def test_a_resumed_row_counts_the_training_time_logged_before_the_resume(tmp_path):
@@ -373,7 +359,6 @@ def test_matched_supervised_row_trains_with_the_labeled_batch_of_the_semi_superv
 
 def test_a_cpu_run_with_other_iterations_is_its_own_schedule():
     rr = runner
-    tables = _load("examples/make_results_tables.py")
     assert rr.schedule_name("cpu", CPU_ITERS) == "cpu" and rr.schedule_name("gpu", 5000) == "gpu"
     assert rr.schedule_name("cpu", 12000) == "cpu-12000"
     assert tables.schedule_label("cpu-12000") == "cpu (128 px, 12000 it.)"
@@ -382,7 +367,6 @@ def test_a_cpu_run_with_other_iterations_is_its_own_schedule():
 
 def test_a_bf16_cpu_run_is_its_own_schedule_and_trains_in_bf16_channels_last():
     rr = runner
-    tables = _load("examples/make_results_tables.py")
     assert rr.schedule_name("cpu", 12000, "bf16") == "cpu-12000-bf16"
     assert rr.schedule_name("cpu", CPU_ITERS, "bf16") == "cpu-bf16"
     assert rr.schedule_name("gpu", 5000, "bf16") == "gpu"
@@ -396,7 +380,6 @@ def test_a_bf16_cpu_run_is_its_own_schedule_and_trains_in_bf16_channels_last():
 
 
 def test_evidence_pairs_rows_only_within_a_schedule(tmp_path):
-    tables = _load("examples/make_results_tables.py")
     rows = ["row,labeled,seed,schedule,dice,iou"]
     for sched, hg, sup in (("cpu", 0.5, 0.6), ("cpu-12000-bf16", 0.8, 0.7)):
         rows += [f"hgdtgl,81,0,{sched},{hg},0", f"supervised,81,0,{sched},{sup},0"]
@@ -412,7 +395,6 @@ def test_evidence_pairs_rows_only_within_a_schedule(tmp_path):
 def test_the_chosen_gaze_weight_is_paired_seed_by_seed_with_the_table_rows(tmp_path):
     """The weight with the best seed-0 validation Dice is the chosen one; its seed 0 (the sweep's run) and further
     seeds (chosen_gaze_weight/) are each compared with the same seed of the table's rows, default weight included."""
-    tables = _load("examples/make_results_tables.py")
     head = "row,labeled,seed,schedule,dice,iou\n"
     for w, d in (("0.01", 0.70), ("0.03", 0.75), ("0.1", 0.68)):
         (tmp_path / "gaze_weight" / f"w_{w}").mkdir(parents=True)
@@ -445,7 +427,6 @@ def test_the_gaze_loss_recipe_is_chosen_with_the_weight_and_becomes_the_headline
     """A sweep over recipes (gaze_weight/<recipe>/w_W/) competes with the published one (gaze_weight/w_W/); the best
     seed-0 setting is chosen, its further seeds are read from chosen_gaze_weight/<recipe>/w_W/, gaze_weight.csv
     lists every setting, and the verdict is read from the chosen setting, not from the published default."""
-    tables = _load("examples/make_results_tables.py")
     cam = tmp_path / "camus"
     cases = [f"patient{i:04d}_2CH_ED" for i in range(6)]
     base = {c: [0.7, 0.7, 0.7] for c in cases}
@@ -583,7 +564,7 @@ def test_gaze_verdict_comes_from_per_case_scores_paired_by_seed_and_case(tmp_pat
     _write(cam / "summary.csv", summary)
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results-tables:begin -->\n<!-- results-tables:end -->\n")
-    cmd = [sys.executable, "examples/make_results_tables.py", "--results", str(res), "--readme", str(readme)]
+    cmd = [sys.executable, "-m", "experiments", "tables", "--results", str(res), "--readme", str(readme)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     camus = readme.read_text().split("#### CAMUS")[1].split("#### SCR")[0]
     rows = {r[1]: r[2:] for r in _table_rows(camus, "160") if " minus " in r[1]}
@@ -612,7 +593,6 @@ def test_gaze_verdict_comes_from_per_case_scores_paired_by_seed_and_case(tmp_pat
     assert (res / "figures" / "camus_forest.png").stat().st_size > 10_000
     assert not (res / "figures" / "scr_forest.png").exists()  # no scr rows: no plot
     # seeds trained later are picked up from the same layout
-    tables = _load("examples/make_results_tables.py")
     for row in ("supervised", "hgdtgl"):
         _val_metrics(cam / "cpu" / f"{row}_l160_s2", dice[1][row])
     assert (
@@ -624,7 +604,6 @@ def test_gaze_verdict_comes_from_per_case_scores_paired_by_seed_and_case(tmp_pat
 def test_hgdtgl_is_also_compared_with_the_plain_use_of_the_same_gaze(tmp_path):
     """gazepseudo (masks + gaze pseudo-masks) runs are paired with HG-DTGL like a baseline and named in the
     verdict as the plain use of the same gaze; it is not a baseline without gaze (never the 'strongest')."""
-    tables = _load("examples/make_results_tables.py")
     cam = tmp_path / "camus"
     cases = [f"patient{i:04d}_2CH_ED" for i in range(6)]
     sup = {c: [0.7, 0.7, 0.7] for c in cases}

@@ -8,7 +8,7 @@ This hook makes the same links work in the built site:
 - every repository file outside ``docs/`` that a page links (figures, ``results/*/commands.md``, ``LICENSE``,
   ``CITATION.cff``, example scripts) is copied into the site at its repository path;
 - each such link is rewritten to the site path. A link that does not resolve next to its page is tried from the
-  repository root: the results tables that ``examples/make_results_tables.py`` generates link
+  repository root: the results tables that ``python -m experiments tables`` generates link
   ``results/<dataset>/commands.md`` from the root.
 
 A link to a file that exists nowhere is left alone, so ``mkdocs build --strict`` still reports it. It also blanks

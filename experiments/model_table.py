@@ -1,8 +1,8 @@
 """The README's table of trained models: one line per ``results/<dataset>/models/*.pt``.
 
-    python examples/make_model_table.py                 # rewrite the table in README.md between the markers
-    python examples/make_model_table.py --check         # exit 1 when README.md's table is not what this writes
-    python examples/make_model_table.py --readme ''     # print the table
+    python -m experiments model-table                 # rewrite the table in README.md between the markers
+    python -m experiments model-table --check         # exit 1 when README.md's table is not what this writes
+    python -m experiments model-table --readme ''     # print the table
 
 Each file is a student exported by ``hgdtgl export`` (fp16, loaded with ``torch.load(weights_only=True)``). Its
 name says which run it is: ``<row>[_<schedule without dashes>][_s<seed>].pt``, the schedule ``cpu`` and seed 0
@@ -14,17 +14,14 @@ the images' own size: ``dice`` for binary sets, ``dice_mean`` over the classes o
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.append(str(ROOT / "examples"))
-from make_results_tables import ROW_ORDER as ROWS  # noqa: E402 - the one list of result rows
-from make_results_tables import table_rows  # noqa: E402 - summary.csv + the chosen gaze-loss setting's rows
+from experiments.tables import ROW_ORDER as ROWS  # the one list of result rows
+from experiments.tables import table_rows  # summary.csv + the chosen gaze-loss setting's rows
 
+ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- model-table:begin -->", "<!-- model-table:end -->"
 DATASETS = {"kvasir": "Kvasir-SEG", "acdc": "ACDC", "camus": "CAMUS", "scr": "SCR (JSRT)"}
 INPUT = {"kvasir": "IMAGES", "acdc": "VOLUMES", "camus": "IMAGES", "scr": "IMAGES"}
@@ -132,27 +129,12 @@ def replace_block(text: str, block: str) -> str:
     return head + BEGIN + "\n" + block + END + rest.split(END, 1)[1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--results", default=str(ROOT / "results"))
-    ap.add_argument("--readme", default=str(ROOT / "README.md"), help="file with the markers ('' to print)")
-    ap.add_argument("--check", action="store_true", help="only check that the file's table is current")
-    a = ap.parse_args(argv)
-    block = table(Path(a.results))
-    if not a.readme:
-        print(block, end="")
-        return 0
-    readme = Path(a.readme)
+def update(readme: Path, block: str, check: bool = False) -> bool:
+    """Write ``block`` between the markers of ``readme``; with ``check``, write nothing and say whether the file's
+    table already is ``block``."""
     text = readme.read_text(encoding="utf-8")
     new = replace_block(text, block)
-    if a.check:
-        if new != text:
-            print(f"{readme}: the model table is stale; run python examples/make_model_table.py", file=sys.stderr)
-            return 1
-        return 0
+    if check:
+        return new == text
     readme.write_text(new, encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return True

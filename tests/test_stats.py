@@ -1,29 +1,12 @@
-"""examples/paired_stats.py on synthetic per-case scores with a known effect: the interval recovers it, a zero
+"""experiments/stats.py on synthetic per-case scores with a known effect: the interval recovers it, a zero
 effect is called undetectable, seed-level variation widens the interval, and pairing goes by (seed, case)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(path: str):
-    """An examples/ script as a module (they are scripts, not a package); registered under its name, as a
-    dataclass needs its module in sys.modules."""
-    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ps = _load("examples/paired_stats.py")
+from experiments import stats as ps
 
 
 def _scores(effect_by_seed, n_cases=200, case_sd=8.0, rng_seed=0):

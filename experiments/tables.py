@@ -1,86 +1,54 @@
-"""Results tables (Kvasir-SEG, ACDC, CAMUS, SCR) of docs/results.md from results/*/summary.csv + runs.csv, a figure
-of validation Dice over iterations, and qualitative overlays.
+"""The results tables of docs/results.md (Kvasir-SEG, ACDC, CAMUS, SCR) from results/<dataset>/summary.csv +
+runs.csv, each row's command (results/<dataset>/commands.md) and the gaze-loss sweep that chose HG-DTGL's setting
+(results/<dataset>/gaze_weight.csv); the figures are ``experiments.figures``. ``python -m experiments tables``.
 
-    python examples/make_results_tables.py [--results results] [--readme docs/results.md] [-o tables.md]
-        [--curves results/figures/kvasir_val_dice.png] [--acdc-curves results/figures/acdc_val_dice.png]
-        [--overlays results/figures/kvasir_overlays.png --run-dir RUN [--overlay-dataset kvasir|camus|scr]
-         [--store runs/<dataset>/store] [--shared-data DIR]]
-
-The tables are written between the markers ``<!-- results-tables:begin -->`` and ``<!-- results-tables:end -->``
-of docs/results.md (``--readme PAGE``: another page) and/or to ``-o`` (then only there unless ``--readme`` is
-given; ``--readme ''`` prints them). Numbers are means over seeds (+- sample std when there are several), in %;
-the command of every row (from runs.csv) goes to results/<dataset>/commands.md.
-"Does gaze help?" is answered per dataset from the per-case validation Dice of every run
-(``<schedule>/<row>_l<labeled>_s<seed>/val_metrics.csv``): HG-DTGL minus each baseline and ablation, paired by
-(seed, case), with a hierarchical bootstrap interval (``examples/paired_stats.py``); with ``--readme`` / ``-o``
-a forest plot of those comparisons goes to results/figures/<dataset>_forest.png.
+Numbers are means over seeds (+- sample std when there are several), in %. "Does gaze help?" is answered per
+dataset from the per-case validation Dice of every run (``<schedule>/<row>_l<labeled>_s<seed>/val_metrics.csv``):
+HG-DTGL minus each baseline and ablation, paired by (seed, case), with a hierarchical bootstrap interval
+(``experiments.stats``).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
 import statistics
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
-if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module below, also when loaded by path
-    sys.path.append(str(Path(__file__).resolve().parent))
-import paired_stats  # noqa: E402
+from experiments import spec as specs
+from experiments import stats
+from hgdtgl.config import TrainConfig  # torch-free: the method's default gaze-loss weight
 
-if str(Path(__file__).resolve().parents[1]) not in sys.path:  # the experiments package (the specs), also by path
-    sys.path.append(str(Path(__file__).resolve().parents[1]))
-from experiments import spec as specs  # noqa: E402
-from hgdtgl.config import TrainConfig  # noqa: E402 - torch-free: the method's default gaze-loss weight
-
-# rows, their order and labels: experiments/specs/protocol.toml, and after HG-DTGL the table's row of HG-DTGL at the
-# gaze loss chosen on validation; reference numbers (with their sources), the reference column and note of each
-# table: experiments/specs/<dataset>.toml
-ROW_LABEL = {}
-for _row, _label in specs.row_labels().items():
-    ROW_LABEL[_row] = _label
-    if _row == "hgdtgl":
-        ROW_LABEL["hgdtgl_chosen"] = "HG-DTGL (full), gaze loss chosen on validation"
+# From the specs: the rows, their order and labels, the schedules' and gaze-loss recipes' labels, and the row of
+# HG-DTGL at the gaze loss chosen on validation (experiments/specs/protocol.toml); per dataset, in the tables' order,
+# its heading, reference numbers (with their sources), reference column and note (experiments/specs/<dataset>.toml)
+ROW_LABEL = specs.row_labels()
 ROW_ORDER = list(ROW_LABEL)
+(CHOSEN,) = specs.protocol().chosen_rows.values()  # hgdtgl_chosen: HG-DTGL at the chosen gaze-loss setting
 SPECS = specs.all_datasets()
+DATASETS = tuple(SPECS)
 KVASIR_REF = {key: ref.cell() for key, ref in SPECS["kvasir"].references.items()}
-# dataset -> (title, budget column, reference column, reference Dice per row, budget the references apply to, note)
-MULTICLASS = {
-    name: (
-        s.title,
-        s.tables["budget_column"],
-        s.tables["reference_column"],
-        {key: ref.cell() for key, ref in s.references.items()},
-        str(s.budgets[s.tables["reference_budget"]]),
-        s.tables["note"],
-    )
-    for name, s in SPECS.items()
-    if s.classes
-}
-SCHEDULE_LABEL = {
-    "cpu": "cpu (128 px, 3000 it.)",
-    "gpu": "gpu (full schedule)",
-    "cpu-partial": "cpu, stopped early",
-    "gpu-partial": "gpu, time-boxed (stopped early)",
-}
 
 
 def schedule_label(schedule: str) -> str:
-    """Table label of a schedule name; ``cpu-<iters>`` is the cpu protocol with another iteration count, a
-    ``-bf16`` suffix the same in bf16 autocast."""
-    if schedule in SCHEDULE_LABEL:
-        return SCHEDULE_LABEL[schedule]
+    """Table label of a schedule name (protocol.toml's ``label`` of its base schedule): ``cpu-<iters>`` is the cpu
+    protocol with another iteration count, a ``-bf16`` suffix the same in bf16 autocast, a ``-partial`` suffix a row
+    stopped before its planned iterations (the base schedule's ``label_partial``); other names are their own
+    label."""
+    proto = specs.protocol()
     partial = schedule.endswith("-partial")
-    base = schedule.removesuffix("-partial")
-    bf16 = base.endswith("-bf16")
-    base = base.removesuffix("-bf16")
-    iters = base.removeprefix("cpu-") if base.startswith("cpu-") else "3000" if base == "cpu" else ""
-    if not iters.isdigit():
+    name = schedule.removesuffix("-partial")
+    if partial and name in proto.schedules:
+        return proto.schedules[name].label_partial
+    try:
+        base, iters, amp = specs.parse_schedule(name)
+    except specs.SpecError:
         return schedule
-    return f"cpu (128 px, {iters} it.{', bf16' if bf16 else ''})" + (", stopped early" if partial else "")
+    s = proto.schedules[base]
+    label = s.label.format(iterations=iters or s.iterations, bf16=", bf16" if amp == "bf16" else "")
+    return label + (", stopped early" if partial else "")
 
 
 BASELINES = ("supervised", "supervised_matched", "mt", "bcp")  # what HG-DTGL is compared with, seed by seed
@@ -142,9 +110,9 @@ def training_rows(metrics_csv: Path) -> list[dict[str, str]]:
 def best_iterations(results: Path, schedule: str, row: str, labeled: str) -> str:
     """Iteration of the best validation Dice (the evaluated checkpoint) of each seed, from the copied metrics.csv."""
     out = []
-    setting = chosen_setting(results) if row == "hgdtgl_chosen" else None
+    setting = chosen_setting(results) if row == CHOSEN.name else None
     roots = [d / schedule for d in setting.dirs(results)] if setting else [results / schedule]
-    name = "hgdtgl" if setting else row
+    name = CHOSEN.of if setting else row
     for m in sorted(m for root in roots for m in root.glob(f"{name}_l{labeled}_s*/metrics.csv")):
         rs = training_rows(m)
         if rs:
@@ -231,12 +199,8 @@ def evidence(results: Path, metric: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-# how the gaze loss enters training (experiments/specs/protocol.toml [recipes]), as the tables name it
-GAZE_RECIPE_LABEL = {
-    "published": "published gaze loss",
-    "self-ramp-mean": "gaze loss off in pre-training, ramped, mean over levels",
-    "self-ramp-mean-unlabeled": "gaze loss off in pre-training, ramped, mean over levels, unlabeled images only",
-}
+# how the gaze loss enters training, as the tables name it (experiments/specs/protocol.toml [recipes.*] label)
+GAZE_RECIPE_LABEL = specs.protocol().recipe_labels
 PUBLISHED_WEIGHT = str(TrainConfig.gaze_loss_weight)  # hgdtgl train's default --gaze-loss-weight
 
 
@@ -254,7 +218,7 @@ class GazeSetting(NamedTuple):
 
     @property
     def label(self) -> str:
-        return f"HG-DTGL, {GAZE_RECIPE_LABEL[self.recipe]}, weight {self.weight}"
+        return CHOSEN.setting_label(GAZE_RECIPE_LABEL[self.recipe], self.weight)
 
     @property
     def is_table_default(self) -> bool:
@@ -290,8 +254,8 @@ def chosen_rows(results: Path, name: str) -> list[dict[str, str]]:
     setting = chosen_setting(results)
     if setting is None or setting.is_table_default:
         return []
-    rows = [r for d in setting.dirs(results) for r in read_csv(d / name) if r["row"] == "hgdtgl"]
-    return [{**r, "row": "hgdtgl_chosen"} for r in rows]
+    rows = [r for d in setting.dirs(results) for r in read_csv(d / name) if r["row"] == CHOSEN.of]
+    return [{**r, "row": CHOSEN.name} for r in rows]
 
 
 def setting_sweep_dirs(results: Path) -> list[Path]:
@@ -301,10 +265,10 @@ def setting_sweep_dirs(results: Path) -> list[Path]:
 
 
 def row_labels(results: Path) -> dict[str, str]:
-    """ROW_LABEL with the chosen setting named."""
+    """ROW_LABEL with the chosen setting named (protocol.toml's [chosen_rows.hgdtgl_chosen] label)."""
     setting = chosen_setting(results)
-    chosen = f"{setting.label} (chosen on validation)" if setting else ROW_LABEL["hgdtgl_chosen"]
-    return {**ROW_LABEL, "hgdtgl_chosen": chosen}
+    chosen = CHOSEN.label.format(setting=setting.label) if setting else ROW_LABEL[CHOSEN.name]
+    return {**ROW_LABEL, CHOSEN.name: chosen}
 
 
 WEIGHT_BASELINES = (*BASELINES, "hgdtgl", "hgdtgl_no_gazeloss")  # what the chosen setting is paired with
@@ -339,7 +303,7 @@ def gaze_weight_section(results: Path, metric: str) -> str:
         if len(rs) < 2:
             continue
         pairs = paired_differences(summary, metric, sched, subject=rs, baselines=WEIGHT_BASELINES)
-        wall = run_info(runs, sched, "hgdtgl_chosen", lab)[1]
+        wall = run_info(runs, sched, CHOSEN.name, lab)[1]
         wall = f"; {wall} min per row" if wall else ""
         per_seed = " / ".join(f"{float(r[metric]) * 100:.2f}" for r in rs)
         chosen_on = (
@@ -363,8 +327,8 @@ VERDICT_NOTE = (
     "per-case validation Dice of every run (`val_metrics.csv`; the mean over classes for ACDC, CAMUS and SCR) is "
     "paired by (seed, case), since a seed fixes the labeled set, the initial weights and the data order. The "
     "difference is the mean over seeds of the mean paired difference, in Dice points; its 95 % interval comes "
-    f"from a hierarchical bootstrap ({paired_stats.N_DRAWS} draws, fixed seed): draw the seeds with replacement, "
-    "then the cases with replacement within each drawn seed (`examples/paired_stats.py`). *helps* / *hurts* when "
+    f"from a hierarchical bootstrap ({stats.N_DRAWS} draws, fixed seed): draw the seeds with replacement, "
+    "then the cases with replacement within each drawn seed (`experiments/stats.py`). *helps* / *hurts* when "
     "the interval lies above / below zero; otherwise *no difference detectable*, with the largest effect the "
     "interval leaves possible. With one seed the interval covers case sampling only, not seed-to-seed variation "
     "(marked *cases only*); with three seeds the seed level is resampled from three values only, so even then the "
@@ -397,7 +361,7 @@ def comparisons(results: Path, schedule: str) -> list[dict]:
     (``GazeSetting.dirs``), minus each row of STATS_ROWS (the chosen setting also minus the published one) that
     has runs with the same seeds and cases. Each item: labeled, subject (a label), chosen (whether the subject is
     the chosen setting), baseline, the baseline's mean Dice over the paired cases, and the
-    ``paired_stats.Comparison``."""
+    ``stats.Comparison``."""
     root = results / schedule
     budgets = {m.parent.name.rsplit("_s", 1)[0].rsplit("_l", 1)[1] for m in root.glob("hgdtgl_l*_s*/val_metrics.csv")}
     setting = chosen_setting(results)
@@ -420,7 +384,7 @@ def comparisons(results: Path, schedule: str) -> list[dict]:
                 out.append(
                     {"labeled": lab, "subject": subject, "chosen": chosen, "baseline": base, "base_mean": base_mean}
                 )
-                out[-1]["stats"] = paired_stats.compare(a, b)
+                out[-1]["stats"] = stats.compare(a, b)
     return out
 
 
@@ -428,7 +392,7 @@ def comparison_name(c: dict) -> str:
     return f"{c['subject']} minus {ROW_LABEL[c['baseline']]}"
 
 
-def seeds_cases(s: paired_stats.Comparison) -> str:
+def seeds_cases(s: stats.Comparison) -> str:
     return f"{s.n_seeds} x {s.n_cases}" + (" (cases only)" if s.n_seeds == 1 else "")
 
 
@@ -444,7 +408,7 @@ def comparisons_table(comps: list[dict]) -> list[str]:
         lines.append(
             f"| {c['labeled']} | {comparison_name(c)} | {s.mean_points:+.2f} "
             f"| [{s.lo_points:+.2f}, {s.hi_points:+.2f}] | {s.win_share * 100:.0f} % of cases | {seeds_cases(s)} "
-            f"| {paired_stats.call(s)} |"
+            f"| {stats.call(s)} |"
         )
     return lines
 
@@ -479,7 +443,7 @@ def headline_sentence(c: dict, strongest: bool) -> str:
         why += f", and {bcp}"
     return (
         f"{c['subject']} minus {ROW_LABEL[c['baseline']]} ({why}; {s.n_seeds} seed{'s' if s.n_seeds > 1 else ''} "
-        f"x {s.n_cases} cases, better on {s.win_share * 100:.0f} % of them): {paired_stats.verdict(s)}"
+        f"x {s.n_cases} cases, better on {s.win_share * 100:.0f} % of them): {stats.verdict(s)}"
     )
 
 
@@ -514,56 +478,6 @@ def stats_section(results: Path) -> str:
         + f"\nEvery comparison of this schedule: [forest plot `{forest_link(results)}`]({forest_link(results)}).\n"
     )
     return text
-
-
-def plot_forest(results: Path, out: Path, title: str) -> bool:
-    """Forest plot of the comparisons of the schedule the verdict is read from: one line per comparison, the 95 %
-    interval as a bar, the mean difference as a point, a zero line; False (nothing written) without comparisons."""
-    scheds = [s for s in evidence_schedules(read_csv(results / "summary.csv")) if comparisons(results, s)]
-    if not scheds:
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sched = scheds[-1]
-    comps = comparisons(results, sched)
-    n = len(comps)
-    fig, ax = plt.subplots(figsize=(15, 1.6 + 0.42 * n))
-    ys = list(range(n - 1, -1, -1))
-    for y, c in zip(ys, comps, strict=True):
-        s = c["stats"]
-        colour = "tab:green" if s.lo_points > 0 else "tab:red" if s.hi_points < 0 else "0.35"
-        one = s.n_seeds == 1
-        ax.plot([s.lo_points, s.hi_points], [y, y], color=colour, lw=1.5 if one else 3)
-        ax.plot(s.mean_points, y, "o", color=colour, ms=7, mfc="white" if one else colour)
-        ax.text(
-            1.01, y, f"{s.mean_points:+.2f} [{s.lo_points:+.2f}, {s.hi_points:+.2f}]  {seeds_cases(s)}",
-            transform=ax.get_yaxis_transform(), va="center", fontsize=9,
-        )  # fmt: skip
-    for y, (c, prev) in enumerate(zip(comps[1:], comps[:-1], strict=True)):
-        if (c["labeled"], c["subject"]) != (prev["labeled"], prev["subject"]):
-            ax.axhline(n - 1.5 - y, color="0.8", lw=0.8)
-    budgets = len({c["labeled"] for c in comps}) > 1
-    labels = [(f"{c['labeled']} labeled: " if budgets else "") + comparison_name(c) for c in comps]
-    ax.set_yticks(ys, labels, fontsize=9)
-    ax.axvline(0, color="k", lw=1)
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_xlabel("Dice difference A minus B, points (per case, paired by seed and case; 95 % hierarchical bootstrap)")
-    lab = "" if budgets else f", {comps[0]['labeled']} labeled"
-    ax.set_title(
-        f"{title}, {schedule_label(sched)}{lab}: does gaze help?\n"
-        "green: interval above 0, red: below 0, grey: no difference detectable; "
-        "thin line, open point: one seed (cases only)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return True
 
 
 def table_rows(results: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -618,11 +532,18 @@ def row_commands(results: Path) -> str:
         return ""
     return (
         f"# The command of every row of {results.name}'s results table\n\nGenerated by "
-        "`examples/make_results_tables.py` from `summary.csv`, `runs.csv` and each row's `inputs.json` (run from the "
+        "`python -m experiments tables` from `summary.csv`, `runs.csv` and each row's `inputs.json` (run from the "
         "repository root). Under each recorded command, the `python -m experiments` command that trains the row "
         "today, and whether it builds the same train command.\n\n"
         "```bash\n" + "\n".join(blocks) + "\n```\n"
     )
+
+
+def write_commands(results: Path) -> None:
+    """``commands.md``: the command of every row (``row_commands``), when a row has one."""
+    commands = row_commands(results)
+    if commands:
+        (results / "commands.md").write_text(commands)
 
 
 def reproduce_line(schedule_dir: Path, row: str, labeled: str) -> str:
@@ -650,7 +571,10 @@ def commands_link(results: Path) -> str:
 
 def multiclass_table(results: Path, dataset: str) -> str:
     """Per-class Dice (class names from the summary's ``dice_<name>`` columns), mean Dice, HD95, ASD per row."""
-    title, unit, ref_col, refs, ref_budget, note = MULTICLASS[dataset]
+    s = SPECS[dataset]
+    title, unit, ref_col, note = s.title, s.tables["budget_column"], s.tables["reference_column"], s.tables["note"]
+    refs = {key: ref.cell() for key, ref in s.references.items()}
+    ref_budget = str(s.budgets[s.tables["reference_budget"]])  # the budget the references apply to
     summary, runs = table_rows(results)
     labels = row_labels(results)
     if not summary:
@@ -674,22 +598,14 @@ def multiclass_table(results: Path, dataset: str) -> str:
     return text + gaze_weight_section(results, "dice_mean") + commands_link(results) + stats_section(results)
 
 
-DATASETS = ("kvasir", "acdc", "camus", "scr")
-
-
 def tables(results: Path) -> str:
-    return (
-        VERDICT_NOTE
-        + "#### Kvasir-SEG (real GazeMedSeg gaze; validation split, 90 images; mean per-image Dice / IoU)\n\n"
-        + kvasir_table(results / "kvasir")
-        + "\n#### ACDC (SSL4MIS split, `val.list` 20 volumes; simulated gaze where a gaze row appears)\n\n"
-        + multiclass_table(results / "acdc", "acdc")
-        + "\n#### CAMUS echocardiography (SIMULATED gaze; shipped `val.list`, 200 images of 50 patients; per-image "
-        "Dice / HD95 / ASD in px at 224x224)\n\n"
-        + multiclass_table(results / "camus", "camus")
-        + "\n#### SCR / JSRT chest X-ray (SIMULATED gaze; seeded validation split, 40 images; per-image Dice / HD95 / "
-        "ASD in px at 512x512)\n\n" + multiclass_table(results / "scr", "scr")
-    )
+    """The verdict note, then per dataset (the specs' order) its heading ([tables] heading) and table: per-class
+    columns where the spec names classes, else the binary Kvasir-SEG table."""
+    parts = []
+    for name, s in SPECS.items():
+        table = multiclass_table(results / name, name) if s.classes else kvasir_table(results / name)
+        parts.append(f"#### {s.tables['heading']}\n\n{table}")
+    return VERDICT_NOTE + "\n".join(parts)
 
 
 def write_readme(readme: Path, text: str) -> None:
@@ -701,117 +617,6 @@ def write_readme(readme: Path, text: str) -> None:
     readme.write_text(head + BEGIN + "\n" + text + END + rest.split(END, 1)[1])
 
 
-def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
-    """Validation Dice over iterations of every run with ``budget`` labels (and the all-masks upper bound), one
-    panel per schedule: seed 0 with markers, the other seeds of the row as thin lines of the same colour."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [p.name for p in results.iterdir() if p.is_dir() and p.name.startswith(("cpu", "gpu"))]
-    scheds = sorted(names, key=lambda n: (n.startswith("gpu"), len(n), n))  # cpu, cpu-<iters>, then gpu
-    fig, axes = plt.subplots(1, max(len(scheds), 1), figsize=(5.5 * max(len(scheds), 1), 4), squeeze=False)
-    for ax, sched in zip(axes[0], scheds, strict=False):
-        for colour, row in enumerate(ROW_ORDER):
-            pattern = f"{row}_l*_s*" if row == "supervised_all" else f"{row}_l{budget}_s*"
-            runs = (results / sched).glob(f"{pattern}/metrics.csv")
-            for m in sorted(runs, key=lambda m: int(m.parent.name.rsplit("_s", 1)[1])):
-                rs = [r for r in read_csv(m) if r.get("val_dice_mean")]
-                first = m.parent.name.endswith("_s0")
-                ax.plot(
-                    [int(r["iteration"]) for r in rs],
-                    [float(r["val_dice_mean"]) * 100 for r in rs],
-                    "o-" if first else "-",
-                    color=f"C{colour}",
-                    lw=1.5 if first else 0.8,
-                    alpha=1.0 if first else 0.6,
-                    label=row if first else None,
-                )
-        ax.set(
-            title=f"{title}, {schedule_label(sched)}, {budget} labeled\n(seed 0: markers; other seeds: thin lines)",
-            xlabel="iteration",
-            ylabel="validation Dice %",
-        )
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    if not scheds:
-        axes[0][0].text(0.5, 0.5, f"{title}: no rows have finished yet", ha="center", va="center")
-        axes[0][0].set_axis_off()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=80)
-
-
-def overlay_names(dataset: str, results: Path, run_dir: Path, n: int = 4) -> tuple[list[str], str]:
-    """(image names, what they are) of the overlay figure: Kvasir's first validation images (all 900 have real
-    gaze); for CAMUS / SCR (simulated gaze on training images only) the first images of the run's training list
-    after its labeled prefix, i.e. images whose masks the shown run never used."""
-    if dataset == "kvasir":
-        return [s for s in (results / "splits" / "val.list").read_text().split() if s][:n], "validation cases"
-    from hgdtgl.checkpoints import load_checkpoint
-
-    ckpt = load_checkpoint(run_dir / "checkpoint_best.pt")
-    n_lab = int(ckpt["data"]["n_labeled"])
-    train = [s for s in Path(ckpt["config"]["train_list"]).read_text().split() if s]
-    return train[n_lab : n_lab + n], "unlabeled training images (masks not used by this run)"
-
-
-def plot_overlays(
-    run_dir: Path, store_dir: str, data_root: Path, names: list[str], what: str, out: Path, gaze: str = "gaze heatmap"
-) -> None:
-    """Image, ground truth, prediction (``hgdtgl predict`` of RUN/checkpoint_best.pt), gaze heatmap (panel title
-    ``gaze``) of the images ``names`` of an images/ + masks/ dataset; label maps are drawn one colour per class."""
-    import subprocess
-    import sys
-    import tempfile
-
-    import cv2
-    import matplotlib
-    import numpy as np
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import gazekit
-    from hgdtgl.data.formats import load_cases
-
-    store = gazekit.open_store(store_dir)
-    colours = matplotlib.colors.ListedColormap(plt.get_cmap("tab10").colors[:9])
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "shown.list").write_text("".join(f"{n}\n" for n in names))
-        cases = load_cases(data_root, str(Path(tmp) / "shown.list"), "images")
-        few = Path(tmp) / "images"
-        few.mkdir()
-        for c in cases:
-            (few / Path(c.source).name).symlink_to(Path(c.source).resolve())
-        cmd = [sys.executable, "-m", "hgdtgl", "predict", str(run_dir / "checkpoint_best.pt"), str(few)]
-        cmd += ["-o", f"{tmp}/pred", "--device", "cpu"]
-        subprocess.run(cmd, check=True, capture_output=True)
-        fig, axes = plt.subplots(len(cases), 4, figsize=(10, 2.6 * len(cases)), squeeze=False)
-        for i, c in enumerate(cases):
-            img = c.image[0].transpose(1, 2, 0)
-            img = np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img
-            pred = cv2.imread(str(Path(tmp, "pred", f"{c.name}.png")), cv2.IMREAD_GRAYSCALE)
-            pred = np.where(pred == 255, 1, pred)  # a binary model writes 0/255, a multi-class one the indices
-            heat = store.get(c.name, None, 1)
-            panels = [(None, "image"), (c.label[0], "ground truth"), (pred, "prediction"), (heat, gaze)]
-            for ax, (a, title) in zip(axes[i], panels, strict=True):
-                ax.imshow(img)
-                if title == gaze and a is not None:
-                    ax.imshow(cv2.resize(a.astype("float32"), (img.shape[1], img.shape[0])), alpha=0.5, cmap="jet")
-                elif a is not None:
-                    lab = np.ma.masked_where(a == 0, a.astype(float) - 1)
-                    ax.imshow(lab, alpha=0.5, cmap=colours, vmin=0, vmax=colours.N - 1, interpolation="nearest")
-                ax.set_title(title if i == 0 else "", fontsize=9)
-                ax.axis("off")
-            axes[i][0].set_title(f"image {c.name}", fontsize=8)
-    fig.suptitle(f"{what}, {run_dir.name}", fontsize=9)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=50)
-
-
 def write_gaze_sweep(results: Path) -> None:
     """``gaze_weight.csv``: the sweep that chose the gaze-loss recipe and weight (``gaze_sweep``), when there is one."""
     sweep = gaze_sweep(results)
@@ -820,51 +625,3 @@ def write_gaze_sweep(results: Path) -> None:
             w = csv.DictWriter(f, fieldnames=["recipe", "gaze_loss_weight", "schedule", "dice"])
             w.writeheader()
             w.writerows(sweep)
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--results", default="results")
-    ap.add_argument("--readme", default=None, help="page to update between the markers (default docs/results.md)")
-    ap.add_argument("-o", "--output", default=None, help="also write the tables (markdown) here")
-    ap.add_argument("--curves", default=None, help="PNG of validation Dice over iterations (Kvasir, 81 labeled)")
-    ap.add_argument("--acdc-curves", default=None, help="the same for ACDC (7 labeled patients)")
-    ap.add_argument("--overlays", default=None, help="PNG of qualitative overlays (needs --run-dir)")
-    ap.add_argument("--overlay-dataset", choices=["kvasir", "camus", "scr"], default="kvasir")
-    ap.add_argument("--run-dir", default=None, help="run directory whose checkpoint_best.pt is shown")
-    ap.add_argument("--store", default=None, help="heatmap store, default runs/<overlay dataset>/store")
-    ap.add_argument("--shared-data", default=os.environ.get("GAZEKIT_SHARED_DATA", "../shared/data"))
-    a = ap.parse_args()
-    if a.readme is None and not a.output:
-        a.readme = "docs/results.md"  # the page of the tables; with -o only, only -o is written
-    text = tables(Path(a.results))
-    if a.readme or a.output:
-        for ds in DATASETS:
-            commands = row_commands(Path(a.results) / ds)
-            if commands:
-                (Path(a.results) / ds / "commands.md").write_text(commands)
-            write_gaze_sweep(Path(a.results) / ds)
-    if a.output:
-        Path(a.output).write_text(text)
-    if a.readme:
-        write_readme(Path(a.readme), text)
-    if not a.output and not a.readme:
-        print(text)
-    if a.readme or a.output:
-        for ds, title in zip(DATASETS, ("Kvasir-SEG", "ACDC", "CAMUS", "SCR"), strict=True):
-            plot_forest(Path(a.results) / ds, Path(a.results) / "figures" / f"{ds}_forest.png", title)
-    if a.curves:
-        plot_curves(Path(a.results) / "kvasir", Path(a.curves), "Kvasir-SEG", "81")
-    if a.acdc_curves:
-        plot_curves(Path(a.results) / "acdc", Path(a.acdc_curves), "ACDC", "7")
-    if a.overlays:
-        ds, run = a.overlay_dataset, Path(a.run_dir)
-        names, what = overlay_names(ds, Path(a.results) / ds, run)
-        store = a.store or f"runs/{ds}/store"
-        data = Path(a.shared_data) / {"kvasir": "kvasir-seg"}.get(ds, ds)
-        gaze = "real gaze heatmap" if ds == "kvasir" else "SIMULATED gaze heatmap"
-        plot_overlays(run, store, data, names, what, Path(a.overlays), gaze)
-
-
-if __name__ == "__main__":
-    main()

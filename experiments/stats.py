@@ -2,9 +2,9 @@
 (seed, case), with a 95 % interval from a hierarchical bootstrap (seeds, then cases within each drawn seed).
 
 Pure functions on plain tables (``{(seed, case): dice_points}``) and numpy arrays; a seeded RNG, so the same
-inputs give the same interval. Used by ``examples/make_results_tables.py``; nothing here reads files.
+inputs give the same interval. Used by ``experiments.tables``; nothing here reads files.
 
-    from paired_stats import compare, verdict
+    from experiments.stats import compare, verdict
     c = compare({("0", "img1"): 81.0, ...}, {("0", "img1"): 78.5, ...})
     verdict(c)  # 'helps by 2.50 [1.10, 3.90]' / 'hurts by ...' / 'no difference detectable: ...'
 
