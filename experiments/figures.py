@@ -85,8 +85,11 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
     import matplotlib.pyplot as plt
 
     names = [p.name for p in results.iterdir() if p.is_dir() and p.name.startswith(("cpu", "gpu"))]
+    names = [n for n in names if any((results / n).glob(f"*_l{budget}_s*/metrics.csv"))
+             or any((results / n).glob("supervised_all_l*_s*/metrics.csv"))]  # fmt: skip
     scheds = sorted(names, key=lambda n: (n.startswith("gpu"), len(n), n))  # cpu, cpu-<iters>, then gpu
     fig, axes = plt.subplots(1, max(len(scheds), 1), figsize=(5.5 * max(len(scheds), 1), 4), squeeze=False)
+    palette = [*plt.cm.tab10.colors, "black", *plt.cm.tab20.colors[1::2]]  # one colour per row up to 21 rows
     for ax, sched in zip(axes[0], scheds, strict=False):
         for colour, row in enumerate(ROW_ORDER):
             pattern = f"{row}_l*_s*" if row == "supervised_all" else f"{row}_l{budget}_s*"
@@ -98,7 +101,7 @@ def plot_curves(results: Path, out: Path, title: str, budget: str) -> None:
                     [int(r["iteration"]) for r in rs],
                     [float(r["val_dice_mean"]) * 100 for r in rs],
                     "o-" if first else "-",
-                    color=f"C{colour}",
+                    color=palette[colour % len(palette)],
                     lw=1.5 if first else 0.8,
                     alpha=1.0 if first else 0.6,
                     label=row if first else None,
