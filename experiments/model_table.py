@@ -18,14 +18,15 @@ import re
 import subprocess
 from pathlib import Path
 
+from experiments import spec as specs
 from experiments.tables import ROW_ORDER as ROWS  # the one list of result rows
 from experiments.tables import table_rows  # summary.csv + the chosen gaze-loss setting's rows
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- model-table:begin -->", "<!-- model-table:end -->"
-DATASETS = {"kvasir": "Kvasir-SEG", "acdc": "ACDC", "camus": "CAMUS", "scr": "SCR (JSRT)"}
-INPUT = {"kvasir": "IMAGES", "acdc": "VOLUMES", "camus": "IMAGES", "scr": "IMAGES"}
-FOREGROUND = {"kvasir": "polyp"}  # what class_1 is where the dataset names no class
+SPECS = specs.all_datasets()
+DATASETS = {name: spec.title for name, spec in SPECS.items()}
+INPUT = {"images": "IMAGES", "ssl4mis": "VOLUMES"}  # what `hgdtgl predict` reads, by the spec's data format
 NAME = re.compile(r"^(?P<row>[a-z_]+?)(?:_(?P<sched>(?:cpu|gpu)[a-z0-9]*))?(?:_s(?P<seed>\d+))?\.pt$")
 
 
@@ -103,8 +104,8 @@ def table(results: Path) -> str:
             continue
         gaze = "real gaze" if dataset == "kvasir" else "simulated gaze"
         classes = mine[0]["classes"]
-        if classes == "class_1" and dataset in FOREGROUND:
-            classes = f"{FOREGROUND[dataset]} (`class_1`)"
+        if classes == "class_1" and SPECS[dataset].foreground:
+            classes = f"{SPECS[dataset].foreground} (`class_1`)"
         out += [
             f"**{title}** ({gaze}; classes: {classes})",
             "",
@@ -113,7 +114,7 @@ def table(results: Path) -> str:
         ]
         for r in mine:
             name = Path(r["path"]).name
-            predict = f"`hgdtgl predict {r['path']} {INPUT[dataset]} -o OUT`"
+            predict = f"`hgdtgl predict {r['path']} {INPUT[SPECS[dataset].format]} -o OUT`"
             out.append(
                 f"| [`{name}`]({r['path']}) | `{r['row']}` | `{r['schedule']}` | {r['labeled']} | {r['seed']} "
                 f"| {r['dice']:.2f} | {r['size']} px {r['channels']} | {predict} |"

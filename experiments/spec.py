@@ -138,6 +138,7 @@ class Dataset:
     references: dict[str, Reference]
     campaign: tuple[Step, ...]
     splits: str | None = None  # split lists folder (None: the dataset's own lists, ACDC)
+    foreground: str = ""  # what the one class of a binary set is (Kvasir: polyp); empty for multi-class sets
     tables: dict[str, str] = field(default_factory=dict)
     gaze_recipe: dict[str, Any] = field(default_factory=dict)  # [gaze]: how the store is made
 
@@ -305,7 +306,9 @@ def load(name: str, specs: Path = SPECS) -> Dataset:
     top.unknown(_DATASET_KEYS)
     proto = protocol(specs / "protocol.toml") if specs != SPECS else protocol()
     d = top.table("dataset")
-    d.unknown({"title", "folder", "format", "splits", "n_train", "classes", "gaze", "store", "default_budget"})
+    d.unknown(
+        {"title", "folder", "format", "splits", "n_train", "classes", "foreground", "gaze", "store", "default_budget"}
+    )
     b = top.table("budgets")
     budgets = {k: b.get(k, int) for k in b.data}
     default_budget = d.get("default_budget", str)
@@ -378,6 +381,7 @@ def load(name: str, specs: Path = SPECS) -> Dataset:
         n_train=d.get("n_train", int),
         classes=d.strings("classes"),
         gaze=d.get("gaze", str),
+        foreground=d.get("foreground", str, ""),
         store=d.get("store", str),
         default_budget=default_budget,
         budgets=budgets,
