@@ -27,7 +27,9 @@ BEGIN, END = "<!-- model-table:begin -->", "<!-- model-table:end -->"
 SPECS = specs.all_datasets()
 DATASETS = {name: spec.title for name, spec in SPECS.items()}
 INPUT = {"images": "IMAGES", "ssl4mis": "VOLUMES"}  # what `hgdtgl predict` reads, by the spec's data format
-NAME = re.compile(r"^(?P<row>[a-z_]+?)(?:_(?P<sched>(?:cpu|gpu)[a-z0-9]*))?(?:_s(?P<seed>\d+))?\.pt$")
+NAME = re.compile(
+    r"^(?P<row>[a-z_]+?)(?:_l(?P<labeled>\d+))?(?:_(?P<sched>(?:cpu|gpu)[a-z0-9]*))?(?:_s(?P<seed>\d+))?\.pt$"
+)
 
 
 def model_files(results: Path) -> list[Path]:
@@ -42,16 +44,17 @@ def model_files(results: Path) -> list[Path]:
     return sorted(files or results.glob("*/models/*.pt"))
 
 
-def parse_name(path: Path, schedules: list[str]) -> tuple[str, str, int]:
-    """(row, schedule, seed) from the file name; the schedule token is the summary's schedule without dashes."""
+def parse_name(path: Path, schedules: list[str]) -> tuple[str, str, int, int | None]:
+    """(row, schedule, seed, labeled or None for the default budget) from the file name; the schedule token is the
+    summary's schedule without dashes."""
     m = NAME.match(path.name)
     if not m or m["row"] not in ROWS:
-        raise SystemExit(f"{path}: expected <row>[_<schedule>][_s<seed>].pt with a row of {ROWS}")
+        raise SystemExit(f"{path}: expected <row>[_l<labeled>][_<schedule>][_s<seed>].pt with a row of {ROWS}")
     token = m["sched"] or "cpu"
     matches = sorted({s for s in schedules if s.replace("-", "") == token})
     if len(matches) != 1:
         raise SystemExit(f"{path}: schedule {token!r} is none of summary.csv's {sorted(set(schedules))}")
-    return m["row"], matches[0], int(m["seed"] or 0)
+    return m["row"], matches[0], int(m["seed"] or 0), int(m["labeled"]) if m["labeled"] else None
 
 
 def model_rows(results: Path) -> list[dict]:
@@ -63,14 +66,17 @@ def model_rows(results: Path) -> list[dict]:
         if dataset not in DATASETS:
             raise SystemExit(f"{path}: unknown dataset folder {dataset!r} (known: {list(DATASETS)})")
         summary = table_rows(results / dataset)[0]
-        row, schedule, seed = parse_name(path, [r["schedule"] for r in summary])
+        row, schedule, seed, budget = parse_name(path, [r["schedule"] for r in summary])
         meta = torch.load(path, map_location="cpu", weights_only=True)
         config, model = meta["config"], meta["model"]
         if not row.startswith(config["method"]):
             raise SystemExit(f"{path}: the name says row {row!r}, the file was trained as {config['method']}")
         hits = [r for r in summary if (r["row"], r["schedule"], int(r["seed"])) == (row, schedule, seed)]
-        if len(hits) > 1 and config.get("labeled") is not None:  # several label budgets: the file's own
-            hits = [r for r in hits if int(r["labeled"]) == int(config["labeled"])]
+        if budget is not None:  # a budget other than the default one, named in the file
+            hits = [r for r in hits if int(r["labeled"]) == budget]
+        elif len(hits) > 1:  # several label budgets: the default one
+            spec = SPECS[dataset]
+            hits = [r for r in hits if int(r["labeled"]) == spec.budgets[spec.default_budget]]
         if len(hits) != 1:
             raise SystemExit(f"{path}: {len(hits)} rows of summary.csv for {row}, {schedule}, seed {seed}")
         labeled = int(hits[0]["labeled"])  # cases (images, patients) as the tables count them

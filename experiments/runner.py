@@ -188,15 +188,19 @@ def evaluate_command(plan: Plan) -> list[str]:
     return [*evaluate, "--device", device]
 
 
-def model_file_name(row: str, schedule: str, seed: int) -> str:
-    """File name of a row's exported student: ``<row>[_<schedule>][_s<seed>].pt``, the schedule without dashes and
-    left out for ``cpu``, the seed left out for seed 0 (``hgdtgl_cpu12000bf16_s1.pt``, ``bcp.pt``)."""
+def model_file_name(row: str, schedule: str, seed: int, labeled: int | None = None) -> str:
+    """File name of a row's exported student: ``<row>[_l<labeled>][_<schedule>][_s<seed>].pt``, the labeled count
+    only for a budget other than the dataset's default, the schedule without dashes and left out for ``cpu``, the
+    seed left out for seed 0 (``hgdtgl_cpu12000bf16_s1.pt``, ``bcp.pt``, ``bcp_l3_s2.pt``)."""
+    budget = f"_l{labeled}" if labeled is not None else ""
     sched = "" if schedule == "cpu" else "_" + schedule.replace("-", "")
-    return f"{row}{sched}" + (f"_s{seed}" if seed else "") + ".pt"
+    return f"{row}{budget}{sched}" + (f"_s{seed}" if seed else "") + ".pt"
 
 
 def export_command(plan: Plan, schedule: str) -> list[str]:
-    model = Path(plan.results) / "models" / model_file_name(plan.row, schedule, plan.seed)
+    spec = load(plan.dataset)
+    budget = None if plan.budget == spec.budgets[spec.default_budget] else plan.budget  # named when not the default
+    model = Path(plan.results) / "models" / model_file_name(plan.row, schedule, plan.seed, budget)
     return ["export", str(plan.run_dir / "checkpoint_best.pt"), "-o", str(model)]
 
 

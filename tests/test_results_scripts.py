@@ -512,6 +512,9 @@ def test_every_seed_exports_a_model_named_by_row_schedule_and_seed():
     assert rr.model_file_name("hgdtgl", "cpu-12000-bf16", 0) == "hgdtgl_cpu12000bf16.pt"
     assert rr.model_file_name("hgdtgl", "cpu-12000-bf16", 2) == "hgdtgl_cpu12000bf16_s2.pt"
     assert rr.model_file_name("supervised", "cpu", 1) == "supervised_s1.pt"
+    assert rr.model_file_name("bcp", "cpu", 2, 3) == "bcp_l3_s2.pt"  # a budget other than the dataset's default
+    assert rr.export_command(rr.plan_row("acdc", "bcp", "cpu", 2, budget=3), "cpu")[-1].endswith("/bcp_l3_s2.pt")
+    assert rr.export_command(rr.plan_row("acdc", "bcp", "cpu", 2), "cpu")[-1].endswith("/bcp_s2.pt")
 
 
 def test_runs_csv_gains_new_columns_without_losing_old_rows(tmp_path):
