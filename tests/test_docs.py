@@ -99,9 +99,10 @@ def test_model_table_lists_exactly_the_committed_models():
 def test_model_names_follow_the_rule():
     from experiments import model_table as mod
 
-    assert mod.parse_name(Path("hgdtgl.pt"), ["cpu", "cpu-12000-bf16"]) == ("hgdtgl", "cpu", 0)
-    assert mod.parse_name(Path("mt_cpu12000bf16_s2.pt"), ["cpu", "cpu-12000-bf16"]) == ("mt", "cpu-12000-bf16", 2)
-    assert mod.parse_name(Path("hgdtgl_no_gazeloss_s1.pt"), ["cpu"]) == ("hgdtgl_no_gazeloss", "cpu", 1)
+    assert mod.parse_name(Path("hgdtgl.pt"), ["cpu", "cpu-12000-bf16"]) == ("hgdtgl", "cpu", 0, None)
+    assert mod.parse_name(Path("mt_cpu12000bf16_s2.pt"), ["cpu", "cpu-12000-bf16"]) == ("mt", "cpu-12000-bf16", 2, None)
+    assert mod.parse_name(Path("hgdtgl_no_gazeloss_s1.pt"), ["cpu"]) == ("hgdtgl_no_gazeloss", "cpu", 1, None)
+    assert mod.parse_name(Path("bcp_l3_s2.pt"), ["cpu"]) == ("bcp", "cpu", 2, 3)  # a budget other than the default
     with pytest.raises(SystemExit):
         mod.parse_name(Path("unet_final.pt"), ["cpu"])
 

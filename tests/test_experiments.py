@@ -266,7 +266,8 @@ def test_a_tiny_real_row_writes_its_inputs(tmp_path, monkeypatch):
         "python -m experiments run kvasir hgdtgl --schedule cpu-2 --seed 0 --labeled 4 --lr 0.01 "
         f"--data {data} --splits {sp} --gaze-dir {store} --results {res} --runs {runs}"
     )
-    assert runner.export_command(plan, "cpu-2")[-1] == str(res / "models" / "hgdtgl_cpu2.pt")  # row + schedule
+    # row + budget (4 labeled is not Kvasir's default 81) + schedule
+    assert runner.export_command(plan, "cpu-2")[-1] == str(res / "models" / "hgdtgl_l4_cpu2.pt")
     (summary,) = _rows(res / "summary.csv")
     assert (summary["row"], summary["labeled"], summary["schedule"]) == ("hgdtgl", "4", "cpu-2")
     (line,) = _rows(res / "runs.csv")
