@@ -80,6 +80,8 @@ def model_rows(results: Path) -> list[dict]:
         if len(hits) != 1:
             raise SystemExit(f"{path}: {len(hits)} rows of summary.csv for {row}, {schedule}, seed {seed}")
         labeled = int(hits[0]["labeled"])  # cases (images, patients) as the tables count them
+        if config.get("labeled") is not None and int(config["labeled"]) != labeled:
+            raise SystemExit(f"{path}: the name says {labeled} labeled, the file was trained with {config['labeled']}")
         dice = float(hits[0].get("dice_mean") or hits[0]["dice"]) * 100
         rows.append(
             {

@@ -8,6 +8,7 @@ import importlib.util
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,14 @@ def test_docs_site_builds_strictly(tmp_path):
     assert "render-heatmaps" in cli and "--gaze-dir" in cli  # generated from both click groups
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     assert "convert_files" in api and "render_heatmaps" in api  # from the docstrings
+
+
+def test_a_model_whose_name_hides_its_budget_is_refused(tmp_path):
+    """A 3-patient ACDC student named like the 7-patient row (no _l3) is refused in one line, not listed with the
+    other budget's Dice."""
+    from experiments import model_table as mod
+
+    shutil.copytree(ROOT / "results" / "acdc", tmp_path / "acdc", ignore=shutil.ignore_patterns("*.pt"))
+    shutil.copy(ROOT / "results/acdc/models/hgdtgl_chosen_l3_s1.pt", tmp_path / "acdc/models/hgdtgl_chosen_s1.pt")
+    with pytest.raises(SystemExit, match="the name says 7 labeled, the file was trained with 3"):
+        mod.model_rows(tmp_path)
