@@ -472,7 +472,10 @@ def test_cli_progress_bar_on_large_files(tmp_path, monkeypatch):
     path = tmp_path / "export.tsv"
     write_prolab_export(path, n_rows=2000)
     monkeypatch.setattr(_delimited, "PROGRESS_MIN_BYTES", 0)
-    r = run_cli("convert", path, "-o", tmp_path / "f.parquet")
+    r = run_cli("convert", path, "-o", tmp_path / "f.parquet")  # stderr is not a terminal: no bar
+    assert r.exit_code == 0 and "export.tsv:" not in r.stderr and "B/s" not in r.stderr
+    monkeypatch.setattr(_delimited, "_on_terminal", lambda: True)
+    r = run_cli("convert", path, "-o", tmp_path / "g.parquet")
     assert r.exit_code == 0 and "export.tsv:" in r.stderr and "B/s" in r.stderr
 
 

@@ -146,3 +146,29 @@ def test_a_non_finite_number_sends_the_file_to_the_pandas_path(value, column, tm
     monkeypatch.setattr(_tobii, "iter_chunks_arrow", spy)
     got = outcome(path, True, monkeypatch)
     assert handed_over == [True] and got == outcome(path, False, monkeypatch)
+
+
+def test_segments_count_lines_only_where_a_quote_or_cr_can_make_rows_differ():
+    plain = bytearray(b"a\tb\n1\t2\n")
+    assert _delimited._lines(plain, len(plain), b"\n", 0) is None  # every LF ends a row: nothing to count
+    quoted = bytearray(b'a\t"x\ny"\n1\t2\n')
+    assert _delimited._lines(quoted, len(quoted), b"\n", 0) == 3
+    cr = bytearray(b"a\tx\ry\n1\t2\n")
+    assert _delimited._lines(cr, len(cr), b"\n", 1) == 3
+    cr_only = bytearray(b"a\tb\r1\t2\r")
+    assert _delimited._lines(cr_only, len(cr_only), b"\r", 0) == 2
+
+
+@pytest.mark.parametrize("inside", ['"two\nlines"', "bare\rcr"])
+def test_a_line_break_inside_a_field_gives_what_the_pandas_path_gives(inside, tmp_path, monkeypatch):
+    path = tmp_path / "export.tsv"
+    write_prolab_export(path, n_rows=300, participants=("A", "B"))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split("\t")
+    for line, column, value in ((100, "Participant name", inside), (200, "Recording timestamp [ms]", "0")):
+        fields = lines[line].split("\t")
+        fields[header.index(column)] = value
+        lines[line] = "\t".join(fields)
+    path.write_bytes("".join(lines).encode())  # time goes back further down: the error must name the file's line
+    fast = outcome(path, True, monkeypatch)
+    assert fast[0] == "error" and fast == outcome(path, False, monkeypatch)

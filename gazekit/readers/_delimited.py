@@ -12,6 +12,7 @@ import codecs
 import io
 import queue
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ CHUNK_ROWS = 100_000
 ARROW_BLOCK_BYTES = 2**20  # pyarrow parses a segment in blocks of this size, in parallel
 SEGMENT_BYTES = 4 * 2**20  # the fast path reads the file in segments of about this size (bounded memory)
 SEGMENTS_AHEAD = 4  # segments parsed ahead of the caller by the background thread
-PROGRESS_MIN_BYTES = 64 * 2**20  # show a progress bar on files larger than this
+PROGRESS_MIN_BYTES = 64 * 2**20  # show a progress bar on files larger than this (on a terminal)
 SEPARATORS = ("\t", ";", ",")
 _UNIT = re.compile(r"\s*[\[(]([^\])]*)[\])]\s*$")
 _COMMA_NUM = re.compile(r"^[+-]?\d+,\d+$")
@@ -296,7 +297,7 @@ def iter_chunks(
 
 
 class _NoProgress:
-    """The progress bar of a small file: nothing shown (and tqdm not imported)."""
+    """The progress bar of a small file or of output that is not a terminal: nothing shown (tqdm not imported)."""
 
     def update(self, n: int) -> None:
         pass
@@ -308,9 +309,16 @@ class _NoProgress:
         pass
 
 
+def _on_terminal() -> bool:
+    """Whether stderr is a terminal: progress bars are shown there only (tqdm's ``disable=None`` rule, which
+    render-heatmaps and qc follow too; in a log file a bar is noise)."""
+    return sys.stderr.isatty()
+
+
 def _progress(path: Path, size: int):
-    """A tqdm bar of the bytes read from ``path`` when the file is larger than ``PROGRESS_MIN_BYTES``."""
-    if size < PROGRESS_MIN_BYTES:
+    """A tqdm bar of the bytes read from ``path`` when the file is larger than ``PROGRESS_MIN_BYTES`` and stderr is a
+    terminal."""
+    if size < PROGRESS_MIN_BYTES or not _on_terminal():
         return _NoProgress()
     from tqdm import tqdm
 
@@ -368,7 +376,7 @@ def iter_chunks_arrow(
             raw.seek(header_bytes)
             for segment, lines in _segments(raw, newline):
                 table = pacsv.read_csv(pa.BufferReader(segment), **options)
-                if table.num_rows != lines:  # a line break inside quotes: line numbers would be off
+                if lines is not None and table.num_rows != lines:  # a line break in quotes: line numbers would be off
                     raise FastPathError(f"{table.num_rows} rows in {lines} lines")
                 bar.update(len(segment))
                 yield table
@@ -396,9 +404,10 @@ def _first_lines(path: Path) -> tuple[int, bytes, bytes]:
     return m.end(), head[m.end() : nxt.start() if nxt else len(head)], newline
 
 
-def _segments(raw, newline: bytes) -> Iterator[tuple[memoryview, int]]:
+def _segments(raw, newline: bytes) -> Iterator[tuple[memoryview, int | None]]:
     """The rest of the open binary file ``raw`` in pieces of about ``SEGMENT_BYTES`` that end at a line end, with
-    their number of lines. One buffer is reused: a piece is valid until the next one is asked for."""
+    their number of lines, or None when the piece has no quote and no CR (then each LF ends one row for pyarrow:
+    nothing to count). One buffer is reused: a piece is valid until the next one is asked for."""
     buf = bytearray(SEGMENT_BYTES)
     filled = 0
     while True:
@@ -406,7 +415,7 @@ def _segments(raw, newline: bytes) -> Iterator[tuple[memoryview, int]]:
         end = filled + n
         if n == 0:
             if filled:  # the last line has no line end
-                yield memoryview(buf)[:filled], buf.count(newline, 0, filled) + 1
+                yield memoryview(buf)[:filled], _lines(buf, filled, newline, 1)
             return
         cut = buf.rfind(newline, 0, end) + 1
         if cut == 0:  # no line end in the buffer yet: a longer one (a new object: the last piece may be in use)
@@ -414,9 +423,17 @@ def _segments(raw, newline: bytes) -> Iterator[tuple[memoryview, int]]:
             grown[:end] = buf[:end]
             buf, filled = grown, end
             continue
-        yield memoryview(buf)[:cut], buf.count(newline, 0, cut)
+        yield memoryview(buf)[:cut], _lines(buf, cut, newline, 0)
         buf[: end - cut] = buf[cut:end]
         filled = end - cut
+
+
+def _lines(buf: bytearray, end: int, newline: bytes, unended: int) -> int | None:
+    """The lines of ``buf[:end]`` (``unended``: 1 when the last one has no line end), or None when it holds no quote
+    and no CR: a quick search (memchr) instead of a count, so that a plain LF file is read without counting."""
+    if newline == b"\n" and buf.find(b'"', 0, end) < 0 and buf.find(b"\r", 0, end) < 0:
+        return None
+    return buf.count(newline, 0, end) + unended
 
 
 def _arrow_chunks(tables: Iterator[pa.Table], rows: int, numeric: list[str]) -> Iterator[Chunk]:
