@@ -219,6 +219,7 @@ def gaze(dataset, work, shared_data):
         choice = Path(spec.chosen["sigma"].sweep)
         only = [sys.executable, "examples/kvasir/gaze_only.py", *[a for s in stores for a in ("--store", str(s))]]
         only += ["--val-list", f"{spec.splits}/val.list", "--shared-data", str(shared), "-o", str(choice)]
+        only += ["--cases", str(choice.parent / tables.GAZE_ONLY_CASES)]  # the per-image scores of the paired tables
         if subprocess.run(only).returncode != 0:
             raise click.ClickException("examples/kvasir/gaze_only.py failed")
         link = work / "store"

@@ -355,13 +355,33 @@ def row_cases(root: Path, row: str, labeled: str) -> dict[tuple[str, str], float
     return out
 
 
+GAZE_ONLY = "gaze only (heatmap >= 0.5, no training)"  # the Kvasir table's untrained-heatmap row
+GAZE_ONLY_CASES = "gaze_only_cases.csv"  # its per-image scores (examples/kvasir/gaze_only.py --cases)
+
+
+def gaze_only_cases(results: Path) -> dict[str, float]:
+    """case -> Dice points of the untrained heatmap thresholded at 0.5, for the store ``sigma_choice.csv`` ranks
+    best (the table's gaze-only row); empty without the two files."""
+    choice = read_csv(results / "sigma_choice.csv")
+    if not choice:
+        return {}
+    best = max(choice, key=lambda r: float(r["dice"]))["store"]
+    rows = read_csv(results / GAZE_ONLY_CASES)
+    return {r["case"]: float(r["dice"]) * 100 for r in rows if r["store"] == best and float(r["threshold"]) == 0.5}
+
+
+def baseline_label(baseline: str) -> str:
+    return GAZE_ONLY if baseline == "gaze_only" else ROW_LABEL[baseline]
+
+
 def comparisons(results: Path, schedule: str) -> list[dict]:
     """Per-case paired statistics within one schedule, per label budget (largest first): HG-DTGL at the published
     gaze loss, then HG-DTGL at the gaze-loss recipe and weight chosen on validation where its runs exist
     (``GazeSetting.dirs``), minus each row of STATS_ROWS (the chosen setting also minus the published one) that
-    has runs with the same seeds and cases. Each item: labeled, subject (a label), chosen (whether the subject is
-    the chosen setting), baseline, the baseline's mean Dice over the paired cases, and the
-    ``stats.Comparison``."""
+    has runs with the same seeds and cases; last, with 0 labeled, gaze-supervised training (gazesup) minus the
+    untrained heatmap it learns from (``gaze_only_cases``), where both exist. Each item: labeled, subject (a
+    label), chosen (whether the subject is the chosen setting), baseline, the baseline's mean Dice over the paired
+    cases, and the ``stats.Comparison``."""
     root = results / schedule
     budgets = {m.parent.name.rsplit("_s", 1)[0].rsplit("_l", 1)[1] for m in root.glob("hgdtgl_l*_s*/val_metrics.csv")}
     setting = chosen_setting(results)
@@ -385,11 +405,17 @@ def comparisons(results: Path, schedule: str) -> list[dict]:
                     {"labeled": lab, "subject": subject, "chosen": chosen, "baseline": base, "base_mean": base_mean}
                 )
                 out[-1]["stats"] = stats.compare(a, b)
+    trained, heat = row_cases(root, "gazesup", "0"), gaze_only_cases(results)
+    untrained = {(seed, case): heat[case] for seed, case in trained if case in heat}  # the same map for every seed
+    if untrained:
+        base_mean = statistics.fmean(untrained.values())
+        out.append({"labeled": "0", "subject": ROW_LABEL["gazesup"], "chosen": False, "baseline": "gaze_only",
+                    "base_mean": base_mean, "stats": stats.compare(trained, untrained)})  # fmt: skip
     return out
 
 
 def comparison_name(c: dict) -> str:
-    return f"{c['subject']} minus {ROW_LABEL[c['baseline']]}"
+    return f"{c['subject']} minus {baseline_label(c['baseline'])}"
 
 
 def seeds_cases(s: stats.Comparison) -> str:
@@ -418,7 +444,8 @@ def headline(comps: list[dict]) -> list[tuple[dict, bool]]:
     budget, each subject minus the strongest baseline without gaze (highest mean Dice on the paired cases among
     BASELINES), minus BCP (the same copy-paste with random boxes instead of gaze regions) when that is another
     row, and minus gazepseudo (masks + gaze pseudo-masks: the plain use of the same gaze) where it has runs. The
-    subject is the setting chosen on validation where it has runs, else the published gaze loss."""
+    subject is the setting chosen on validation where it has runs, else the published gaze loss. Then gaze-only
+    training minus the untrained heatmap, where there is that comparison."""
     if not comps:
         return []
     lab = comps[0]["labeled"]
@@ -431,18 +458,19 @@ def headline(comps: list[dict]) -> list[tuple[dict, bool]]:
             out += [(strongest, True)] + [(c, False) for c in cs if c["baseline"] == "bcp" and c is not strongest]
         plain = [c for c in comps if c["labeled"] == lab and c["subject"] == subject and c["baseline"] == "gazepseudo"]
         out += [(c, False) for c in plain]
-    return out
+    return out + [(c, False) for c in comps if c["baseline"] == "gaze_only"]
 
 
 def headline_sentence(c: dict, strongest: bool) -> str:
     s = c["stats"]
     bcp = "GazeMix's copy-paste with random boxes instead of gaze regions"
     plain = "the plain use of the same gaze: masks plus gaze pseudo-masks"
-    why = "the strongest baseline without gaze" if strongest else plain if c["baseline"] == "gazepseudo" else bcp
-    if strongest and c["baseline"] == "bcp":
-        why += f", and {bcp}"
+    heat = "does training on the gaze pseudo-masks beat the heatmap they are cut from?"
+    why = {"gazepseudo": plain, "gaze_only": heat}.get(c["baseline"], bcp)
+    if strongest:
+        why = "the strongest baseline without gaze" + (f", and {bcp}" if c["baseline"] == "bcp" else "")
     return (
-        f"{c['subject']} minus {ROW_LABEL[c['baseline']]} ({why}; {s.n_seeds} seed{'s' if s.n_seeds > 1 else ''} "
+        f"{c['subject']} minus {baseline_label(c['baseline'])} ({why}; {s.n_seeds} seed{'s' if s.n_seeds > 1 else ''} "
         f"x {s.n_cases} cases, better on {s.win_share * 100:.0f} % of them): {stats.verdict(s)}"
     )
 
@@ -498,7 +526,7 @@ def kvasir_table(results: Path) -> str:
     if gaze:
         best = max(gaze, key=lambda r: float(r["dice"]))
         lines.append(
-            f"| gaze only (heatmap >= 0.5, no training) | none | 0 | - | {float(best['dice']) * 100:.2f} "
+            f"| {GAZE_ONLY} | none | 0 | - | {float(best['dice']) * 100:.2f} "
             f"| {float(best['iou']) * 100:.2f} | {KVASIR_REF['gaze_only']} | - | - | - |"
         )
     for (sched, row, lab), rs in groups(summary).items():

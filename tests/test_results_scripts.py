@@ -621,6 +621,32 @@ def test_hgdtgl_is_also_compared_with_the_plain_use_of_the_same_gaze(tmp_path):
     assert "the plain use of the same gaze" in tables.headline_sentence(*heads[1])
 
 
+def test_gaze_only_training_is_paired_with_the_untrained_heatmap_it_learns_from(tmp_path):
+    """gazesup (0 masks) minus the table's gaze-only row, per image: the heatmap's per-image scores of the store that
+    sigma_choice.csv ranks best, at threshold 0.5 (other stores / thresholds ignored), the same for every seed."""
+    kv = tmp_path / "kvasir"
+    cases = [f"img{i}" for i in range(8)]
+    _write(kv / "sigma_choice.csv", [
+        {"store": "s_a", "n": 8, "threshold": 0.5, "dice": 0.6, "iou": 0.5, "no_gaze": 0},
+        {"store": "s_b", "n": 8, "threshold": 0.5, "dice": 0.7, "iou": 0.6, "no_gaze": 0},
+    ])  # fmt: skip
+    heat = [{"store": st, "threshold": t, "case": c, "dice": d, "iou": 0, "no_gaze": 0}
+            for st, t, d in (("s_a", 0.5, 0.1), ("s_b", 0.3, 0.2), ("s_b", 0.5, 0.7)) for c in cases]  # fmt: skip
+    _write(kv / tables.GAZE_ONLY_CASES, heat)
+    for seed, d in ((0, 0.75), (1, 0.73)):
+        _val_metrics(kv / "cpu" / f"gazesup_l0_s{seed}", {c: [d] * 3 for c in cases})
+    assert tables.gaze_only_cases(kv) == {c: 70.0 for c in cases}
+    (comp,) = tables.comparisons(kv, "cpu")
+    s = comp["stats"]
+    assert (comp["labeled"], comp["baseline"], s.n_seeds, s.n_cases) == ("0", "gaze_only", 2, 8)
+    assert round(s.mean_points, 6) == 4.0 and round(s.lo_points, 6) == 3.0 and round(s.hi_points, 6) == 5.0
+    assert tables.comparison_name(comp) == f"{tables.ROW_LABEL['gazesup']} minus {tables.GAZE_ONLY}"
+    (head,) = tables.headline([comp])
+    assert "beat the heatmap they are cut from" in tables.headline_sentence(*head)
+    (kv / tables.GAZE_ONLY_CASES).unlink()  # no per-image heatmap scores: no comparison
+    assert tables.comparisons(kv, "cpu") == []
+
+
 def test_every_gaze_loss_recipe_is_made_of_train_options():
     """The protocol's named gaze-loss recipes pass only options (and choices) that `hgdtgl train` accepts."""
     from hgdtgl.cli import train
