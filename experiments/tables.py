@@ -465,7 +465,7 @@ def headline_sentence(c: dict, strongest: bool) -> str:
     s = c["stats"]
     bcp = "GazeMix's copy-paste with random boxes instead of gaze regions"
     plain = "the plain use of the same gaze: masks plus gaze pseudo-masks"
-    heat = "does training on the gaze pseudo-masks beat the heatmap they are cut from?"
+    heat = "the untrained heatmap its pseudo-masks are cut from"
     why = {"gazepseudo": plain, "gaze_only": heat}.get(c["baseline"], bcp)
     if strongest:
         why = "the strongest baseline without gaze" + (f", and {bcp}" if c["baseline"] == "bcp" else "")

@@ -642,7 +642,7 @@ def test_gaze_only_training_is_paired_with_the_untrained_heatmap_it_learns_from(
     assert round(s.mean_points, 6) == 4.0 and round(s.lo_points, 6) == 3.0 and round(s.hi_points, 6) == 5.0
     assert tables.comparison_name(comp) == f"{tables.ROW_LABEL['gazesup']} minus {tables.GAZE_ONLY}"
     (head,) = tables.headline([comp])
-    assert "beat the heatmap they are cut from" in tables.headline_sentence(*head)
+    assert "the untrained heatmap its pseudo-masks are cut from" in tables.headline_sentence(*head)
     (kv / tables.GAZE_ONLY_CASES).unlink()  # no per-image heatmap scores: no comparison
     assert tables.comparisons(kv, "cpu") == []
 
