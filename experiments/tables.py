@@ -359,13 +359,19 @@ GAZE_ONLY = "gaze only (heatmap >= 0.5, no training)"  # the Kvasir table's untr
 GAZE_ONLY_CASES = "gaze_only_cases.csv"  # its per-image scores (examples/kvasir/gaze_only.py --cases)
 
 
-def gaze_only_cases(results: Path) -> dict[str, float]:
-    """case -> Dice points of the untrained heatmap thresholded at 0.5, for the store ``sigma_choice.csv`` ranks
-    best (the table's gaze-only row); empty without the two files."""
+def gaze_only_row(results: Path) -> dict[str, str] | None:
+    """The table's gaze-only row: the store ``sigma_choice.csv`` ranks best (None without that file)."""
     choice = read_csv(results / "sigma_choice.csv")
-    if not choice:
+    return max(choice, key=lambda r: float(r["dice"])) if choice else None
+
+
+def gaze_only_cases(results: Path) -> dict[str, float]:
+    """case -> Dice points of the untrained heatmap thresholded at 0.5, for the store of ``gaze_only_row``; empty
+    without the two files."""
+    row = gaze_only_row(results)
+    if row is None:
         return {}
-    best = max(choice, key=lambda r: float(r["dice"]))["store"]
+    best = row["store"]
     rows = read_csv(results / GAZE_ONLY_CASES)
     return {r["case"]: float(r["dice"]) * 100 for r in rows if r["store"] == best and float(r["threshold"]) == 0.5}
 
@@ -522,9 +528,8 @@ def kvasir_table(results: Path) -> str:
         "| wall min/row |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    gaze = read_csv(results / "sigma_choice.csv")
-    if gaze:
-        best = max(gaze, key=lambda r: float(r["dice"]))
+    best = gaze_only_row(results)
+    if best is not None:
         lines.append(
             f"| {GAZE_ONLY} | none | 0 | - | {float(best['dice']) * 100:.2f} "
             f"| {float(best['iou']) * 100:.2f} | {KVASIR_REF['gaze_only']} | - | - | - |"
